@@ -1,0 +1,154 @@
+//! Evaluation: an iterative topological walk over the unevaluated part of the graph. View
+//! primitives are resolved here (new strides over the same buffer); every other primitive goes to
+//! its stream's backend. After a node is evaluated its graph is detached (unless a transform is
+//! tracing), so intermediate buffers are freed as soon as their last consumer has run.
+
+use crate::array::Array;
+use crate::backend::backend;
+use crate::buffer::Data;
+use crate::layout::{is_row_contiguous, row_major_strides};
+use crate::primitive::Primitive;
+use crate::{Error, Result};
+use std::cell::Cell;
+use std::collections::HashSet;
+
+thread_local! {
+    static TRACING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Runs `f` with graph detachment off, so transforms can walk graphs that `f` evaluated.
+pub(crate) fn tracing<R>(f: impl FnOnce() -> R) -> R {
+    TRACING.with(|t| t.set(t.get() + 1));
+    let out = f();
+    TRACING.with(|t| t.set(t.get() - 1));
+    out
+}
+
+fn is_tracing() -> bool {
+    TRACING.with(|t| t.get() > 0)
+}
+
+/// Evaluates arrays (a no-op for those already evaluated).
+pub fn eval(outputs: &[&Array]) -> Result<()> {
+    let order = topo_order(outputs);
+    for node in &order {
+        eval_node(node)?;
+    }
+    Ok(())
+}
+
+/// Evaluates arrays and waits for their data to reach host memory without blocking the thread
+/// (the wasm path; natively it is the same as [`eval`] followed by a readback).
+pub async fn eval_async(outputs: &[&Array]) -> Result<()> {
+    eval(outputs)?;
+    for a in outputs {
+        let data = a.0.data.get().expect("evaluated");
+        data.buffer.host_async().await?;
+    }
+    Ok(())
+}
+
+/// Post-order of the unevaluated nodes reachable from `outputs`, without recursion.
+fn topo_order(outputs: &[&Array]) -> Vec<Array> {
+    let mut order = Vec::new();
+    let mut seen: HashSet<usize> = HashSet::new();
+    let mut stack: Vec<(Array, bool)> = outputs.iter().map(|a| ((*a).clone(), false)).collect();
+    while let Some((a, expanded)) = stack.pop() {
+        if a.is_evaluated() && !expanded {
+            continue;
+        }
+        if expanded {
+            order.push(a);
+            continue;
+        }
+        if !seen.insert(a.id()) {
+            continue;
+        }
+        let inputs = a.inputs();
+        stack.push((a, true));
+        for i in inputs.into_iter().rev() {
+            if !i.is_evaluated() && !seen.contains(&i.id()) {
+                stack.push((i, false));
+            }
+        }
+    }
+    order
+}
+
+fn eval_node(a: &Array) -> Result<()> {
+    if a.is_evaluated() {
+        return Ok(());
+    }
+    let (prim, inputs) = {
+        let g = a.0.graph.lock().unwrap();
+        let prim = g.prim.clone().ok_or_else(|| Error::Backend {
+            backend: "core",
+            detail: "unevaluated array without a primitive".into(),
+        })?;
+        (prim, g.inputs.clone())
+    };
+    let datas: Vec<Data> = inputs.iter().map(|i| i.0.data.get().cloned().expect("inputs first")).collect();
+    let data = if prim.is_view() {
+        eval_view(a, &prim, &datas)?
+    } else {
+        let be = backend(a.stream().device)?;
+        let dtypes: Vec<_> = datas.iter().map(|d| d.dtype()).chain([a.dtype()]).collect();
+        if let Some(why) = be.unsupported(&prim, &dtypes) {
+            return Err(Error::Device { op: prim.name().into(), what: why, device: a.stream().device.to_string() });
+        }
+        be.eval(&prim, &datas, a.shape(), a.dtype())?
+    };
+    debug_assert_eq!(data.shape, a.shape(), "{} produced the wrong shape", prim.name());
+    let _ = a.0.data.set(data);
+    if !is_tracing() {
+        let mut g = a.0.graph.lock().unwrap();
+        g.prim = None;
+        g.inputs.clear();
+    }
+    Ok(())
+}
+
+/// A dense copy of `d` made by `a`'s backend.
+fn copy_contiguous(a: &Array, d: &Data) -> Result<Data> {
+    backend(a.stream().device)?.eval(&Primitive::Copy, std::slice::from_ref(d), &d.shape, d.dtype())
+}
+
+fn eval_view(a: &Array, prim: &Primitive, inputs: &[Data]) -> Result<Data> {
+    let x = &inputs[0];
+    let shape = a.shape().to_vec();
+    Ok(match prim {
+        Primitive::Reshape => {
+            let src = if x.is_row_contiguous() { x.clone() } else { copy_contiguous(a, x)? };
+            Data { strides: row_major_strides(&shape), buffer: src.buffer, offset: src.offset, shape }
+        }
+        Primitive::Transpose(perm) => Data {
+            strides: perm.iter().map(|&p| x.strides[p]).collect(),
+            buffer: x.buffer.clone(),
+            offset: x.offset,
+            shape,
+        },
+        Primitive::Broadcast => {
+            let lead = shape.len() - x.shape.len();
+            let strides = (0..shape.len())
+                .map(|i| if i < lead || x.shape[i - lead] == 1 && shape[i] != 1 { 0 } else { x.strides[i - lead] })
+                .collect();
+            Data { strides, buffer: x.buffer.clone(), offset: x.offset, shape }
+        }
+        Primitive::Slice { start, step } => {
+            let mut offset = x.offset;
+            for d in 0..shape.len() {
+                if shape[d] > 0 {
+                    offset += start[d] as isize * x.strides[d];
+                }
+            }
+            let strides = (0..shape.len()).map(|d| x.strides[d] * step[d]).collect();
+            Data { strides, buffer: x.buffer.clone(), offset, shape }
+        }
+        Primitive::AsStrided { strides, offset } => {
+            let src = if is_row_contiguous(&x.shape, &x.strides) { x.clone() } else { copy_contiguous(a, x)? };
+            Data { strides: strides.clone(), buffer: src.buffer, offset: src.offset + *offset as isize, shape }
+        }
+        Primitive::StopGradient => x.clone(),
+        other => unreachable!("{} is not a view", other.name()),
+    })
+}

@@ -1,0 +1,341 @@
+//! The primitive registry: one closed enum naming every operation a graph node can hold. Each
+//! variant's rules sit beside it: its name and tags here, its gradient in `autodiff::vjp_rules`,
+//! its kernels in each backend's dispatch file. Adding a variant makes the compiler list every
+//! place still missing it.
+
+/// Elementwise functions of one argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    Negative,
+    Abs,
+    Sign,
+    Square,
+    Sqrt,
+    Rsqrt,
+    Reciprocal,
+    Exp,
+    Expm1,
+    Log,
+    Log1p,
+    Log2,
+    Log10,
+    Sin,
+    Cos,
+    Tan,
+    Arcsin,
+    Arccos,
+    Arctan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Arcsinh,
+    Arccosh,
+    Arctanh,
+    Sigmoid,
+    Erf,
+    Erfinv,
+    Floor,
+    Ceil,
+    Round,
+    LogicalNot,
+    BitwiseInvert,
+    IsNan,
+    IsInf,
+}
+
+/// Every unary op, for coverage tables and exhaustive tests.
+pub const ALL_UNARY: [UnaryOp; 35] = {
+    use UnaryOp::*;
+    [
+        Negative, Abs, Sign, Square, Sqrt, Rsqrt, Reciprocal, Exp, Expm1, Log, Log1p, Log2, Log10,
+        Sin, Cos, Tan, Arcsin, Arccos, Arctan, Sinh, Cosh, Tanh, Arcsinh, Arccosh, Arctanh,
+        Sigmoid, Erf, Erfinv, Floor, Ceil, Round, LogicalNot, BitwiseInvert, IsNan, IsInf,
+    ]
+};
+
+impl UnaryOp {
+    /// MLX's op name.
+    pub fn name(self) -> &'static str {
+        use UnaryOp::*;
+        match self {
+            Negative => "negative",
+            Abs => "abs",
+            Sign => "sign",
+            Square => "square",
+            Sqrt => "sqrt",
+            Rsqrt => "rsqrt",
+            Reciprocal => "reciprocal",
+            Exp => "exp",
+            Expm1 => "expm1",
+            Log => "log",
+            Log1p => "log1p",
+            Log2 => "log2",
+            Log10 => "log10",
+            Sin => "sin",
+            Cos => "cos",
+            Tan => "tan",
+            Arcsin => "arcsin",
+            Arccos => "arccos",
+            Arctan => "arctan",
+            Sinh => "sinh",
+            Cosh => "cosh",
+            Tanh => "tanh",
+            Arcsinh => "arcsinh",
+            Arccosh => "arccosh",
+            Arctanh => "arctanh",
+            Sigmoid => "sigmoid",
+            Erf => "erf",
+            Erfinv => "erfinv",
+            Floor => "floor",
+            Ceil => "ceil",
+            Round => "round",
+            LogicalNot => "logical_not",
+            BitwiseInvert => "bitwise_invert",
+            IsNan => "isnan",
+            IsInf => "isinf",
+        }
+    }
+    /// True for ops defined only on floats (inputs of other dtypes are cast to float first).
+    pub fn is_float_only(self) -> bool {
+        use UnaryOp::*;
+        !matches!(
+            self,
+            Negative | Abs | Sign | Square | Floor | Ceil | Round | LogicalNot | BitwiseInvert | IsNan | IsInf
+        )
+    }
+    /// True when the output is bool whatever the input.
+    pub fn outputs_bool(self) -> bool {
+        matches!(self, UnaryOp::LogicalNot | UnaryOp::IsNan | UnaryOp::IsInf)
+    }
+}
+
+/// Elementwise functions of two arguments of one (promoted) dtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+    FloorDivide,
+    Remainder,
+    Power,
+    Maximum,
+    Minimum,
+    Arctan2,
+    LogAddExp,
+    Equal,
+    NotEqual,
+    Less,
+    LessEqual,
+    Greater,
+    GreaterEqual,
+    LogicalAnd,
+    LogicalOr,
+    BitwiseAnd,
+    BitwiseOr,
+    BitwiseXor,
+    LeftShift,
+    RightShift,
+}
+
+/// Every binary op.
+pub const ALL_BINARY: [BinaryOp; 24] = {
+    use BinaryOp::*;
+    [
+        Add, Subtract, Multiply, Divide, FloorDivide, Remainder, Power, Maximum, Minimum, Arctan2,
+        LogAddExp, Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual, LogicalAnd, LogicalOr,
+        BitwiseAnd, BitwiseOr, BitwiseXor, LeftShift, RightShift,
+    ]
+};
+
+impl BinaryOp {
+    /// MLX's op name.
+    pub fn name(self) -> &'static str {
+        use BinaryOp::*;
+        match self {
+            Add => "add",
+            Subtract => "subtract",
+            Multiply => "multiply",
+            Divide => "divide",
+            FloorDivide => "floor_divide",
+            Remainder => "remainder",
+            Power => "power",
+            Maximum => "maximum",
+            Minimum => "minimum",
+            Arctan2 => "arctan2",
+            LogAddExp => "logaddexp",
+            Equal => "equal",
+            NotEqual => "not_equal",
+            Less => "less",
+            LessEqual => "less_equal",
+            Greater => "greater",
+            GreaterEqual => "greater_equal",
+            LogicalAnd => "logical_and",
+            LogicalOr => "logical_or",
+            BitwiseAnd => "bitwise_and",
+            BitwiseOr => "bitwise_or",
+            BitwiseXor => "bitwise_xor",
+            LeftShift => "left_shift",
+            RightShift => "right_shift",
+        }
+    }
+    /// True when the output is bool.
+    pub fn outputs_bool(self) -> bool {
+        use BinaryOp::*;
+        matches!(self, Equal | NotEqual | Less | LessEqual | Greater | GreaterEqual | LogicalAnd | LogicalOr)
+    }
+    /// True for ops defined only on integers and bool.
+    pub fn is_bitwise(self) -> bool {
+        use BinaryOp::*;
+        matches!(self, BitwiseAnd | BitwiseOr | BitwiseXor | LeftShift | RightShift)
+    }
+    /// True for ops computed in float (ints are cast first).
+    pub fn is_float_only(self) -> bool {
+        matches!(self, BinaryOp::Divide | BinaryOp::Arctan2 | BinaryOp::LogAddExp)
+    }
+}
+
+/// Reductions over axes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReduceOp {
+    Sum,
+    Prod,
+    Max,
+    Min,
+    /// Logical and (`all`).
+    And,
+    /// Logical or (`any`).
+    Or,
+}
+
+/// Index-of-extremum reductions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArgReduceOp {
+    ArgMax,
+    ArgMin,
+}
+
+/// Cumulative reductions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScanOp {
+    Sum,
+    Prod,
+    Max,
+    Min,
+}
+
+/// How a scatter combines updates with the existing values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ScatterMode {
+    /// Overwrite (the last update wins where indices repeat).
+    Set,
+    /// Accumulate.
+    Add,
+}
+
+/// An operation a graph node can hold. Output shape and dtype live on the node.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Primitive {
+    // ---- views: evaluated without a kernel when the layout allows ----
+    /// Same elements, new shape (a view when the input is contiguous, else a copy).
+    Reshape,
+    /// Permuted axes (a view).
+    Transpose(Vec<usize>),
+    /// Broadcast to the node's shape (a view with zero strides).
+    Broadcast,
+    /// Strided slice: `start` (already clamped, non-negative) and non-zero `step` per axis.
+    Slice { start: Vec<usize>, step: Vec<isize> },
+    /// A view with explicit strides and offset over the contiguous input.
+    AsStrided { strides: Vec<isize>, offset: usize },
+    /// Identity whose gradient is zero.
+    StopGradient,
+    // ---- kernels ----
+    /// Dense row-major copy of the input.
+    Copy,
+    /// Conversion to the node's dtype.
+    AsType,
+    /// Elementwise unary op.
+    Unary(UnaryOp),
+    /// Elementwise binary op (inputs already share shape and dtype).
+    Binary(BinaryOp),
+    /// `where(cond, x, y)` (inputs share shape; `x`, `y` share dtype).
+    Select,
+    /// Reduction over `axes`; the output keeps reduced axes with size 1.
+    Reduce { op: ReduceOp, axes: Vec<usize> },
+    /// Arg-reduction over `axis`; output uint32 with `axis` kept as size 1.
+    ArgReduce { op: ArgReduceOp, axis: usize },
+    /// Cumulative reduction along `axis`.
+    Scan { op: ScanOp, axis: usize, reverse: bool, inclusive: bool },
+    /// Batched matrix product `[.., M, K] @ [.., K, N]` with equal batch shapes.
+    Matmul,
+    /// `take(a, indices, axis)`: output shape `a[:axis] + indices + a[axis+1:]`.
+    Take { axis: usize },
+    /// `take_along_axis(a, indices, axis)`: indices have a's shape except along `axis`.
+    TakeAlongAxis { axis: usize },
+    /// `put_along_axis` / scatter-add along an axis: inputs `(a, indices, updates)`.
+    ScatterAlongAxis { axis: usize, mode: ScatterMode },
+    /// Stable ascending sort along `axis`.
+    Sort { axis: usize },
+    /// Indices (uint32) of a stable ascending sort along `axis`.
+    ArgSort { axis: usize },
+    /// Joins inputs along `axis`.
+    Concatenate { axis: usize },
+    /// Copy of input 0 with a strided region replaced by input 1.
+    SliceUpdate { start: Vec<usize>, step: Vec<isize> },
+    /// `start + i * step` in the node's dtype; f64 values stored as bits.
+    Arange { start_bits: u64, step_bits: u64 },
+    /// Threefry-2x32 random bits (uint32) from a key of shape `[2]`.
+    RandomBits,
+}
+
+impl Primitive {
+    /// Name for error messages and graph printing.
+    pub fn name(&self) -> &'static str {
+        use Primitive::*;
+        match self {
+            Reshape => "reshape",
+            Transpose(_) => "transpose",
+            Broadcast => "broadcast_to",
+            Slice { .. } => "slice",
+            AsStrided { .. } => "as_strided",
+            StopGradient => "stop_gradient",
+            Copy => "contiguous",
+            AsType => "astype",
+            Unary(op) => op.name(),
+            Binary(op) => op.name(),
+            Select => "where",
+            Reduce { op, .. } => match op {
+                ReduceOp::Sum => "sum",
+                ReduceOp::Prod => "prod",
+                ReduceOp::Max => "max",
+                ReduceOp::Min => "min",
+                ReduceOp::And => "all",
+                ReduceOp::Or => "any",
+            },
+            ArgReduce { op: ArgReduceOp::ArgMax, .. } => "argmax",
+            ArgReduce { op: ArgReduceOp::ArgMin, .. } => "argmin",
+            Scan { op, .. } => match op {
+                ScanOp::Sum => "cumsum",
+                ScanOp::Prod => "cumprod",
+                ScanOp::Max => "cummax",
+                ScanOp::Min => "cummin",
+            },
+            Matmul => "matmul",
+            Take { .. } => "take",
+            TakeAlongAxis { .. } => "take_along_axis",
+            ScatterAlongAxis { mode: ScatterMode::Set, .. } => "put_along_axis",
+            ScatterAlongAxis { mode: ScatterMode::Add, .. } => "scatter_add_along_axis",
+            Sort { .. } => "sort",
+            ArgSort { .. } => "argsort",
+            Concatenate { .. } => "concatenate",
+            SliceUpdate { .. } => "slice_update",
+            Arange { .. } => "arange",
+            RandomBits => "random_bits",
+        }
+    }
+    /// True for primitives core evaluates as a view of the input's buffer (no kernel).
+    pub fn is_view(&self) -> bool {
+        use Primitive::*;
+        matches!(self, Reshape | Transpose(_) | Broadcast | Slice { .. } | AsStrided { .. } | StopGradient)
+    }
+}
