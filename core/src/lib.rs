@@ -13,6 +13,7 @@ pub mod dtype_dispatch;
 pub mod device;
 pub mod error;
 mod eval;
+pub mod io;
 pub mod layout;
 #[doc(hidden)]
 pub mod literal;
@@ -20,6 +21,7 @@ pub mod memory;
 mod methods;
 pub mod ops;
 pub mod primitive;
+pub mod random;
 mod sugar;
 
 pub use array::Array;

@@ -1,0 +1,1 @@
+//! Saving and loading arrays: `.npy`, `.npz` and `.safetensors` (filled in by the io work).

@@ -1,0 +1,1 @@
+//! Random numbers (filled in by the random work).
