@@ -1,1 +1,25 @@
-//! x
+//! # MLX-ARM
+//!
+//! MLX-style lazy arrays for every GPU wgpu reaches (Vulkan, DX12, Metal, GL, WebGPU) and every
+//! CPU rayon runs on. This crate is the facade: it re-exports the core API and registers the CPU
+//! backend and (with the default `gpu` feature) the wgpu backend.
+//!
+//! ```
+//! use mlx_arm::{array, ops, transforms, Array};
+//! let a = array!([[1.0, 2.0], [3.0, 4.0]]);
+//! let b = ops::matmul(&a, &a.t()?)?;            // lazy: nothing computed yet
+//! transforms::eval(&[&b])?;                      // computed here
+//! assert_eq!(b.to_vec::<f32>()?, vec![5.0, 11.0, 11.0, 25.0]);
+//! # Ok::<(), mlx_arm::Error>(())
+//! ```
+
+pub use mlx_arm_core::*;
+
+/// Installs the backends; called by core on first use (the symbol core links against).
+#[no_mangle]
+#[allow(non_snake_case)]
+pub fn __mlx_arm_install_backends() {
+    mlx_arm_core::backend::register_cpu_backend(std::sync::Arc::new(mlx_arm_cpu::CpuBackend));
+    #[cfg(all(feature = "gpu", not(target_arch = "wasm32")))]
+    mlx_arm_core::backend::register_gpu_factory(mlx_arm_wgpu::create_backend);
+}

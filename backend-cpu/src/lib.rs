@@ -1,1 +1,58 @@
-//! placeholder
+//! The CPU backend of MLX-ARM: rayon-parallel kernels over any strided layout, GEMM through the
+//! `gemm` crate. This file is the backend's one dispatch `match` over the primitive registry;
+//! kernels live by family in their own files.
+
+mod elementwise;
+mod indexing;
+mod matmul;
+mod reduce;
+mod sort;
+pub mod types;
+mod view;
+
+use mlx_arm_core::backend::Backend;
+use mlx_arm_core::buffer::Data;
+use mlx_arm_core::primitive::Primitive;
+use mlx_arm_core::{Dtype, Error, Result};
+
+/// The CPU backend (stateless; rayon's global pool does the threading).
+#[derive(Debug, Default)]
+pub struct CpuBackend;
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn describe(&self) -> String {
+        format!("CPU ({} threads, {})", rayon::current_num_threads(), std::env::consts::ARCH)
+    }
+
+    fn eval(&self, prim: &Primitive, inputs: &[Data], shape: &[usize], dtype: Dtype) -> Result<Data> {
+        use Primitive::*;
+        let x = || &inputs[0];
+        match prim {
+            Copy => elementwise::copy(x(), shape),
+            AsType => elementwise::astype(x(), shape, dtype),
+            Unary(op) => elementwise::unary(*op, x(), shape, dtype),
+            Binary(op) => elementwise::binary(*op, &inputs[0], &inputs[1], shape, dtype),
+            Select => elementwise::select(&inputs[0], &inputs[1], &inputs[2], shape),
+            Reduce { op, axes } => reduce::reduce(*op, axes, x(), shape, dtype),
+            ArgReduce { op, axis } => reduce::arg_reduce(*op, *axis, x(), shape),
+            Scan { op, axis, reverse, inclusive } => reduce::scan(*op, *axis, *reverse, *inclusive, x(), shape),
+            Matmul => matmul::matmul(&inputs[0], &inputs[1], shape, dtype),
+            Take { axis } => indexing::take(*axis, &inputs[0], &inputs[1], shape),
+            TakeAlongAxis { axis } => indexing::take_along_axis(*axis, &inputs[0], &inputs[1], shape),
+            ScatterAlongAxis { axis, mode } => indexing::scatter_along_axis(*axis, *mode, &inputs[0], &inputs[1], &inputs[2], shape),
+            Sort { axis } => sort::sort(*axis, x(), shape, false),
+            ArgSort { axis } => sort::sort(*axis, x(), shape, true),
+            Concatenate { axis } => indexing::concatenate(*axis, inputs, shape),
+            SliceUpdate { start, step } => indexing::slice_update(start, step, &inputs[0], &inputs[1], shape),
+            Arange { start_bits, step_bits } => indexing::arange(f64::from_bits(*start_bits), f64::from_bits(*step_bits), shape, dtype),
+            RandomBits => Err(Error::Backend { backend: "cpu", detail: "random_bits is not wired yet".into() }),
+            Reshape | Transpose(_) | Broadcast | Slice { .. } | AsStrided { .. } | StopGradient => {
+                Err(Error::Backend { backend: "cpu", detail: format!("{} is a view, evaluated by core", prim.name()) })
+            }
+        }
+    }
+}

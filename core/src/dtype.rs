@@ -210,7 +210,7 @@ impl Element for bf16 {
 }
 
 /// A boolean element stored as one byte (0 or 1), because `bool` is not `Pod`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(transparent)]
 pub struct Bool8(pub u8);
 

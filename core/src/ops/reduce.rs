@@ -2,7 +2,6 @@
 //! logsumexp, softmax, cumsum, cumprod, cummax, cummin. Each reduction has MLX's three forms:
 //! `f(a, keepdims)` over all axes, `f_axes(a, &axes, keepdims)` and `f_axis(a, axis, keepdims)`.
 
-use super::elementwise::shape_i32;
 use super::{axes_of, axis_of, IntoArray};
 use crate::primitive::{ArgReduceOp, Primitive, ReduceOp, ScanOp};
 use crate::{Array, Dtype, Error, Result, Stream};

@@ -1,0 +1,169 @@
+//! Typed views of evaluated inputs and the parallel elementwise engine: maps of one, two or three
+//! strided inputs into a dense output, chunked over rayon above a grain size, with a contiguous
+//! fast path the compiler vectorises.
+
+use mlx_arm_core::buffer::{Buffer, Data, HostMem};
+use mlx_arm_core::layout::{collapse_dims, numel, StridedIter};
+use mlx_arm_core::{Dtype, Element, Result};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// Elements per parallel task.
+pub const GRAIN: usize = 1 << 15;
+
+/// A typed read-only view of an input.
+pub struct View<'a, T> {
+    /// Every element of the underlying buffer.
+    pub all: &'a [T],
+    /// The view's shape.
+    pub shape: &'a [usize],
+    /// Strides in elements.
+    pub strides: &'a [isize],
+    /// Offset in elements.
+    pub offset: isize,
+}
+
+/// Host memory of an input, kept alive while views borrow it.
+pub struct Host {
+    mem: Arc<HostMem>,
+    data: Data,
+}
+
+impl Host {
+    /// Fetches the host copy (reading back from the GPU if needed).
+    pub fn of(d: &Data) -> Result<Host> {
+        Ok(Host { mem: d.buffer.host()?, data: d.clone() })
+    }
+    /// Typed view.
+    pub fn view<T: Element>(&self) -> View<'_, T> {
+        let n = self.data.buffer.len();
+        View {
+            all: &bytemuck::cast_slice(self.mem.bytes())[..n],
+            shape: &self.data.shape,
+            strides: &self.data.strides,
+            offset: self.data.offset,
+        }
+    }
+}
+
+impl<'a, T: Copy + Send + Sync> View<'a, T> {
+    /// The dense row-major slice when the view is one.
+    pub fn as_contiguous(&self) -> Option<&'a [T]> {
+        if mlx_arm_core::layout::is_row_contiguous(self.shape, self.strides) {
+            let s = self.offset as usize;
+            Some(&self.all[s..s + numel(self.shape)])
+        } else {
+            None
+        }
+    }
+    /// The elements in row-major order, borrowed when dense, else gathered.
+    pub fn to_contiguous(&self) -> std::borrow::Cow<'a, [T]> {
+        match self.as_contiguous() {
+            Some(s) => std::borrow::Cow::Borrowed(s),
+            None => std::borrow::Cow::Owned(
+                StridedIter::new(self.shape, self.strides, self.offset).map(|o| self.all[o as usize]).collect(),
+            ),
+        }
+    }
+    /// Element at a row-major coordinate.
+    pub fn at(&self, coord: &[usize]) -> T {
+        let mut o = self.offset;
+        for (c, s) in coord.iter().zip(self.strides) {
+            o += *c as isize * s;
+        }
+        self.all[o as usize]
+    }
+}
+
+/// A dense output being written.
+pub struct Output {
+    mem: HostMem,
+    dtype: Dtype,
+    len: usize,
+}
+
+impl Output {
+    /// Allocates `len` zeroed elements of `dtype` (counted against the memory limit).
+    pub fn new(dtype: Dtype, len: usize) -> Result<Output> {
+        Ok(Output { mem: HostMem::zeroed(len * dtype.size())?, dtype, len })
+    }
+    /// The elements, writable.
+    pub fn slice<T: Element>(&mut self) -> &mut [T] {
+        debug_assert_eq!(T::DTYPE, self.dtype);
+        let n = self.len;
+        &mut bytemuck::cast_slice_mut(self.mem.bytes_mut().expect("owned"))[..n]
+    }
+    /// Finishes into evaluated data of `shape`.
+    pub fn finish(self, shape: &[usize]) -> Data {
+        Data::contiguous(Buffer::from_host(self.dtype, self.len, self.mem), shape.to_vec())
+    }
+}
+
+/// Splits `out` into chunks and runs `f(start, chunk)` on each, in parallel when large.
+pub fn par_chunks<U: Send>(out: &mut [U], f: impl Fn(usize, &mut [U]) + Sync) {
+    if out.len() <= GRAIN {
+        f(0, out);
+    } else {
+        out.par_chunks_mut(GRAIN).enumerate().for_each(|(i, c)| f(i * GRAIN, c));
+    }
+}
+
+/// `out[i] = f(a[i])`.
+pub fn map1<A: Copy + Send + Sync, U: Send>(a: &View<A>, out: &mut [U], f: impl Fn(A) -> U + Sync) {
+    if let Some(a) = a.as_contiguous() {
+        par_chunks(out, |s, c| {
+            let n = c.len();
+            for (o, &x) in c.iter_mut().zip(&a[s..s + n]) {
+                *o = f(x);
+            }
+        });
+        return;
+    }
+    let (shape, st) = collapse_dims(a.shape, &[a.strides]);
+    par_chunks(out, |s, c| {
+        let it = StridedIter::starting_at(&shape, &st[0], a.offset, s);
+        for (o, i) in c.iter_mut().zip(it) {
+            *o = f(a.all[i as usize]);
+        }
+    });
+}
+
+/// `out[i] = f(a[i], b[i])` (same shapes).
+pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, U: Send>(a: &View<A>, b: &View<B>, out: &mut [U], f: impl Fn(A, B) -> U + Sync) {
+    if let (Some(a), Some(b)) = (a.as_contiguous(), b.as_contiguous()) {
+        par_chunks(out, |s, c| {
+            let n = c.len();
+            for ((o, &x), &y) in c.iter_mut().zip(&a[s..s + n]).zip(&b[s..s + n]) {
+                *o = f(x, y);
+            }
+        });
+        return;
+    }
+    let (shape, st) = collapse_dims(a.shape, &[a.strides, b.strides]);
+    par_chunks(out, |s, c| {
+        let ia = StridedIter::starting_at(&shape, &st[0], a.offset, s);
+        let ib = StridedIter::starting_at(&shape, &st[1], b.offset, s);
+        for ((o, i), j) in c.iter_mut().zip(ia).zip(ib) {
+            *o = f(a.all[i as usize], b.all[j as usize]);
+        }
+    });
+}
+
+/// `out[i] = f(a[i], b[i], c[i])` (same shapes).
+pub fn map3<A, B, C, U>(a: &View<A>, b: &View<B>, c3: &View<C>, out: &mut [U], f: impl Fn(A, B, C) -> U + Sync)
+where
+    A: Copy + Send + Sync,
+    B: Copy + Send + Sync,
+    C: Copy + Send + Sync,
+    U: Send,
+{
+    let (shape, st) = collapse_dims(a.shape, &[a.strides, b.strides, c3.strides]);
+    par_chunks(out, |s, c| {
+        let ia = StridedIter::starting_at(&shape, &st[0], a.offset, s);
+        let ib = StridedIter::starting_at(&shape, &st[1], b.offset, s);
+        let ic = StridedIter::starting_at(&shape, &st[2], c3.offset, s);
+        for (((o, i), j), k) in c.iter_mut().zip(ia).zip(ib).zip(ic) {
+            *o = f(a.all[i as usize], b.all[j as usize], c3.all[k as usize]);
+        }
+    });
+}
