@@ -386,7 +386,8 @@ impl CpuType for Bool8 {
             Subtract | BitwiseXor => x ^ y,
             Power => x | !y,
             Remainder => false,
-            LeftShift => x && !y,
+            // Same as computing in u32 and narrowing back to bool (what the GPU does).
+            LeftShift => x,
             RightShift => x && !y,
             _ => unreachable!("{} is not a bool op", op.name()),
         })

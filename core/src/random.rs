@@ -1,1 +1,0 @@
-//! Random numbers (filled in by the random work).

@@ -1,0 +1,257 @@
+//! Kernel variants: a typed key per (family, op, dtypes) whose `source()` is `common.wgsl` + a
+//! generated header + the family's `.wgsl` body, and whose Display is the wgpu label.
+
+use crate::ops::{binary_expr, cast_expr, unary_expr};
+use crate::{narrow_fn, scalar, Scalar, COMMON};
+use mlx_arm_core::primitive::{ArgReduceOp, BinaryOp, ReduceOp, ScanOp, UnaryOp};
+use mlx_arm_core::Dtype;
+use std::fmt::{self, Write};
+
+/// What an elementwise map computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MapOp {
+    /// Unary op.
+    Unary(UnaryOp),
+    /// Binary op.
+    Binary(BinaryOp),
+    /// `where(c, x, y)`.
+    Select,
+    /// Dtype conversion.
+    Cast,
+    /// Copy (into a dense or strided output view).
+    Copy,
+}
+
+/// One compiled kernel variant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KernelKey {
+    /// Elementwise map: `inputs` dtypes and output dtype.
+    Map { op: MapOp, inputs: Vec<Dtype>, out: Dtype },
+    /// Reduction over axes (input dtype, output dtype).
+    Reduce { op: ReduceOp, input: Dtype, out: Dtype },
+    /// Arg-reduction along one axis.
+    ArgReduce { op: ArgReduceOp, input: Dtype },
+    /// Cumulative reduction.
+    Scan { op: ScanOp, dtype: Dtype },
+    /// Batched matmul.
+    Matmul { dtype: Dtype },
+    /// take (`along == false`) or take_along_axis.
+    Gather { along: bool, dtype: Dtype },
+    /// Scatter along an axis (set or add).
+    Scatter { add: bool, dtype: Dtype },
+    /// Bitonic sort stages (`init`, `step`, `finish` entry points).
+    Sort { dtype: Dtype, indices: bool },
+    /// arange.
+    Arange { dtype: Dtype },
+}
+
+impl fmt::Display for KernelKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KernelKey::Map { op, inputs, out } => write!(f, "map:{op:?}:{inputs:?}->{out}"),
+            KernelKey::Reduce { op, input, out } => write!(f, "reduce:{op:?}:{input}->{out}"),
+            KernelKey::ArgReduce { op, input } => write!(f, "argreduce:{op:?}:{input}"),
+            KernelKey::Scan { op, dtype } => write!(f, "scan:{op:?}:{dtype}"),
+            KernelKey::Matmul { dtype } => write!(f, "matmul:{dtype}"),
+            KernelKey::Gather { along, dtype } => write!(f, "gather:{along}:{dtype}"),
+            KernelKey::Scatter { add, dtype } => write!(f, "scatter:{add}:{dtype}"),
+            KernelKey::Sort { dtype, indices } => write!(f, "sort:{dtype}:{indices}"),
+            KernelKey::Arange { dtype } => write!(f, "arange:{dtype}"),
+        }
+    }
+}
+
+const NAMES: [&str; 3] = ["A", "B", "C"];
+const ALIASES: [&str; 3] = ["SA", "SB", "SC"];
+
+fn buffers(out: &mut String, inputs: &[(&str, &str)], output: (&str, &str)) {
+    for (i, (name, ty)) in inputs.iter().enumerate() {
+        let _ = writeln!(out, "@group(0) @binding({}) var<storage, read> {name}: array<{ty}>;", i + 2);
+    }
+    let _ = writeln!(out, "@group(0) @binding({}) var<storage, read_write> {}: array<{}>;", inputs.len() + 2, output.0, output.1);
+}
+
+fn is_nan_fn(s: Scalar, ty: &str) -> String {
+    let body = if s == Scalar::F32 { "return is_nan(x);" } else { "return false;" };
+    format!("fn key_is_nan(x: {ty}) -> bool {{ {body} }}\n")
+}
+
+/// Accumulator pieces for reductions and scans: (acc type, identity, combine, load).
+fn accumulator(op: ReduceOp, s: Scalar) -> (&'static str, &'static str, &'static str, &'static str) {
+    use ReduceOp::*;
+    match (op, s) {
+        (And | Or, _) => (
+            "u32",
+            if op == And { "1u" } else { "0u" },
+            if op == And { "a & b" } else { "a | b" },
+            match s {
+                Scalar::F32 => "select(0u, 1u, x != 0.0)",
+                Scalar::I32 => "select(0u, 1u, x != 0)",
+                Scalar::U32 => "select(0u, 1u, x != 0u)",
+            },
+        ),
+        (Sum, Scalar::F32) => ("f32", "0.0", "a + b", "x"),
+        (Sum, Scalar::I32) => ("i32", "0", "a + b", "x"),
+        (Sum, Scalar::U32) => ("u32", "0u", "a + b", "x"),
+        (Prod, Scalar::F32) => ("f32", "1.0", "a * b", "x"),
+        (Prod, Scalar::I32) => ("i32", "1", "a * b", "x"),
+        (Prod, Scalar::U32) => ("u32", "1u", "a * b", "x"),
+        (Max, Scalar::F32) => ("f32", "-inf_f32()", "max_f32(a, b)", "x"),
+        (Max, Scalar::I32) => ("i32", "-2147483647 - 1", "max(a, b)", "x"),
+        (Max, Scalar::U32) => ("u32", "0u", "max(a, b)", "x"),
+        (Min, Scalar::F32) => ("f32", "inf_f32()", "min_f32(a, b)", "x"),
+        (Min, Scalar::I32) => ("i32", "2147483647", "min(a, b)", "x"),
+        (Min, Scalar::U32) => ("u32", "0xffffffffu", "min(a, b)", "x"),
+    }
+}
+
+fn scan_as_reduce(op: ScanOp) -> ReduceOp {
+    match op {
+        ScanOp::Sum => ReduceOp::Sum,
+        ScanOp::Prod => ReduceOp::Prod,
+        ScanOp::Max => ReduceOp::Max,
+        ScanOp::Min => ReduceOp::Min,
+    }
+}
+
+fn acc_header(h: &mut String, op: ReduceOp, input: Dtype, out: Dtype) {
+    let (acc, id, comb, load) = accumulator(op, scalar(input));
+    let sa = scalar(input).wgsl();
+    let _ = writeln!(h, "alias ACC = {acc};");
+    let _ = writeln!(h, "fn identity() -> ACC {{ return {id}; }}");
+    let _ = writeln!(h, "fn combine(a: ACC, b: ACC) -> ACC {{ return {comb}; }}");
+    let _ = writeln!(h, "fn load(x: {sa}) -> ACC {{ return {load}; }}");
+    let _ = writeln!(h, "fn finish(a: ACC) -> ACC {{ return narrow(a); }}");
+    h.push_str(&narrow_fn(out));
+}
+
+impl KernelKey {
+    /// Entry points of this kernel.
+    pub fn entry_points(&self) -> &'static [&'static str] {
+        match self {
+            KernelKey::Sort { .. } => &["init", "step", "finish"],
+            _ => &["main"],
+        }
+    }
+
+    /// The full WGSL source, or `None` when the op is undefined for the dtypes.
+    pub fn source(&self) -> Option<String> {
+        let mut h = String::new();
+        let body = match self {
+            KernelKey::Map { op, inputs, out } => {
+                let so = scalar(*out).wgsl();
+                let _ = writeln!(h, "const ARITY: u32 = {}u;", inputs.len());
+                let mut decl = vec![];
+                for (i, d) in inputs.iter().enumerate() {
+                    let _ = writeln!(h, "alias {} = {};", ALIASES[i], scalar(*d).wgsl());
+                    decl.push((NAMES[i], ALIASES[i]));
+                }
+                let _ = writeln!(h, "alias SO = {so};");
+                buffers(&mut h, &decl, ("O", "SO"));
+                let (params, expr) = match op {
+                    MapOp::Unary(u) => ("x: SA", unary_expr(*u, inputs[0])?.to_string()),
+                    MapOp::Binary(b) => ("a: SA, b: SB", binary_expr(*b, inputs[0])?.to_string()),
+                    MapOp::Select => ("c: SA, a: SB, b: SC", "select(b, a, c != 0u)".to_string()),
+                    MapOp::Cast => ("x: SA", cast_expr(inputs[0], *out)),
+                    MapOp::Copy => ("x: SA", "x".to_string()),
+                };
+                let _ = writeln!(h, "fn op({params}) -> SO {{ return {expr}; }}");
+                let offs = ["P.off_a", "P.off_b", "P.off_c"];
+                let args: Vec<String> =
+                    (0..inputs.len()).map(|i| format!("{}[index_of(i, {i}u, {})]", NAMES[i], offs[i])).collect();
+                let _ = writeln!(h, "fn compute(i: u32) -> SO {{ return op({}); }}", args.join(", "));
+                h.push_str(&narrow_fn(*out));
+                include_str!("../kernels/map.wgsl")
+            }
+            KernelKey::Reduce { op, input, out } => {
+                let sa = scalar(*input).wgsl();
+                buffers(&mut h, &[("A", sa)], ("O", scalar(*out).wgsl()));
+                acc_header(&mut h, *op, *input, *out);
+                include_str!("../kernels/reduce.wgsl")
+            }
+            KernelKey::ArgReduce { op, input } => {
+                let s = scalar(*input);
+                let _ = writeln!(h, "alias KEY = {};", s.wgsl());
+                buffers(&mut h, &[("A", "KEY")], ("O", "u32"));
+                h.push_str(&is_nan_fn(s, "KEY"));
+                let cmp = if *op == ArgReduceOp::ArgMax { "a > b" } else { "a < b" };
+                let _ = writeln!(h, "fn better(a: KEY, b: KEY) -> bool {{ return {cmp}; }}");
+                include_str!("../kernels/argreduce.wgsl")
+            }
+            KernelKey::Scan { op, dtype } => {
+                let s = scalar(*dtype).wgsl();
+                buffers(&mut h, &[("A", s)], ("O", s));
+                acc_header(&mut h, scan_as_reduce(*op), *dtype, *dtype);
+                include_str!("../kernels/scan.wgsl")
+            }
+            KernelKey::Matmul { dtype } => {
+                if scalar(*dtype) != Scalar::F32 {
+                    return None;
+                }
+                buffers(&mut h, &[("A", "f32"), ("B", "f32")], ("O", "f32"));
+                h.push_str(&narrow_fn(*dtype));
+                include_str!("../kernels/matmul.wgsl")
+            }
+            KernelKey::Gather { along, dtype } => {
+                let s = scalar(*dtype).wgsl();
+                buffers(&mut h, &[("A", s), ("I", "i32")], ("O", s));
+                let _ = writeln!(h, "const TAKE_ALONG: bool = {along};");
+                include_str!("../kernels/gather.wgsl")
+            }
+            KernelKey::Scatter { add, dtype } => {
+                let s = scalar(*dtype);
+                let ty = s.wgsl();
+                let _ = writeln!(h, "alias SO = {ty};");
+                let _ = writeln!(h, "@group(0) @binding(2) var<storage, read> U: array<SO>;");
+                let _ = writeln!(h, "@group(0) @binding(3) var<storage, read> I: array<i32>;");
+                match (add, s) {
+                    (false, _) => {
+                        h.push_str("@group(0) @binding(4) var<storage, read_write> O: array<SO>;\n");
+                        h.push_str("fn put(off: u32, v: SO) { O[off] = v; }\n");
+                    }
+                    (true, Scalar::F32) => {
+                        h.push_str("@group(0) @binding(4) var<storage, read_write> O: array<atomic<u32>>;\n");
+                        h.push_str(
+                            "fn put(off: u32, v: SO) {\n    var old = atomicLoad(&O[off]);\n    loop {\n        \
+                             let r = atomicCompareExchangeWeak(&O[off], old, bitcast<u32>(bitcast<f32>(old) + v));\n        \
+                             if (r.exchanged) { break; }\n        old = r.old_value;\n    }\n}\n",
+                        );
+                    }
+                    (true, _) => {
+                        let _ = writeln!(h, "@group(0) @binding(4) var<storage, read_write> O: array<atomic<{ty}>>;");
+                        h.push_str("fn put(off: u32, v: SO) { atomicAdd(&O[off], v); }\n");
+                    }
+                }
+                include_str!("../kernels/scatter.wgsl")
+            }
+            KernelKey::Sort { dtype, indices } => {
+                let s = scalar(*dtype);
+                let ty = s.wgsl();
+                let _ = writeln!(h, "alias SA = {ty};");
+                h.push_str("@group(0) @binding(2) var<storage, read> A: array<SA>;\n");
+                h.push_str("@group(0) @binding(3) var<storage, read_write> K: array<SA>;\n");
+                h.push_str("@group(0) @binding(4) var<storage, read_write> I: array<u32>;\n");
+                let so = if *indices { "u32" } else { ty };
+                let _ = writeln!(h, "@group(0) @binding(5) var<storage, read_write> O: array<{so}>;");
+                h.push_str(&is_nan_fn(s, "SA"));
+                let src = if *indices { "I" } else { "K" };
+                let _ = writeln!(h, "fn out_value(t: u32) -> {so} {{ return {src}[t]; }}");
+                include_str!("../kernels/sort.wgsl")
+            }
+            KernelKey::Arange { dtype } => {
+                let s = scalar(*dtype);
+                let ty = s.wgsl();
+                let _ = writeln!(h, "@group(0) @binding(2) var<storage, read_write> O: array<{ty}>;");
+                let value = match s {
+                    Scalar::F32 => "P.start_f + f32(i) * P.step_f".to_string(),
+                    Scalar::I32 => "select(i32(trunc(P.start_f + f32(i) * P.step_f)), P.start_i + i32(i) * P.step_i, P.integral == 1u)".into(),
+                    Scalar::U32 => "select(u32(max(trunc(P.start_f + f32(i) * P.step_f), 0.0)), u32(P.start_i + i32(i) * P.step_i), P.integral == 1u)".into(),
+                };
+                let _ = writeln!(h, "fn value(i: u32) -> {ty} {{ return {value}; }}");
+                h.push_str(&narrow_fn(*dtype));
+                include_str!("../kernels/arange.wgsl")
+            }
+        };
+        Some(format!("{COMMON}\n// ---- generated header: {self}\n{h}\n{body}"))
+    }
+}

@@ -1,0 +1,73 @@
+//! Every reachable kernel variant parses and validates with naga.
+
+use mlx_arm_core::primitive::{ArgReduceOp, ReduceOp, ScanOp, ALL_BINARY, ALL_UNARY};
+use mlx_arm_core::Dtype;
+use mlx_arm_wgsl::sources::{KernelKey, MapOp};
+use mlx_arm_wgsl::Scalar;
+
+const GPU_DTYPES: [Dtype; 10] = [
+    Dtype::Bool, Dtype::Uint8, Dtype::Uint16, Dtype::Uint32, Dtype::Int8, Dtype::Int16, Dtype::Int32,
+    Dtype::Float16, Dtype::Bfloat16, Dtype::Float32,
+];
+
+fn validate(key: &KernelKey) {
+    let Some(src) = key.source() else { return };
+    let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{key}: {}", e.emit_to_string(&src)));
+    let mut v = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
+    v.validate(&module).unwrap_or_else(|e| panic!("{key}: {}", e.emit_to_string(&src)));
+}
+
+fn all_keys() -> Vec<KernelKey> {
+    let mut keys = vec![];
+    for &d in &GPU_DTYPES {
+        for op in ALL_UNARY {
+            keys.push(KernelKey::Map { op: MapOp::Unary(op), inputs: vec![d], out: if op.outputs_bool() { Dtype::Bool } else { d } });
+        }
+        for op in ALL_BINARY {
+            keys.push(KernelKey::Map { op: MapOp::Binary(op), inputs: vec![d, d], out: if op.outputs_bool() { Dtype::Bool } else { d } });
+        }
+        keys.push(KernelKey::Map { op: MapOp::Select, inputs: vec![Dtype::Bool, d, d], out: d });
+        keys.push(KernelKey::Map { op: MapOp::Copy, inputs: vec![d], out: d });
+        for &t in &GPU_DTYPES {
+            keys.push(KernelKey::Map { op: MapOp::Cast, inputs: vec![d], out: t });
+        }
+        for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min] {
+            keys.push(KernelKey::Reduce { op, input: d, out: d });
+        }
+        for op in [ReduceOp::And, ReduceOp::Or] {
+            keys.push(KernelKey::Reduce { op, input: d, out: Dtype::Bool });
+        }
+        for op in [ArgReduceOp::ArgMax, ArgReduceOp::ArgMin] {
+            keys.push(KernelKey::ArgReduce { op, input: d });
+        }
+        for op in [ScanOp::Sum, ScanOp::Prod, ScanOp::Max, ScanOp::Min] {
+            keys.push(KernelKey::Scan { op, dtype: d });
+        }
+        keys.push(KernelKey::Matmul { dtype: d });
+        keys.push(KernelKey::Gather { along: false, dtype: d });
+        keys.push(KernelKey::Gather { along: true, dtype: d });
+        keys.push(KernelKey::Scatter { add: false, dtype: d });
+        keys.push(KernelKey::Scatter { add: true, dtype: d });
+        keys.push(KernelKey::Sort { dtype: d, indices: false });
+        keys.push(KernelKey::Sort { dtype: d, indices: true });
+        if d != Dtype::Bool {
+            keys.push(KernelKey::Arange { dtype: d });
+        }
+    }
+    keys
+}
+
+#[test]
+fn every_variant_validates() {
+    let keys = all_keys();
+    assert!(keys.len() > 900);
+    for k in &keys {
+        validate(k);
+    }
+}
+
+#[test]
+fn scalars_cover_the_32_bit_dtypes() {
+    assert_eq!(Scalar::of(Dtype::Float16), Some(Scalar::F32));
+    assert_eq!(Scalar::of(Dtype::Int64), None);
+}
