@@ -41,6 +41,7 @@ impl Src {
     pub(crate) fn new(format: &'static str, path: impl Into<String>) -> Src {
         Src { format, path: path.into() }
     }
+    #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn of_path(format: &'static str, path: &Path) -> Src {
         Src::new(format, path.display().to_string())
     }
@@ -109,9 +110,10 @@ pub(crate) fn le_bytes(a: &Array) -> Result<LeBytes> {
     Ok(LeBytes::Owned(out))
 }
 
-/// Copies an array's elements out in row-major order, little-endian, for any dtype and any view
-/// (transposed, sliced, broadcast, flipped). Evaluates `a` first.
-pub(crate) fn contiguous_bytes(a: &Array) -> Result<Vec<u8>> {
+/// Copies an array's elements out in row-major order, little-endian (the layout every format
+/// here stores), for any dtype and any view (transposed, sliced, broadcast, flipped). Evaluates
+/// `a` first.
+pub fn contiguous_bytes(a: &Array) -> Result<Vec<u8>> {
     Ok(match le_bytes(a)? {
         LeBytes::Owned(v) => v,
         shared => shared.as_slice().to_vec(),
