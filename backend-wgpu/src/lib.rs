@@ -1,5 +1,97 @@
-//! placeholder while the wgpu backend is written
+//! The wgpu backend of MLX-ARM: WGSL compute kernels on Vulkan, DX12, Metal, GL and WebGPU.
+//! This file is the backend's one dispatch `match` over the primitive registry; the runtime
+//! (pool, pipelines, batching) is in [`engine`], kernels' host code by family in [`kernels`].
+
+pub mod context;
+pub mod engine;
+pub mod kernels;
+pub mod transfer;
+
+use engine::Engine;
+use kernels::{elementwise as ew, indexing, matmul, reduce, sort};
+use mlx_arm_core::backend::Backend;
+use mlx_arm_core::buffer::Data;
+use mlx_arm_core::primitive::Primitive;
+use mlx_arm_core::{Dtype, Error, Result};
+use mlx_arm_wgsl::sources::MapOp;
+use mlx_arm_wgsl::Scalar;
 use std::sync::Arc;
-pub fn create_backend() -> mlx_arm_core::Result<Arc<dyn mlx_arm_core::backend::Backend>> {
-    Err(mlx_arm_core::Error::NoDevice("wgpu backend not built yet".into()))
+
+/// The wgpu backend.
+pub struct WgpuBackend {
+    engine: Arc<Engine>,
+}
+
+impl WgpuBackend {
+    /// Opens the default adapter (asynchronously: the only way on the web).
+    pub async fn new_async() -> Result<WgpuBackend> {
+        Ok(WgpuBackend { engine: Engine::new(context::Gpu::open().await?) })
+    }
+}
+
+/// Builds the backend, blocking on adapter creation (native targets).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn create_backend() -> Result<Arc<dyn Backend>> {
+    let b = pollster::block_on(WgpuBackend::new_async())?;
+    log::info!("mlx-arm: GPU {}", b.engine.gpu.describe());
+    Ok(Arc::new(b))
+}
+
+impl Backend for WgpuBackend {
+    fn name(&self) -> &'static str {
+        "wgpu"
+    }
+
+    fn describe(&self) -> String {
+        self.engine.gpu.describe()
+    }
+
+    fn unsupported(&self, prim: &Primitive, dtypes: &[Dtype]) -> Option<String> {
+        if matches!(prim, Primitive::RandomBits) {
+            return None;
+        }
+        dtypes.iter().find(|d| Scalar::of(**d).is_none()).map(|d| format!("dtype {d} (WGSL has no 64-bit storage; use the CPU device or a 32-bit dtype)"))
+    }
+
+    fn eval(&self, prim: &Primitive, inputs: &[Data], shape: &[usize], dtype: Dtype) -> Result<Data> {
+        use Primitive::*;
+        let e = &self.engine;
+        let x = || &inputs[0];
+        match prim {
+            Copy => ew::copy(e, x(), shape),
+            AsType => ew::map(e, MapOp::Cast, inputs, shape, dtype),
+            Unary(op) => ew::map(e, MapOp::Unary(*op), inputs, shape, dtype),
+            Binary(op) => ew::map(e, MapOp::Binary(*op), inputs, shape, dtype),
+            Select => ew::map(e, MapOp::Select, inputs, shape, dtype),
+            Reduce { op, axes } => reduce::reduce(e, *op, axes, x(), shape, dtype),
+            ArgReduce { op, axis } => reduce::arg_reduce(e, *op, *axis, x(), shape),
+            Scan { op, axis, reverse, inclusive } => reduce::scan(e, *op, *axis, *reverse, *inclusive, x(), shape),
+            Matmul => matmul::matmul(e, &inputs[0], &inputs[1], shape, dtype),
+            Take { axis } => indexing::take(e, *axis, &inputs[0], &inputs[1], shape),
+            TakeAlongAxis { axis } => indexing::take_along_axis(e, *axis, &inputs[0], &inputs[1], shape),
+            ScatterAlongAxis { axis, mode } => indexing::scatter(e, *axis, *mode, &inputs[0], &inputs[1], &inputs[2], shape),
+            Sort { axis } => sort::sort(e, *axis, x(), shape, false),
+            ArgSort { axis } => sort::sort(e, *axis, x(), shape, true),
+            Concatenate { axis } => ew::concatenate(e, *axis, inputs, shape),
+            SliceUpdate { start, step } => ew::slice_update(e, start, step, &inputs[0], &inputs[1], shape),
+            Arange { start_bits, step_bits } => ew::arange(e, f64::from_bits(*start_bits), f64::from_bits(*step_bits), shape, dtype),
+            RandomBits => Err(Error::Backend { backend: "wgpu", detail: "random_bits is not wired yet".into() }),
+            Reshape | Transpose(_) | Broadcast | Slice { .. } | AsStrided { .. } | StopGradient => {
+                Err(Error::Backend { backend: "wgpu", detail: format!("{} is a view, evaluated by core", prim.name()) })
+            }
+        }
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.engine.flush()
+    }
+    fn cache_memory(&self) -> usize {
+        self.engine.cache_bytes()
+    }
+    fn set_cache_limit(&self, limit: usize) -> usize {
+        self.engine.set_cache_limit(limit)
+    }
+    fn clear_cache(&self) {
+        self.engine.clear_cache()
+    }
 }

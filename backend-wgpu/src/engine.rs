@@ -1,0 +1,382 @@
+//! The GPU runtime: buffer pool by size class, pipeline cache keyed by [`KernelKey`], and the
+//! batched encoder — dispatches are recorded and encoded into one compute pass per flush, which
+//! happens on readback or when the batch reaches its budget.
+
+use crate::context::Gpu;
+use crate::transfer;
+use mlx_arm_core::buffer::{Buffer, Data, DeviceMem, HostMem};
+use mlx_arm_core::memory::{self, Reservation};
+use mlx_arm_core::{Dtype, Error, Result};
+use mlx_arm_wgsl::sources::KernelKey;
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+/// Dispatches recorded before a flush is forced.
+const BATCH_BUDGET: usize = 512;
+/// Invocations per workgroup of the 1-D kernels.
+pub const WG: u32 = 256;
+
+struct Dispatch {
+    pipeline: Arc<wgpu::ComputePipeline>,
+    bind_group: wgpu::BindGroup,
+    groups: [u32; 3],
+}
+
+#[derive(Default)]
+struct Pool {
+    free: HashMap<u64, Vec<wgpu::Buffer>>,
+    bytes: usize,
+    limit: Option<usize>,
+}
+
+/// Shared state of the wgpu backend.
+pub struct Engine {
+    /// The device.
+    pub gpu: Gpu,
+    pipelines: Mutex<HashMap<(KernelKey, &'static str), Arc<wgpu::ComputePipeline>>>,
+    pending: Mutex<Vec<Dispatch>>,
+    pool: Mutex<Pool>,
+}
+
+/// A GPU allocation holding `len` elements (4 bytes each) of some dtype; returned to the pool
+/// when dropped.
+pub struct GpuMem {
+    /// The buffer (size is a pool size class, at least `4 * len`).
+    pub buffer: Option<wgpu::Buffer>,
+    engine: Arc<Engine>,
+    _reservation: Reservation,
+}
+
+impl GpuMem {
+    /// The wgpu buffer.
+    pub fn buf(&self) -> &wgpu::Buffer {
+        self.buffer.as_ref().expect("live until dropped")
+    }
+}
+
+impl Drop for GpuMem {
+    fn drop(&mut self) {
+        if let Some(b) = self.buffer.take() {
+            self.engine.release(b);
+        }
+    }
+}
+
+fn size_class(bytes: u64) -> u64 {
+    let b = bytes.max(16);
+    if b <= 4096 {
+        return b.next_power_of_two();
+    }
+    // quarter steps between powers of two: at most 25% waste
+    let p = 63 - b.leading_zeros() as u64;
+    let step = 1u64 << (p - 2);
+    b.div_ceil(step) * step
+}
+
+impl DeviceMem for GpuMem {
+    fn read(&self, dtype: Dtype, len: usize) -> Result<HostMem> {
+        let words = self.engine.read_back(self.buf(), len)?;
+        HostMem::from_bytes(&transfer::from_gpu_layout(dtype, &words, len))
+    }
+    fn read_async(&self, dtype: Dtype, len: usize) -> Pin<Box<dyn Future<Output = Result<HostMem>> + '_>> {
+        Box::pin(async move {
+            let words = self.engine.read_back_async(self.buf(), len).await?;
+            HostMem::from_bytes(&transfer::from_gpu_layout(dtype, &words, len))
+        })
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl Engine {
+    /// Wraps an opened device.
+    pub fn new(gpu: Gpu) -> Arc<Engine> {
+        Arc::new(Engine { gpu, pipelines: Mutex::default(), pending: Mutex::default(), pool: Mutex::default() })
+    }
+
+    fn release(&self, b: wgpu::Buffer) {
+        let mut pool = self.pool.lock().unwrap();
+        let size = b.size() as usize;
+        if pool.limit.is_some_and(|l| pool.bytes + size > l) {
+            return; // over the cache limit: let wgpu free it
+        }
+        pool.bytes += size;
+        pool.free.entry(b.size()).or_default().push(b);
+    }
+
+    /// Bytes held by the pool.
+    pub fn cache_bytes(&self) -> usize {
+        self.pool.lock().unwrap().bytes
+    }
+    /// Sets the pool limit, returning the previous one.
+    pub fn set_cache_limit(&self, limit: usize) -> usize {
+        let mut pool = self.pool.lock().unwrap();
+        let prev = pool.limit.unwrap_or(usize::MAX);
+        pool.limit = Some(limit);
+        if pool.bytes > limit {
+            pool.free.clear();
+            pool.bytes = 0;
+        }
+        prev
+    }
+    /// Drops every pooled buffer.
+    pub fn clear_cache(&self) {
+        let mut pool = self.pool.lock().unwrap();
+        pool.free.clear();
+        pool.bytes = 0;
+    }
+
+    /// A buffer for `len` 32-bit elements, from the pool when one fits.
+    pub fn alloc(self: &Arc<Self>, len: usize) -> Result<Arc<GpuMem>> {
+        let bytes = (len.max(1) * 4) as u64;
+        let max = self.gpu.limits.max_storage_buffer_binding_size.min(self.gpu.limits.max_buffer_size);
+        if bytes > max {
+            return Err(Error::OutOfMemory { requested: bytes as usize, limit: max as usize, active: memory::get_active_memory() });
+        }
+        let class = size_class(bytes).min(max.max(bytes));
+        let reservation = memory::reserve(class as usize)?;
+        let reused = {
+            let mut pool = self.pool.lock().unwrap();
+            let b = pool.free.get_mut(&class).and_then(|v| v.pop());
+            if b.is_some() {
+                pool.bytes -= class as usize;
+            }
+            b
+        };
+        let buffer = reused.unwrap_or_else(|| {
+            self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("mlx-arm array"),
+                size: class,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        });
+        self.gpu.take_error()?;
+        Ok(Arc::new(GpuMem { buffer: Some(buffer), engine: self.clone(), _reservation: reservation }))
+    }
+
+    /// The GPU copy of an input's buffer, uploading the host copy first if needed.
+    pub fn resident(self: &Arc<Self>, d: &Data) -> Result<Arc<dyn DeviceMem>> {
+        if let Some(m) = d.buffer.device_mem() {
+            if m.as_any().is::<GpuMem>() {
+                return Ok(m);
+            }
+        }
+        let host = d.buffer.host()?;
+        let words = transfer::to_gpu_layout(d.dtype(), host.bytes())?;
+        let reservation = memory::reserve(words.len().max(16))?;
+        let mut contents = words;
+        contents.resize(contents.len().max(16).next_multiple_of(4), 0);
+        // A fresh buffer: a pooled one might still be read by a recorded dispatch, and
+        // queue writes land before the batch is submitted.
+        let buffer = self.gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("mlx-arm upload"),
+            contents: &contents,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        });
+        self.gpu.take_error()?;
+        let mem: Arc<dyn DeviceMem> = Arc::new(GpuMem { buffer: Some(buffer), engine: self.clone(), _reservation: reservation });
+        d.buffer.set_device_mem(mem.clone());
+        Ok(mem)
+    }
+
+    /// Evaluated data for a fresh dense output.
+    pub fn output(mem: Arc<GpuMem>, dtype: Dtype, shape: &[usize]) -> Data {
+        let n = mlx_arm_core::layout::numel(shape);
+        Data::contiguous(Buffer::from_device(dtype, n, mem), shape.to_vec())
+    }
+
+    fn pipeline(&self, key: &KernelKey, entry: &'static str) -> Result<Arc<wgpu::ComputePipeline>> {
+        if let Some(p) = self.pipelines.lock().unwrap().get(&(key.clone(), entry)) {
+            return Ok(p.clone());
+        }
+        let source = key.source().ok_or_else(|| Error::Device {
+            op: key.to_string(),
+            what: "this op and dtype combination".into(),
+            device: "Device(gpu, 0)".into(),
+        })?;
+        let label = key.to_string();
+        let module = self.gpu.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(&label),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = self.gpu.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&label),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: wgpu::PipelineCompilationOptions::default(),
+            cache: None,
+        });
+        self.gpu.take_error()?;
+        let p = Arc::new(pipeline);
+        self.pipelines.lock().unwrap().insert((key.clone(), entry), p.clone());
+        Ok(p)
+    }
+
+    /// Records one dispatch of `key`'s `entry` over `groups` workgroups (folded into 2-D) with
+    /// uniform `params` at binding 0, `dims` (when the kernel reads them) at binding 1 and
+    /// `buffers` at their bindings.
+    pub fn dispatch(
+        &self,
+        key: &KernelKey,
+        entry: &'static str,
+        params: &[u32],
+        dims: Option<&[i32]>,
+        buffers: &[(u32, &wgpu::Buffer)],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        if groups.iter().any(|&g| g == 0) {
+            return Ok(());
+        }
+        let pipeline = self.pipeline(key, entry)?;
+        let mut p = params.to_vec();
+        p.resize(p.len().next_multiple_of(4).max(4), 0);
+        let device = &self.gpu.device;
+        let ub = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("params"),
+            contents: bytemuck::cast_slice(&p),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let db = dims.map(|d| {
+            let mut v = d.to_vec();
+            v.resize(v.len().max(4), 0);
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("dims"),
+                contents: bytemuck::cast_slice(&v),
+                usage: wgpu::BufferUsages::STORAGE,
+            })
+        });
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: ub.as_entire_binding() }];
+        if let Some(db) = &db {
+            entries.push(wgpu::BindGroupEntry { binding: 1, resource: db.as_entire_binding() });
+        }
+        for (b, buf) in buffers {
+            entries.push(wgpu::BindGroupEntry { binding: *b, resource: buf.as_entire_binding() });
+        }
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        self.gpu.take_error()?;
+        let full = {
+            let mut pending = self.pending.lock().unwrap();
+            pending.push(Dispatch { pipeline, bind_group, groups });
+            pending.len() >= BATCH_BUDGET
+        };
+        if full {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Records a 1-D dispatch of `total` workgroups, folded to stay under 65,535 per dimension.
+    pub fn dispatch_1d(&self, key: &KernelKey, entry: &'static str, params: &[u32], dims: Option<&[i32]>, buffers: &[(u32, &wgpu::Buffer)], total_groups: usize) -> Result<()> {
+        let max = self.gpu.limits.max_compute_workgroups_per_dimension as usize;
+        let x = total_groups.min(max);
+        let y = if x == 0 { 0 } else { total_groups.div_ceil(x) };
+        if y > max {
+            return Err(Error::arg("gpu dispatch", format!("{total_groups} workgroups exceed the device's grid")));
+        }
+        self.dispatch(key, entry, params, dims, buffers, [x as u32, y as u32, 1])
+    }
+
+    /// Encodes every recorded dispatch into one compute pass and submits it.
+    pub fn flush(&self) -> Result<()> {
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap());
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("mlx-arm batch") });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("mlx-arm"), timestamp_writes: None });
+            for d in &batch {
+                pass.set_pipeline(&d.pipeline);
+                pass.set_bind_group(0, &d.bind_group, &[]);
+                pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+            }
+        }
+        self.gpu.queue.submit([enc.finish()]);
+        self.gpu.take_error()
+    }
+
+    fn stage_copy(&self, src: &wgpu::Buffer, len: usize) -> Result<wgpu::Buffer> {
+        self.flush()?;
+        let bytes = (len.max(1) * 4) as u64;
+        let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("mlx-arm readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes);
+        self.gpu.queue.submit([enc.finish()]);
+        self.gpu.take_error()?;
+        Ok(staging)
+    }
+
+    /// Blocking readback of `len` 32-bit words (flushes pending work first).
+    pub fn read_back(&self, src: &wgpu::Buffer, len: usize) -> Result<Vec<u8>> {
+        let staging = self.stage_copy(src, len)?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.gpu
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("waiting for the GPU: {e}") })?;
+        rx.recv()
+            .map_err(|_| Error::Backend { backend: "wgpu", detail: "readback callback dropped".into() })?
+            .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("mapping a readback buffer: {e}") })?;
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("reading a mapped buffer: {e}") })?;
+        let out = view[..len * 4].to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+
+    /// Readback that awaits the map instead of blocking (the path the web needs).
+    pub async fn read_back_async(&self, src: &wgpu::Buffer, len: usize) -> Result<Vec<u8>> {
+        let staging = self.stage_copy(src, len)?;
+        let slot: Arc<Mutex<(Option<std::result::Result<(), wgpu::BufferAsyncError>>, Option<std::task::Waker>)>> = Arc::default();
+        let s2 = slot.clone();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let mut g = s2.lock().unwrap();
+            g.0 = Some(r);
+            if let Some(w) = g.1.take() {
+                w.wake();
+            }
+        });
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        std::future::poll_fn(|cx| {
+            let mut g = slot.lock().unwrap();
+            match g.0.take() {
+                Some(r) => std::task::Poll::Ready(r),
+                None => {
+                    g.1 = Some(cx.waker().clone());
+                    std::task::Poll::Pending
+                }
+            }
+        })
+        .await
+        .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("mapping a readback buffer: {e}") })?;
+        let view = staging
+            .get_mapped_range(..)
+            .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("reading a mapped buffer: {e}") })?;
+        let out = view[..len * 4].to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+}

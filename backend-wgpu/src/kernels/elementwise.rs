@@ -1,0 +1,101 @@
+//! Elementwise maps (unary, binary, select, cast, copy) into dense or strided output views, and
+//! the copies that concatenate and slice_update are made of.
+
+use super::{i32s, shape_i32, w, Resident};
+use crate::engine::{Engine, GpuMem, WG};
+use mlx_arm_core::buffer::Data;
+use mlx_arm_core::layout::{collapse_dims, is_row_contiguous, numel, row_major_strides};
+use mlx_arm_core::{Dtype, Result};
+use mlx_arm_wgsl::sources::{KernelKey, MapOp};
+use std::sync::Arc;
+
+/// A region of an output buffer: shape, strides and offset in elements.
+pub struct OutView<'a> {
+    /// Destination buffer.
+    pub mem: &'a GpuMem,
+    /// Region shape (the inputs' shape).
+    pub shape: &'a [usize],
+    /// Strides of the region in the destination.
+    pub strides: Vec<isize>,
+    /// Offset of the region's first element.
+    pub offset: isize,
+}
+
+/// Records `out[view] = op(inputs...)`.
+pub fn map_into(engine: &Arc<Engine>, op: MapOp, inputs: &[Data], out_dtype: Dtype, out: &OutView) -> Result<()> {
+    let n = numel(out.shape);
+    if n == 0 {
+        return Ok(());
+    }
+    let res = inputs.iter().map(|d| Resident::of(engine, d)).collect::<Result<Vec<_>>>()?;
+    let mut all: Vec<&[isize]> = res.iter().map(|r| r.data.strides.as_slice()).collect();
+    all.push(&out.strides);
+    let (shape, strides) = collapse_dims(out.shape, &all);
+    let contiguous = res.iter().all(|r| is_row_contiguous(&r.data.shape, &r.data.strides))
+        && is_row_contiguous(out.shape, &out.strides);
+    let mut dims = shape_i32(&shape);
+    for s in &strides {
+        dims.extend(i32s(s));
+    }
+    let mut offs = [0i32; 3];
+    for (i, r) in res.iter().enumerate() {
+        offs[i] = r.data.offset as i32;
+    }
+    let params = [n as u32, shape.len() as u32, contiguous as u32, 0, w(offs[0]), w(offs[1]), w(offs[2]), w(out.offset as i32)];
+    let key = KernelKey::Map { op, inputs: inputs.iter().map(|d| d.dtype()).collect(), out: out_dtype };
+    let mut bufs: Vec<(u32, &wgpu::Buffer)> = res.iter().enumerate().map(|(i, r)| (i as u32 + 2, r.buf())).collect();
+    bufs.push((inputs.len() as u32 + 2, out.mem.buf()));
+    engine.dispatch_1d(&key, "main", &params, Some(&dims), &bufs, n.div_ceil(WG as usize))
+}
+
+/// A fresh dense output of `op(inputs...)`.
+pub fn map(engine: &Arc<Engine>, op: MapOp, inputs: &[Data], shape: &[usize], out_dtype: Dtype) -> Result<Data> {
+    let mem = engine.alloc(numel(shape))?;
+    map_into(engine, op, inputs, out_dtype, &OutView { mem: &mem, shape, strides: row_major_strides(shape), offset: 0 })?;
+    Ok(Engine::output(mem, out_dtype, shape))
+}
+
+/// A dense copy (the input itself when it already is one covering its whole buffer).
+pub fn copy(engine: &Arc<Engine>, x: &Data, shape: &[usize]) -> Result<Data> {
+    if x.is_row_contiguous() && x.offset == 0 && x.size() == x.buffer.len() {
+        Resident::of(engine, x)?;
+        return Ok(Data::contiguous(x.buffer.clone(), shape.to_vec()));
+    }
+    map(engine, MapOp::Copy, std::slice::from_ref(x), shape, x.dtype())
+}
+
+/// Concatenation: one strided copy per input into its slab of the output.
+pub fn concatenate(engine: &Arc<Engine>, axis: usize, inputs: &[Data], shape: &[usize]) -> Result<Data> {
+    let dt = inputs[0].dtype();
+    let mem = engine.alloc(numel(shape))?;
+    let ostr = row_major_strides(shape);
+    let mut start = 0usize;
+    for d in inputs {
+        let view = OutView { mem: &mem, shape: &d.shape, strides: ostr.clone(), offset: start as isize * ostr[axis] };
+        map_into(engine, MapOp::Copy, std::slice::from_ref(d), dt, &view)?;
+        start += d.shape[axis];
+    }
+    Ok(Engine::output(mem, dt, shape))
+}
+
+/// Copy of `src` with the strided region replaced by `upd`.
+pub fn slice_update(engine: &Arc<Engine>, start: &[usize], step: &[isize], src: &Data, upd: &Data, shape: &[usize]) -> Result<Data> {
+    let dt = src.dtype();
+    let mem = engine.alloc(numel(shape))?;
+    let ostr = row_major_strides(shape);
+    map_into(engine, MapOp::Copy, std::slice::from_ref(src), dt, &OutView { mem: &mem, shape, strides: ostr.clone(), offset: 0 })?;
+    let offset: isize = start.iter().zip(&ostr).map(|(&s, &t)| s as isize * t).sum();
+    let strides: Vec<isize> = ostr.iter().zip(step).map(|(&s, &k)| s * k).collect();
+    map_into(engine, MapOp::Copy, std::slice::from_ref(upd), dt, &OutView { mem: &mem, shape: &upd.shape, strides, offset })?;
+    Ok(Engine::output(mem, dt, shape))
+}
+
+/// `start + i * step` in `dtype`.
+pub fn arange(engine: &Arc<Engine>, start: f64, step: f64, shape: &[usize], dtype: Dtype) -> Result<Data> {
+    let n = numel(shape);
+    let mem = engine.alloc(n)?;
+    let integral = start.fract() == 0.0 && step.fract() == 0.0 && start.abs() < 2e9 && step.abs() < 2e9;
+    let params = [n as u32, integral as u32, w(start as i32), w(step as i32), (start as f32).to_bits(), (step as f32).to_bits(), 0, 0];
+    engine.dispatch_1d(&KernelKey::Arange { dtype }, "main", &params, None, &[(2, mem.buf())], n.div_ceil(WG as usize))?;
+    Ok(Engine::output(mem, dtype, shape))
+}

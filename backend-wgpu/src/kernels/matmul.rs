@@ -1,0 +1,38 @@
+//! Batched matmul: 64x64 tiles, operands read through their strides.
+
+use super::{i32s, shape_i32, w, Resident};
+use crate::engine::Engine;
+use mlx_arm_core::buffer::Data;
+use mlx_arm_core::layout::numel;
+use mlx_arm_core::{Dtype, Result};
+use mlx_arm_wgsl::sources::KernelKey;
+use std::sync::Arc;
+
+/// `[.., M, K] @ [.., K, N]` with equal batch shapes.
+pub fn matmul(engine: &Arc<Engine>, a: &Data, b: &Data, shape: &[usize], dt: Dtype) -> Result<Data> {
+    let nd = a.shape.len();
+    let (m, k, n) = (a.shape[nd - 2], a.shape[nd - 1], b.shape[nd - 1]);
+    let batch = numel(&a.shape[..nd - 2]);
+    let mem = engine.alloc(numel(shape))?;
+    if numel(shape) == 0 {
+        return Ok(Engine::output(mem, dt, shape));
+    }
+    let (ra, rb) = (Resident::of(engine, a)?, Resident::of(engine, b)?);
+    let mut dims = shape_i32(&a.shape[..nd - 2]);
+    dims.extend(i32s(&a.strides[..nd - 2]));
+    dims.extend(i32s(&b.strides[..nd - 2]));
+    let key = KernelKey::Matmul { dtype: dt };
+    let max_z = engine.gpu.limits.max_compute_workgroups_per_dimension as usize;
+    let mut base = 0usize;
+    while base < batch {
+        let z = (batch - base).min(max_z);
+        let params = [
+            m as u32, n as u32, k as u32, (nd - 2) as u32,
+            w(a.strides[nd - 2] as i32), w(a.strides[nd - 1] as i32), w(b.strides[nd - 2] as i32), w(b.strides[nd - 1] as i32),
+            w(a.offset as i32), w(b.offset as i32), base as u32, 0,
+        ];
+        engine.dispatch(&key, "main", &params, Some(&dims), &[(2, ra.buf()), (3, rb.buf()), (4, mem.buf())], [n.div_ceil(64) as u32, m.div_ceil(64) as u32, z as u32])?;
+        base += z;
+    }
+    Ok(Engine::output(mem, dt, shape))
+}
