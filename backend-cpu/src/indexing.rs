@@ -142,3 +142,13 @@ pub fn arange(start: f64, step: f64, shape: &[usize], dt: Dtype) -> Result<Data>
     });
     Ok(out.finish(shape))
 }
+
+/// Threefry random bits for a key of shape [2] (any view).
+pub fn random_bits(key: &Data, shape: &[usize]) -> Result<Data> {
+    let h = Host::of(key)?;
+    let v = h.view::<u32>();
+    let k = [v.at(&[0]), v.at(&[1])];
+    let mut out = Output::new(Dtype::Uint32, numel(shape))?;
+    mlx_arm_core::random::random_bits_into(k, out.slice::<u32>());
+    Ok(out.finish(shape))
+}

@@ -49,7 +49,7 @@ impl Backend for CpuBackend {
             Concatenate { axis } => indexing::concatenate(*axis, inputs, shape),
             SliceUpdate { start, step } => indexing::slice_update(start, step, &inputs[0], &inputs[1], shape),
             Arange { start_bits, step_bits } => indexing::arange(f64::from_bits(*start_bits), f64::from_bits(*step_bits), shape, dtype),
-            RandomBits => Err(Error::Backend { backend: "cpu", detail: "random_bits is not wired yet".into() }),
+            RandomBits => indexing::random_bits(x(), shape),
             Reshape | Transpose(_) | Broadcast | Slice { .. } | AsStrided { .. } | StopGradient => {
                 Err(Error::Backend { backend: "cpu", detail: format!("{} is a view, evaluated by core", prim.name()) })
             }

@@ -265,13 +265,10 @@ impl Engine {
             entries: &entries,
         });
         self.gpu.take_error()?;
-        let full = {
-            let mut pending = self.pending.lock().unwrap();
-            pending.push(Dispatch { pipeline, bind_group, groups });
-            pending.len() >= BATCH_BUDGET
-        };
-        if full {
-            self.flush()?;
+        let mut pending = self.pending.lock().unwrap();
+        pending.push(Dispatch { pipeline, bind_group, groups });
+        if pending.len() >= BATCH_BUDGET {
+            self.submit_locked(&mut pending, |_| ())?;
         }
         Ok(())
     }
@@ -289,12 +286,18 @@ impl Engine {
 
     /// Encodes every recorded dispatch into one compute pass and submits it.
     pub fn flush(&self) -> Result<()> {
-        let batch = std::mem::take(&mut *self.pending.lock().unwrap());
-        if batch.is_empty() {
-            return Ok(());
-        }
+        let mut pending = self.pending.lock().unwrap();
+        self.submit_locked(&mut pending, |_| ())
+    }
+
+    /// Submits the recorded dispatches, then `after` (e.g. a readback copy), in one command
+    /// buffer. Callers hold the pending lock for the whole submission, so batches reach the queue
+    /// in the order they were recorded, whichever thread flushes (pooled buffers are reused across
+    /// threads, so order matters).
+    fn submit_locked(&self, pending: &mut Vec<Dispatch>, after: impl FnOnce(&mut wgpu::CommandEncoder)) -> Result<()> {
+        let batch = std::mem::take(pending);
         let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("mlx-arm batch") });
-        {
+        if !batch.is_empty() {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("mlx-arm"), timestamp_writes: None });
             for d in &batch {
                 pass.set_pipeline(&d.pipeline);
@@ -302,12 +305,12 @@ impl Engine {
                 pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
             }
         }
+        after(&mut enc);
         self.gpu.queue.submit([enc.finish()]);
         self.gpu.take_error()
     }
 
     fn stage_copy(&self, src: &wgpu::Buffer, len: usize) -> Result<wgpu::Buffer> {
-        self.flush()?;
         let bytes = (len.max(1) * 4) as u64;
         let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("mlx-arm readback"),
@@ -315,10 +318,8 @@ impl Engine {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
-        enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes);
-        self.gpu.queue.submit([enc.finish()]);
-        self.gpu.take_error()?;
+        let mut pending = self.pending.lock().unwrap();
+        self.submit_locked(&mut pending, |enc| enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes))?;
         Ok(staging)
     }
 

@@ -46,10 +46,7 @@ impl Backend for WgpuBackend {
         self.engine.gpu.describe()
     }
 
-    fn unsupported(&self, prim: &Primitive, dtypes: &[Dtype]) -> Option<String> {
-        if matches!(prim, Primitive::RandomBits) {
-            return None;
-        }
+    fn unsupported(&self, _prim: &Primitive, dtypes: &[Dtype]) -> Option<String> {
         dtypes.iter().find(|d| Scalar::of(**d).is_none()).map(|d| format!("dtype {d} (WGSL has no 64-bit storage; use the CPU device or a 32-bit dtype)"))
     }
 
@@ -75,7 +72,7 @@ impl Backend for WgpuBackend {
             Concatenate { axis } => ew::concatenate(e, *axis, inputs, shape),
             SliceUpdate { start, step } => ew::slice_update(e, start, step, &inputs[0], &inputs[1], shape),
             Arange { start_bits, step_bits } => ew::arange(e, f64::from_bits(*start_bits), f64::from_bits(*step_bits), shape, dtype),
-            RandomBits => Err(Error::Backend { backend: "wgpu", detail: "random_bits is not wired yet".into() }),
+            RandomBits => ew::random_bits(e, x(), shape),
             Reshape | Transpose(_) | Broadcast | Slice { .. } | AsStrided { .. } | StopGradient => {
                 Err(Error::Backend { backend: "wgpu", detail: format!("{} is a view, evaluated by core", prim.name()) })
             }

@@ -7,14 +7,15 @@ use mlx_arm_core::dtype::Element;
 use mlx_arm_core::{Dtype, Error, Result};
 
 fn widen<S: Element, W: bytemuck::Pod>(bytes: &[u8], f: impl Fn(S) -> W) -> Vec<u8> {
-    let src: &[S] = bytemuck::cast_slice(bytes);
+    let src: Vec<S> = bytemuck::pod_collect_to_vec(bytes);
     let v: Vec<W> = src.iter().map(|&x| f(x)).collect();
     bytemuck::cast_slice(&v).to_vec()
 }
 
 fn narrow<W: bytemuck::Pod, S: Element>(words: &[u8], n: usize, f: impl Fn(W) -> S) -> Vec<u8> {
-    let src: &[W] = bytemuck::cast_slice(words);
-    let v: Vec<S> = src[..n].iter().map(|&x| f(x)).collect();
+    // readback bytes carry no alignment guarantee
+    let src: Vec<W> = bytemuck::pod_collect_to_vec(&words[..n * 4]);
+    let v: Vec<S> = src.iter().map(|&x| f(x)).collect();
     bytemuck::cast_slice(&v).to_vec()
 }
 

@@ -284,11 +284,12 @@ fn rsqrt_f32(x: f32) -> f32 {
 }
 fn asin_f32(x: f32) -> f32 {
     if (abs(x) > 1.0 || is_nan(x)) { return nan_f32(); }
-    return asin(x);
+    // through atan: some drivers' asin (llvmpipe) are off by 1e-4
+    return atan2(x, sqrt((1.0 - x) * (1.0 + x)));
 }
 fn acos_f32(x: f32) -> f32 {
     if (abs(x) > 1.0 || is_nan(x)) { return nan_f32(); }
-    return acos(x);
+    return atan2(sqrt((1.0 - x) * (1.0 + x)), x);
 }
 fn acosh_f32(x: f32) -> f32 {
     if (x < 1.0 || is_nan(x)) { return nan_f32(); }
@@ -298,4 +299,15 @@ fn atanh_f32(x: f32) -> f32 {
     if (abs(x) > 1.0 || is_nan(x)) { return nan_f32(); }
     if (abs(x) == 1.0) { return x * inf_f32(); }
     return atanh(x);
+}
+
+// atan2 with IEEE results at (±0, ±0), which SPIR-V leaves undefined.
+fn atan2_f32(a: f32, b: f32) -> f32 {
+    if (a == 0.0 && b == 0.0) {
+        var r = 0.0;
+        if ((bitcast<u32>(b) >> 31u) == 1u) { r = 3.14159265358979; }
+        if ((bitcast<u32>(a) >> 31u) == 1u) { r = -r; }
+        return r;
+    }
+    return atan2(a, b);
 }

@@ -80,7 +80,7 @@ pub fn binary_expr(op: BinaryOp, dt: Dtype) -> Option<&'static str> {
         (Minimum, Scalar::F32) => "min_f32(a, b)",
         (Maximum, _) => "max(a, b)",
         (Minimum, _) => "min(a, b)",
-        (Arctan2, Scalar::F32) => "atan2(a, b)",
+        (Arctan2, Scalar::F32) => "atan2_f32(a, b)",
         (LogAddExp, Scalar::F32) => "logaddexp_f32(a, b)",
         (Arctan2 | LogAddExp, _) => return None,
         (Equal, _) => "select(0u, 1u, a == b)",

@@ -43,6 +43,8 @@ pub enum KernelKey {
     Sort { dtype: Dtype, indices: bool },
     /// arange.
     Arange { dtype: Dtype },
+    /// Threefry random bits (uint32).
+    RandomBits,
 }
 
 impl fmt::Display for KernelKey {
@@ -57,6 +59,7 @@ impl fmt::Display for KernelKey {
             KernelKey::Scatter { add, dtype } => write!(f, "scatter:{add}:{dtype}"),
             KernelKey::Sort { dtype, indices } => write!(f, "sort:{dtype}:{indices}"),
             KernelKey::Arange { dtype } => write!(f, "arange:{dtype}"),
+            KernelKey::RandomBits => write!(f, "random_bits"),
         }
     }
 }
@@ -251,7 +254,11 @@ impl KernelKey {
                 h.push_str(&narrow_fn(*dtype));
                 include_str!("../kernels/arange.wgsl")
             }
+            KernelKey::RandomBits => unreachable!("handled above"),
         };
+        if let KernelKey::RandomBits = self {
+            return Some(format!("{COMMON}\n{}", include_str!("../kernels/random.wgsl")));
+        }
         Some(format!("{COMMON}\n// ---- generated header: {self}\n{h}\n{body}"))
     }
 }

@@ -54,6 +54,7 @@ fn all_keys() -> Vec<KernelKey> {
             keys.push(KernelKey::Arange { dtype: d });
         }
     }
+    keys.push(KernelKey::RandomBits);
     keys
 }
 

@@ -99,3 +99,13 @@ pub fn arange(engine: &Arc<Engine>, start: f64, step: f64, shape: &[usize], dtyp
     engine.dispatch_1d(&KernelKey::Arange { dtype }, "main", &params, None, &[(2, mem.buf())], n.div_ceil(WG as usize))?;
     Ok(Engine::output(mem, dtype, shape))
 }
+
+/// Threefry random bits for a key of shape [2] (any view).
+pub fn random_bits(engine: &Arc<Engine>, key: &Data, shape: &[usize]) -> Result<Data> {
+    let n = numel(shape);
+    let mem = engine.alloc(n)?;
+    let k = super::Resident::of(engine, key)?;
+    let params = [n as u32, key.offset as u32, key.strides[0] as u32, 0];
+    engine.dispatch_1d(&KernelKey::RandomBits, "main", &params, None, &[(2, k.buf()), (3, mem.buf())], n.div_ceil(WG as usize))?;
+    Ok(Engine::output(mem, Dtype::Uint32, shape))
+}
