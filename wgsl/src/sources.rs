@@ -117,8 +117,24 @@ fn scan_as_reduce(op: ScanOp) -> ReduceOp {
     }
 }
 
+/// The identity of max/min in the range of `dt` (an exclusive scan writes it out).
+fn extreme_identity(op: ReduceOp, dt: Dtype) -> Option<&'static str> {
+    use Dtype::*;
+    Some(match (op, dt) {
+        (ReduceOp::Max, Int8) => "-128",
+        (ReduceOp::Max, Int16) => "-32768",
+        (ReduceOp::Min, Int8) => "127",
+        (ReduceOp::Min, Int16) => "32767",
+        (ReduceOp::Min, Uint8) => "255u",
+        (ReduceOp::Min, Uint16) => "65535u",
+        (ReduceOp::Min, Bool) => "1u",
+        _ => return None,
+    })
+}
+
 fn acc_header(h: &mut String, op: ReduceOp, input: Dtype, out: Dtype) {
     let (acc, id, comb, load) = accumulator(op, scalar(input));
+    let id = extreme_identity(op, input).unwrap_or(id);
     let sa = scalar(input).wgsl();
     let _ = writeln!(h, "alias ACC = {acc};");
     let _ = writeln!(h, "fn identity() -> ACC {{ return {id}; }}");
