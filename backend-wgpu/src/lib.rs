@@ -46,7 +46,10 @@ impl Backend for WgpuBackend {
         self.engine.gpu.describe()
     }
 
-    fn unsupported(&self, _prim: &Primitive, dtypes: &[Dtype]) -> Option<String> {
+    fn unsupported(&self, prim: &Primitive, dtypes: &[Dtype]) -> Option<String> {
+        if matches!(prim, Primitive::AsType) {
+            return None; // conversions to and from 64-bit dtypes run on the host (see `eval`)
+        }
         dtypes.iter().find(|d| Scalar::of(**d).is_none()).map(|d| format!("dtype {d} (WGSL has no 64-bit storage; use the CPU device or a 32-bit dtype)"))
     }
 
@@ -56,6 +59,7 @@ impl Backend for WgpuBackend {
         let x = || &inputs[0];
         match prim {
             Copy => ew::copy(e, x(), shape),
+            AsType if Scalar::of(x().dtype()).is_none() || Scalar::of(dtype).is_none() => transfer::host_cast(x(), shape, dtype),
             AsType => ew::map(e, MapOp::Cast, inputs, shape, dtype),
             Unary(op) => ew::map(e, MapOp::Unary(*op), inputs, shape, dtype),
             Binary(op) => ew::map(e, MapOp::Binary(*op), inputs, shape, dtype),
