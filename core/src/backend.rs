@@ -85,7 +85,8 @@ pub fn install_gpu_backend(backend: Arc<dyn Backend>) -> bool {
     GPU.set(Ok(backend)).is_ok()
 }
 
-/// The backend of `device`, creating the GPU backend on first use.
+/// The backend of `device`, creating the GPU backend on first use (unless the environment sets
+/// `MLX_ARM_GPU=off`, which makes every GPU op fail with [`Error::NoDevice`]).
 pub fn backend(device: Device) -> Result<Arc<dyn Backend>> {
     ensure_installed();
     match device.kind {
@@ -94,6 +95,9 @@ pub fn backend(device: Device) -> Result<Arc<dyn Backend>> {
         }),
         DeviceType::Gpu => GPU
             .get_or_init(|| {
+                if matches!(std::env::var("MLX_ARM_GPU").as_deref(), Ok("off" | "0")) {
+                    return Err("the GPU is disabled by MLX_ARM_GPU=off".into());
+                }
                 let factory = REGISTRY.read().unwrap().gpu_factory;
                 match factory {
                     Some(f) => f().map_err(|e| e.to_string()),
