@@ -23,3 +23,12 @@ pub fn __mlx_arm_install_backends() {
     #[cfg(all(feature = "gpu", not(target_arch = "wasm32")))]
     mlx_arm_core::backend::register_gpu_factory(mlx_arm_wgpu::create_backend);
 }
+
+/// Opens the GPU asynchronously and installs it (the way to get a GPU on the web, where adapters
+/// cannot be requested synchronously; natively the GPU opens on first use without this).
+#[cfg(feature = "gpu")]
+pub async fn init_gpu_async() -> Result<()> {
+    let backend = mlx_arm_wgpu::WgpuBackend::new_async().await?;
+    mlx_arm_core::backend::install_gpu_backend(std::sync::Arc::new(backend));
+    Ok(())
+}

@@ -191,8 +191,6 @@ fn binary_ref(op: BinaryOp, a: f64, b: f64, dt: Dtype) -> f64 {
         BitwiseAnd => (a as i64 & b as i64) as f64,
         BitwiseOr => (a as i64 | b as i64) as f64,
         BitwiseXor => (a as i64 ^ b as i64) as f64,
-        LeftShift if dt == Dtype::Bool => a,
-        RightShift if dt == Dtype::Bool => ((a != 0.0) && b == 0.0) as u8 as f64,
         LeftShift => if b >= bits { 0.0 } else { a * 2f64.powf(b) },
         RightShift => if b >= bits { if a < 0.0 { -1.0 } else { 0.0 } } else { (a / 2f64.powf(b)).floor() },
     }
@@ -245,7 +243,15 @@ fn binary_ops_match_reference() {
                         for i in (0..na).step_by(3) { va[i] = vb[i]; }
                     }
                     let (xa, xb) = (stored(&va, dt), stored(&vb, dt));
-                    let calc = if op.is_float_only() { dt.to_float() } else if matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr) { Dtype::Bool } else { dt };
+                    let calc = if op.is_float_only() {
+                        dt.to_float()
+                    } else if matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr) {
+                        Dtype::Bool
+                    } else if matches!(op, BinaryOp::LeftShift | BinaryOp::RightShift) && dt == Dtype::Bool {
+                        Dtype::Uint8 // MLX shifts bools as uint8
+                    } else {
+                        dt
+                    };
                     let out_dt = if op.outputs_bool() { Dtype::Bool } else { calc };
                     let (xa, xb) = (stored(&xa, calc), stored(&xb, calc));
                     let ba = mlx_arm::ops::broadcast_to(array(&xa, sa, calc), &so.iter().map(|&d| d as i32).collect::<Vec<_>>()).unwrap().to_f64_vec().unwrap();

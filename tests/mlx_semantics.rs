@@ -17,64 +17,11 @@ use common::*;
 use mlx_arm::{ops, Array, Device, DeviceType, Dtype, Result};
 use std::collections::BTreeMap;
 
-const SCAN_DTYPE: &str = "cumsum/cumprod keep int8/int16/uint8/uint16 in MLX (wrapping), and cumprod(bool) stays bool; \
-    MLX-ARM widens them to int32/uint32 as for sum/prod";
-const SIGN_NAN: &str = "sign(NaN) is 0 in MLX, NaN in MLX-ARM";
-const ARANGE_INT_STEP: &str = "integer arange with a fractional step: MLX steps by int(start + step) - int(start), \
-    MLX-ARM truncates start + i * step";
-const LINSPACE_INT: &str = "integer linspace: MLX computes start * (1 - t) + stop * t in float32 and truncates \
-    (-0.9999998 -> 0), MLX-ARM start + i * step (-1)";
-const LINSPACE_F64: &str = "float64 linspace: MLX computes in float64, MLX-ARM in float32 then casts";
-const WEAK_OVERFLOW: &str = "MLX raises when a Python int scalar does not fit the array's integer dtype; MLX-ARM wraps it";
-const SHIFT_BOOL: &str = "left_shift/right_shift of bools give uint8 in MLX, bool in MLX-ARM";
-const GPU_REM_INF: &str = "GPU: float remainder by +-inf gives NaN (MLX: x, or +-inf when the signs differ)";
-const GPU_NAN_TRUTHY: &str = "GPU: NaN != 0 evaluates false, so NaN reads as false (MLX: true) in \
-    not_equal/all/any/astype(bool)/logical_*/where";
-const GPU_POW: &str = "GPU: power(1, NaN) and power(-1, +-inf) give NaN (MLX: 1)";
-const GPU_ATAN2_NAN: &str = "GPU: arctan2(NaN, 1) gives 0 (MLX: NaN)";
 
 /// `(case name, device ("cpu", "gpu" or "*" for every device), why)`: cases where MLX-ARM is
 /// known to differ from MLX. Each one must actually fail on that device (a listed case that
 /// matches MLX fails the test, so fixed differences get removed from here).
 const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
-    ("rdtype_cumsum_uint8", "*", SCAN_DTYPE),
-    ("rdtype_cumsum_uint16", "*", SCAN_DTYPE),
-    ("rdtype_cumsum_int8", "*", SCAN_DTYPE),
-    ("rdtype_cumsum_int16", "*", SCAN_DTYPE),
-    ("rdtype_cumprod_uint8", "*", SCAN_DTYPE),
-    ("rdtype_cumprod_uint16", "*", SCAN_DTYPE),
-    ("rdtype_cumprod_int8", "*", SCAN_DTYPE),
-    ("rdtype_cumprod_int16", "*", SCAN_DTYPE),
-    ("rdtype_cumprod_bool", "*", SCAN_DTYPE),
-    ("cumsum_i8", "*", SCAN_DTYPE),
-    ("cumprod_i8", "*", SCAN_DTYPE),
-    ("cumsum_u8", "*", SCAN_DTYPE),
-    ("cumprod_u8", "*", SCAN_DTYPE),
-    ("cumsum_u16", "*", SCAN_DTYPE),
-    ("cumprod_u16", "*", SCAN_DTYPE),
-    ("cumprod_bool", "*", SCAN_DTYPE),
-    ("sign_float32", "*", SIGN_NAN),
-    ("sign_float16", "*", SIGN_NAN),
-    ("arange_i32_float_step", "*", ARANGE_INT_STEP),
-    ("arange_i32_float_neg_step", "*", ARANGE_INT_STEP),
-    ("linspace_i32_neg", "*", LINSPACE_INT),
-    ("linspace_f64", "cpu", LINSPACE_F64),
-    ("wrap_uint8_weak_neg", "*", WEAK_OVERFLOW),
-    ("weak_int_out_of_range_int8", "*", WEAK_OVERFLOW),
-    ("shift_left_bool", "*", SHIFT_BOOL),
-    ("shift_right_bool", "*", SHIFT_BOOL),
-    ("remainder_float_float32", "gpu", GPU_REM_INF),
-    ("remainder_float_float16", "gpu", GPU_REM_INF),
-    ("not_equal_nan", "gpu", GPU_NAN_TRUTHY),
-    ("all_nan", "gpu", GPU_NAN_TRUTHY),
-    ("any_nan", "gpu", GPU_NAN_TRUTHY),
-    ("astype_f32_bool", "gpu", GPU_NAN_TRUTHY),
-    ("logical_and_float", "gpu", GPU_NAN_TRUTHY),
-    ("logical_or_nan", "gpu", GPU_NAN_TRUTHY),
-    ("logical_not_float", "gpu", GPU_NAN_TRUTHY),
-    ("where_nan_cond", "gpu", GPU_NAN_TRUTHY),
-    ("power_float_special", "gpu", GPU_POW),
-    ("arctan2_signs", "gpu", GPU_ATAN2_NAN),
 ];
 
 /// An array as the fixture writes it.

@@ -35,7 +35,7 @@ fn to_f(w: Wide) -> f64 {
 fn reduce_line<T: CpuType>(op: ReduceOp, view: &View<T>, rs: &[usize], rst: &[isize], base: isize) -> T {
     let it = StridedIter::new(rs, rst, base).map(|o| view.all[o as usize]);
     match op {
-        ReduceOp::Sum if T::FLOAT => T::from_wide(Wide::Float(it.map(|x| to_f(x.wide())).sum())),
+        ReduceOp::Sum if T::FLOAT => T::from_wide(Wide::Float(it.fold(0.0, |a, x| a + to_f(x.wide())))),
         ReduceOp::Prod if T::FLOAT => T::from_wide(Wide::Float(it.map(|x| to_f(x.wide())).product())),
         ReduceOp::Sum => it.fold(T::zero(), |a, x| T::binary(mlx_arm_core::primitive::BinaryOp::Add, a, x)),
         ReduceOp::Prod => it.fold(T::one(), |a, x| T::binary(mlx_arm_core::primitive::BinaryOp::Multiply, a, x)),

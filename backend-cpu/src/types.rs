@@ -92,7 +92,7 @@ macro_rules! float_math {
                 match op {
                     Negative => -x,
                     Abs => x.abs(),
-                    Sign => if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x },
+                    Sign => if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 }, // MLX: sign(NaN) = 0
                     Square => x * x,
                     Sqrt => x.sqrt(),
                     Rsqrt => 1.0 / x.sqrt(),

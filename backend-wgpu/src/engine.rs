@@ -310,6 +310,15 @@ impl Engine {
         self.gpu.take_error()
     }
 
+    /// Blocks until the queue is idle (native; a no-op on the web).
+    pub fn wait(&self) -> Result<()> {
+        self.gpu
+            .device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("waiting for the GPU: {e}") })
+    }
+
     fn stage_copy(&self, src: &wgpu::Buffer, len: usize) -> Result<wgpu::Buffer> {
         let bytes = (len.max(1) * 4) as u64;
         let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {

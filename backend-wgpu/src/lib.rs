@@ -86,6 +86,10 @@ impl Backend for WgpuBackend {
     fn flush(&self) -> Result<()> {
         self.engine.flush()
     }
+    fn synchronize(&self) -> Result<()> {
+        self.engine.flush()?;
+        self.engine.wait()
+    }
     fn cache_memory(&self) -> usize {
         self.engine.cache_bytes()
     }

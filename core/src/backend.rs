@@ -25,6 +25,10 @@ pub trait Backend: Send + Sync {
     fn flush(&self) -> Result<()> {
         Ok(())
     }
+    /// Submits pending work and waits until the device has finished it.
+    fn synchronize(&self) -> Result<()> {
+        self.flush()
+    }
     /// Bytes kept in the backend's cache (buffer pool).
     fn cache_memory(&self) -> usize {
         0
@@ -139,4 +143,10 @@ pub(crate) fn default_device() -> Device {
             }
         }
     })
+}
+
+/// Waits until every op submitted to `device` has finished (MLX's `synchronize`). Evaluation
+/// itself only submits GPU work; reading data back waits for it anyway.
+pub fn synchronize(device: Device) -> Result<()> {
+    backend(device)?.synchronize()
 }

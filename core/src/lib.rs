@@ -29,6 +29,7 @@ pub use device::{set_default_device, with_default_device, Device, DeviceType, St
 pub use display::format_g;
 pub use dtype::{Dtype, Element};
 pub use error::{Error, Result};
+pub use backend::synchronize;
 pub use eval::eval_async;
 
 /// Function transforms, as in mlx-rs: `eval`, `vjp`, `grad`, `value_and_grad`.

@@ -133,7 +133,8 @@ fn log1p_f32(x: f32) -> f32 {
 
 // pow with MLX/C semantics for negative bases and integer exponents.
 fn pow_f32(a: f32, b: f32) -> f32 {
-    if (b == 0.0) { return 1.0; }
+    if (b == 0.0 || a == 1.0) { return 1.0; }
+    if (a == -1.0 && is_inf(b)) { return 1.0; }
     if (is_nan(a) || is_nan(b)) { return nan_f32(); }
     if (a == 0.0) {
         if (b < 0.0) { return inf_f32(); }
@@ -165,7 +166,8 @@ fn logaddexp_f32(a: f32, b: f32) -> f32 {
 }
 
 fn remainder_f32(a: f32, b: f32) -> f32 {
-    let r = a - b * trunc(a / b);
+    var r = a - b * trunc(a / b);
+    if (is_inf(b) && !is_inf(a) && !is_nan(a)) { r = a; } // x % ±inf = x before the sign fix
     if (r != 0.0 && ((r < 0.0) != (b < 0.0))) { return r + b; }
     return r;
 }
@@ -240,10 +242,11 @@ fn shr_u32(a: u32, b: u32) -> u32 {
     return a >> b;
 }
 
+// MLX: sign(NaN) = 0, sign(-0) = 0.
 fn sign_f32(x: f32) -> f32 {
     if (x > 0.0) { return 1.0; }
     if (x < 0.0) { return -1.0; }
-    return x;
+    return 0.0;
 }
 
 fn tanh_f32(x: f32) -> f32 {
@@ -254,10 +257,13 @@ fn tanh_f32(x: f32) -> f32 {
 // Float to int conversions with Rust `as` semantics (saturating, NaN -> 0).
 fn f32_to_i32_sat(x: f32, lo: f32, hi: f32) -> i32 {
     if (is_nan(x)) { return 0; }
+    // WGSL clamps to the largest f32 below 2^31; Rust's `as` gives i32::MAX
+    if (x >= 2147483648.0) { return 2147483647; }
     return i32(clamp(x, lo, hi));
 }
 fn f32_to_u32_sat(x: f32, hi: f32) -> u32 {
     if (is_nan(x) || x <= 0.0) { return 0u; }
+    if (x >= 4294967296.0) { return 0xffffffffu; }
     if (x >= hi) { return u32(hi); }
     return u32(x);
 }
@@ -303,6 +309,7 @@ fn atanh_f32(x: f32) -> f32 {
 
 // atan2 with IEEE results at (±0, ±0), which SPIR-V leaves undefined.
 fn atan2_f32(a: f32, b: f32) -> f32 {
+    if (is_nan(a) || is_nan(b)) { return nan_f32(); }
     if (a == 0.0 && b == 0.0) {
         var r = 0.0;
         if ((bitcast<u32>(b) >> 31u) == 1u) { r = 3.14159265358979; }

@@ -84,7 +84,7 @@ pub fn binary_expr(op: BinaryOp, dt: Dtype) -> Option<&'static str> {
         (LogAddExp, Scalar::F32) => "logaddexp_f32(a, b)",
         (Arctan2 | LogAddExp, _) => return None,
         (Equal, _) => "select(0u, 1u, a == b)",
-        (NotEqual, _) => "select(0u, 1u, a != b)",
+        (NotEqual, _) => "select(0u, 1u, !(a == b))", // true for NaN (an unordered compare)
         (Less, _) => "select(0u, 1u, a < b)",
         (LessEqual, _) => "select(0u, 1u, a <= b)",
         (Greater, _) => "select(0u, 1u, a > b)",
@@ -109,7 +109,7 @@ pub fn cast_expr(from: Dtype, to: Dtype) -> String {
     let (s, t) = (scalar(from), scalar(to));
     if to == Dtype::Bool {
         return match s {
-            Scalar::F32 => "select(0u, 1u, x != 0.0)".into(),
+            Scalar::F32 => "select(0u, 1u, !(x == 0.0))".into(), // NaN is true
             Scalar::I32 => "select(0u, 1u, x != 0)".into(),
             Scalar::U32 => "select(0u, 1u, x != 0u)".into(),
         };

@@ -88,7 +88,7 @@ fn accumulator(op: ReduceOp, s: Scalar) -> (&'static str, &'static str, &'static
             if op == And { "1u" } else { "0u" },
             if op == And { "a & b" } else { "a | b" },
             match s {
-                Scalar::F32 => "select(0u, 1u, x != 0.0)",
+                Scalar::F32 => "select(0u, 1u, !(x == 0.0))",
                 Scalar::I32 => "select(0u, 1u, x != 0)",
                 Scalar::U32 => "select(0u, 1u, x != 0u)",
             },
@@ -155,6 +155,9 @@ impl KernelKey {
 
     /// The full WGSL source, or `None` when the op is undefined for the dtypes.
     pub fn source(&self) -> Option<String> {
+        if let KernelKey::RandomBits = self {
+            return Some(format!("{COMMON}\n{}", include_str!("../kernels/random.wgsl")));
+        }
         let mut h = String::new();
         let body = match self {
             KernelKey::Map { op, inputs, out } => {
@@ -272,9 +275,6 @@ impl KernelKey {
             }
             KernelKey::RandomBits => unreachable!("handled above"),
         };
-        if let KernelKey::RandomBits = self {
-            return Some(format!("{COMMON}\n{}", include_str!("../kernels/random.wgsl")));
-        }
         Some(format!("{COMMON}\n// ---- generated header: {self}\n{h}\n{body}"))
     }
 }

@@ -66,6 +66,8 @@ pub fn arange_device(start: f64, stop: f64, step: f64, dtype: Dtype, stream: imp
     if n > i32::MAX as f64 {
         return Err(Error::arg("arange", format!("{n} elements is too many")));
     }
+    // MLX: integer aranges start at int(start) and step by int(start + step) - int(start)
+    let (start, step) = if dtype.is_float() { (start, step) } else { (start.trunc(), (start + step).trunc() - start.trunc()) };
     Ok(Array::from_op(
         vec![n as usize],
         dtype,
@@ -88,9 +90,13 @@ pub fn linspace_device(start: f64, stop: f64, num: i32, dtype: Dtype, stream: im
     if !dtype.is_float() && !dtype.is_int() {
         return Err(Error::dtype("linspace", dtype, "linspace needs a numeric dtype"));
     }
-    let step = if num > 1 { (stop - start) / (num - 1) as f64 } else { 0.0 };
-    let i = arange_device(0.0, num as f64, 1.0, Dtype::Float32, s)?;
-    let v = super::add_device(super::multiply_device(i, scalar(step, Dtype::Float32), s)?, scalar(start, Dtype::Float32), s)?;
+    // MLX's formula: start * (1 - t) + stop * t with t = i / (num - 1), in float32 (float64
+    // for a float64 result)
+    let cdt = if dtype == Dtype::Float64 { Dtype::Float64 } else { Dtype::Float32 };
+    let i = arange_device(0.0, num as f64, 1.0, cdt, s)?;
+    let t = super::divide_device(i, scalar((num - 1).max(1) as f64, cdt), s)?;
+    let t_bar = super::subtract_device(scalar(1.0, cdt), &t, s)?;
+    let v = super::add_device(super::multiply_device(t_bar, scalar(start, cdt), s)?, super::multiply_device(t, scalar(stop, cdt), s)?, s)?;
     super::astype_device(v, dtype, s)
 }
 /// [`linspace_device`] on the default stream.

@@ -80,6 +80,20 @@ pub fn unary_device(op: UnaryOp, a: impl IntoArray, stream: impl Into<Stream>) -
     Ok(Array::from_op(a.shape().to_vec(), out_dt, s, Primitive::Unary(op), vec![a]))
 }
 
+/// MLX refuses a Python int that the array's integer dtype cannot hold (`uint8 + (-1)`).
+fn check_weak_fits(op: &'static str, x: &Array, dt: Dtype) -> Result<()> {
+    if !x.is_weak() || !x.dtype().is_int() || !dt.is_int() {
+        return Ok(());
+    }
+    let v = x.to_f64_vec()?[0];
+    let bits = dt.size() as i32 * 8;
+    let (lo, hi) = if dt.is_signed_int() { (-(2f64.powi(bits - 1)), 2f64.powi(bits - 1) - 1.0) } else { (0.0, 2f64.powi(bits) - 1.0) };
+    if v < lo || v > hi {
+        return Err(Error::arg(op, format!("converting {v} to {dt} would overflow")));
+    }
+    Ok(())
+}
+
 pub(crate) fn shape_i32(shape: &[usize]) -> Vec<i32> {
     shape.iter().map(|&d| d as i32).collect()
 }
@@ -99,6 +113,11 @@ pub fn binary_device(op: BinaryOp, a: impl IntoArray, b: impl IntoArray, stream:
     if op.is_bitwise() && dt.is_float() {
         return Err(Error::dtype(op.name(), dt, "bitwise ops need integer or bool inputs"));
     }
+    if matches!(op, BinaryOp::LeftShift | BinaryOp::RightShift) && dt == Dtype::Bool {
+        dt = Dtype::Uint8; // MLX shifts bools as uint8
+    }
+    check_weak_fits(op.name(), &a, dt)?;
+    check_weak_fits(op.name(), &b, dt)?;
     let a = super::broadcast_to_device(&astype_device(&a, dt, s)?, &shape_i32(&shape), s)?;
     let b = super::broadcast_to_device(&astype_device(&b, dt, s)?, &shape_i32(&shape), s)?;
     let out = if op.outputs_bool() { Dtype::Bool } else { dt };

@@ -247,10 +247,8 @@ fn scan(op: ScanOp, a: Array, axis: Option<i32>, reverse: bool, inclusive: bool,
         Some(ax) => (a.clone(), axis_of(name, ax, a.ndim())?),
         None => (super::reshape_device(&a, &[-1], s)?, 0),
     };
-    let dt = match op {
-        ScanOp::Sum | ScanOp::Prod => sum_dtype(x.dtype()),
-        _ => x.dtype(),
-    };
+    // MLX: scans keep the dtype (small ints wrap), except that cumsum of bool counts in int32
+    let dt = if op == ScanOp::Sum && x.dtype() == Dtype::Bool { Dtype::Int32 } else { x.dtype() };
     let x = super::astype_device(&x, dt, s)?;
     Ok(Array::from_op(x.shape().to_vec(), dt, s, Primitive::Scan { op, axis: ax, reverse, inclusive }, vec![x]))
 }
