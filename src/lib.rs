@@ -15,6 +15,11 @@
 
 pub use mlx_arm_core::*;
 
+/// The README's examples, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Installs the backends; called by core on first use (the symbol core links against).
 #[no_mangle]
 #[allow(non_snake_case)]

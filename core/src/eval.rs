@@ -30,9 +30,10 @@ fn is_tracing() -> bool {
 
 /// Evaluates arrays (a no-op for those already evaluated).
 pub fn eval(outputs: &[&Array]) -> Result<()> {
-    let order = topo_order(outputs);
-    for node in &order {
-        eval_node(node)?;
+    // Consume the order so each handle is dropped right after its node runs: a node then lives
+    // only as long as an unevaluated consumer (or the caller) holds it.
+    for node in topo_order(outputs) {
+        eval_node(&node)?;
     }
     Ok(())
 }
