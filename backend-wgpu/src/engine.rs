@@ -346,13 +346,7 @@ impl Engine {
         rx.recv()
             .map_err(|_| Error::Backend { backend: "wgpu", detail: "readback callback dropped".into() })?
             .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("mapping a readback buffer: {e}") })?;
-        let view = staging
-            .get_mapped_range(..)
-            .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("reading a mapped buffer: {e}") })?;
-        let out = view[..len * 4].to_vec();
-        drop(view);
-        staging.unmap();
-        Ok(out)
+        read_mapped(&staging, len)
     }
 
     /// Readback that awaits the map instead of blocking (the path the web needs).
@@ -381,12 +375,17 @@ impl Engine {
         })
         .await
         .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("mapping a readback buffer: {e}") })?;
-        let view = staging
-            .get_mapped_range(..)
-            .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("reading a mapped buffer: {e}") })?;
-        let out = view[..len * 4].to_vec();
-        drop(view);
-        staging.unmap();
-        Ok(out)
+        read_mapped(&staging, len)
     }
+}
+
+/// Copies `len` words out of a mapped staging buffer and unmaps it.
+fn read_mapped(staging: &wgpu::Buffer, len: usize) -> Result<Vec<u8>> {
+    let view = staging
+        .get_mapped_range(..)
+        .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("reading a mapped buffer: {e}") })?;
+    let out = view[..len * 4].to_vec();
+    drop(view);
+    staging.unmap();
+    Ok(out)
 }

@@ -31,6 +31,13 @@ fn strided(i: u32, nd: u32, shape_at: u32, strides_at: u32, base: i32) -> u32 {
     return u32(off);
 }
 
+// An index into an axis of extent n: negative indices wrap once, the rest clamp into range.
+fn fix_index(i: i32, n: u32) -> u32 {
+    var j = i;
+    if (j < 0) { j = j + i32(n); }
+    return u32(clamp(j, 0, i32(n) - 1));
+}
+
 // Round an f32 to the nearest float16 value (ties to even), kept in f32. Overflow gives inf.
 fn round_f16(x: f32) -> f32 {
     let b = bitcast<u32>(x);

@@ -13,12 +13,6 @@ struct Params {
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> dims: array<i32>;
 
-fn fix_index(i: i32, n: u32) -> u32 {
-    var j = i;
-    if (j < 0) { j = j + i32(n); }
-    return u32(clamp(j, 0, i32(n) - 1));
-}
-
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
