@@ -40,6 +40,7 @@ pub struct Engine {
     pipelines: Mutex<HashMap<(KernelKey, &'static str), Arc<wgpu::ComputePipeline>>>,
     pending: Mutex<Vec<Dispatch>>,
     pool: Mutex<Pool>,
+    trusted_shaders: bool,
 }
 
 /// A GPU allocation holding `len` elements (4 bytes each) of some dtype; returned to the pool
@@ -96,7 +97,8 @@ impl DeviceMem for GpuMem {
 impl Engine {
     /// Wraps an opened device.
     pub fn new(gpu: Gpu) -> Arc<Engine> {
-        Arc::new(Engine { gpu, pipelines: Mutex::default(), pending: Mutex::default(), pool: Mutex::default() })
+        let trusted_shaders = matches!(std::env::var("MLX_ARM_TRUSTED_SHADERS").as_deref(), Ok("1"));
+        Arc::new(Engine { gpu, pipelines: Mutex::default(), pending: Mutex::default(), pool: Mutex::default(), trusted_shaders })
     }
 
     fn release(&self, b: wgpu::Buffer) {
@@ -201,10 +203,15 @@ impl Engine {
             device: "Device(gpu, 0)".into(),
         })?;
         let label = key.to_string();
-        let module = self.gpu.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(&label),
-            source: wgpu::ShaderSource::Wgsl(source.into()),
-        });
+        let desc = wgpu::ShaderModuleDescriptor { label: Some(&label), source: wgpu::ShaderSource::Wgsl(source.into()) };
+        let module = if self.trusted_shaders {
+            // SAFETY: opt-in experiment (MLX_ARM_TRUSTED_SHADERS=1): the kernels guard their own
+            // indices (grid tails, tile edges) and every loop is bounded by its params; the
+            // audit that makes this the default belongs to the speed work.
+            unsafe { self.gpu.device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
+        } else {
+            self.gpu.device.create_shader_module(desc)
+        };
         let pipeline = self.gpu.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(&label),
             layout: None,
