@@ -20,13 +20,22 @@ impl HostMem {
     pub fn zeroed(nbytes: usize) -> Result<HostMem> {
         let reservation = memory::reserve(nbytes)?;
         let nwords = nbytes.div_ceil(8);
-        let mut words = Vec::new();
-        words.try_reserve_exact(nwords).map_err(|_| Error::OutOfMemory {
-            requested: nbytes,
-            limit: memory::get_memory_limit(),
-            active: memory::get_active_memory(),
-        })?;
-        words.resize(nwords, 0u64);
+        let oom = || Error::OutOfMemory { requested: nbytes, limit: memory::get_memory_limit(), active: memory::get_active_memory() };
+        let words = if nwords == 0 {
+            Vec::new()
+        } else {
+            // alloc_zeroed gets fresh zero pages from the OS for large sizes instead of writing
+            // zeros (a memset would cost as much as the op that fills the buffer).
+            let layout = std::alloc::Layout::array::<u64>(nwords).map_err(|_| oom())?;
+            // SAFETY: the layout has non-zero size.
+            let ptr = unsafe { std::alloc::alloc_zeroed(layout) } as *mut u64;
+            if ptr.is_null() {
+                return Err(oom());
+            }
+            // SAFETY: allocated by the global allocator with exactly Vec<u64>'s layout for
+            // `nwords` elements, all initialised (zeroed).
+            unsafe { Vec::from_raw_parts(ptr, nwords, nwords) }
+        };
         Ok(HostMem::Owned { words, nbytes, _reservation: reservation })
     }
     /// Copies `bytes` into a new allocation.
