@@ -4,7 +4,7 @@
 use crate::memory::{self, Reservation};
 use crate::{Dtype, Error, Result};
 use std::any::Any;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 /// Host memory: an owned, 8-byte-aligned allocation or a window of a memory-mapped file.
 pub enum HostMem {
@@ -91,7 +91,8 @@ pub trait DeviceMem: Send + Sync + Any {
 pub struct Buffer {
     dtype: Dtype,
     len: usize,
-    host: RwLock<Option<Arc<HostMem>>>,
+    /// Set once and never replaced: `Array::as_slice` lends out references into it.
+    host: OnceLock<Arc<HostMem>>,
     device: RwLock<Option<Arc<dyn DeviceMem>>>,
 }
 
@@ -99,11 +100,11 @@ impl Buffer {
     /// A buffer living on the host.
     pub fn from_host(dtype: Dtype, len: usize, mem: HostMem) -> Arc<Buffer> {
         debug_assert!(mem.len() >= len * dtype.size());
-        Arc::new(Buffer { dtype, len, host: RwLock::new(Some(Arc::new(mem))), device: RwLock::new(None) })
+        Arc::new(Buffer { dtype, len, host: OnceLock::from(Arc::new(mem)), device: RwLock::new(None) })
     }
     /// A buffer living on a device.
     pub fn from_device(dtype: Dtype, len: usize, mem: Arc<dyn DeviceMem>) -> Arc<Buffer> {
-        Arc::new(Buffer { dtype, len, host: RwLock::new(None), device: RwLock::new(Some(mem)) })
+        Arc::new(Buffer { dtype, len, host: OnceLock::new(), device: RwLock::new(Some(mem)) })
     }
     /// Element dtype.
     pub fn dtype(&self) -> Dtype {
@@ -119,29 +120,30 @@ impl Buffer {
     }
     /// True when a host copy exists.
     pub fn has_host(&self) -> bool {
-        self.host.read().unwrap().is_some()
+        self.host.get().is_some()
     }
     /// The host copy, read back from the device first if needed.
     pub fn host(&self) -> Result<Arc<HostMem>> {
-        if let Some(h) = self.host.read().unwrap().as_ref() {
+        if let Some(h) = self.host.get() {
             return Ok(h.clone());
         }
         let dev = self.device.read().unwrap().clone();
         let dev = dev.ok_or_else(|| Error::Backend { backend: "core", detail: "buffer has no data".into() })?;
         let mem = Arc::new(dev.read(self.dtype, self.len)?);
-        *self.host.write().unwrap() = Some(mem.clone());
-        Ok(mem)
+        // a racing reader may have set it first: keep the first, so references stay valid
+        let _ = self.host.set(mem);
+        Ok(self.host.get().expect("just set").clone())
     }
     /// The host copy without blocking (for wasm).
     pub async fn host_async(&self) -> Result<Arc<HostMem>> {
-        if let Some(h) = self.host.read().unwrap().as_ref() {
+        if let Some(h) = self.host.get() {
             return Ok(h.clone());
         }
         let dev = self.device.read().unwrap().clone();
         let dev = dev.ok_or_else(|| Error::Backend { backend: "core", detail: "buffer has no data".into() })?;
         let mem = Arc::new(dev.read_async(self.dtype, self.len).await?);
-        *self.host.write().unwrap() = Some(mem.clone());
-        Ok(mem)
+        let _ = self.host.set(mem);
+        Ok(self.host.get().expect("just set").clone())
     }
     /// The device copy if one exists.
     pub fn device_mem(&self) -> Option<Arc<dyn DeviceMem>> {
