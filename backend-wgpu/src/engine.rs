@@ -172,9 +172,10 @@ impl Engine {
         }
         let host = d.buffer.host()?;
         let words = transfer::to_gpu_layout(d.dtype(), host.bytes())?;
-        let reservation = memory::reserve(words.len().max(16))?;
+        let reservation = memory::reserve(words.len().max(16).next_multiple_of(16))?;
         let mut contents = words;
-        contents.resize(contents.len().max(16).next_multiple_of(4), 0);
+        // whole 16-byte words, so the buffer can also be bound as an array of vec4
+        contents.resize(contents.len().max(16).next_multiple_of(16), 0);
         // A fresh buffer: a pooled one might still be read by a recorded dispatch, and
         // queue writes land before the batch is submitted.
         let buffer = self.gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {

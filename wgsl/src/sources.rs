@@ -27,6 +27,8 @@ pub enum MapOp {
 pub enum KernelKey {
     /// Elementwise map: `inputs` dtypes and output dtype.
     Map { op: MapOp, inputs: Vec<Dtype>, out: Dtype },
+    /// The same map over dense, 4-aligned views, four elements per invocation.
+    MapVec4 { op: MapOp, inputs: Vec<Dtype>, out: Dtype },
     /// Reduction over axes (input dtype, output dtype).
     Reduce { op: ReduceOp, input: Dtype, out: Dtype },
     /// Arg-reduction along one axis.
@@ -51,6 +53,7 @@ impl fmt::Display for KernelKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KernelKey::Map { op, inputs, out } => write!(f, "map:{op:?}:{inputs:?}->{out}"),
+            KernelKey::MapVec4 { op, inputs, out } => write!(f, "map4:{op:?}:{inputs:?}->{out}"),
             KernelKey::Reduce { op, input, out } => write!(f, "reduce:{op:?}:{input}->{out}"),
             KernelKey::ArgReduce { op, input } => write!(f, "argreduce:{op:?}:{input}"),
             KernelKey::Scan { op, dtype } => write!(f, "scan:{op:?}:{dtype}"),
@@ -144,6 +147,31 @@ fn acc_header(h: &mut String, op: ReduceOp, input: Dtype, out: Dtype) {
     h.push_str(&narrow_fn(out));
 }
 
+/// Aliases, buffers, `fn op` and `fn narrow` of a map kernel (scalar or vec4 arrays).
+fn map_header(h: &mut String, op: MapOp, inputs: &[Dtype], out: Dtype, vec4: bool) -> Option<()> {
+    let _ = writeln!(h, "const ARITY: u32 = {}u;", inputs.len());
+    let mut decl = vec![];
+    let wrap = |t: &'static str| if vec4 { format!("vec4<{t}>") } else { t.to_string() };
+    for (i, d) in inputs.iter().enumerate() {
+        let _ = writeln!(h, "alias {} = {};", ALIASES[i], scalar(*d).wgsl());
+        decl.push((NAMES[i], wrap(ALIASES[i])));
+    }
+    let _ = writeln!(h, "alias SO = {};", scalar(out).wgsl());
+    let decl: Vec<(&str, &str)> = decl.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let so = wrap("SO");
+    buffers(h, &decl, ("O", &so));
+    let (params, expr) = match op {
+        MapOp::Unary(u) => ("x: SA", unary_expr(u, inputs[0])?.to_string()),
+        MapOp::Binary(b) => ("a: SA, b: SB", binary_expr(b, inputs[0])?.to_string()),
+        MapOp::Select => ("c: SA, a: SB, b: SC", "select(b, a, c != 0u)".to_string()),
+        MapOp::Cast => ("x: SA", cast_expr(inputs[0], out)),
+        MapOp::Copy => ("x: SA", "x".to_string()),
+    };
+    let _ = writeln!(h, "fn op({params}) -> SO {{ return {expr}; }}");
+    h.push_str(&narrow_fn(out));
+    Some(())
+}
+
 impl KernelKey {
     /// Entry points of this kernel.
     pub fn entry_points(&self) -> &'static [&'static str] {
@@ -161,29 +189,32 @@ impl KernelKey {
         let mut h = String::new();
         let body = match self {
             KernelKey::Map { op, inputs, out } => {
-                let so = scalar(*out).wgsl();
-                let _ = writeln!(h, "const ARITY: u32 = {}u;", inputs.len());
-                let mut decl = vec![];
-                for (i, d) in inputs.iter().enumerate() {
-                    let _ = writeln!(h, "alias {} = {};", ALIASES[i], scalar(*d).wgsl());
-                    decl.push((NAMES[i], ALIASES[i]));
-                }
-                let _ = writeln!(h, "alias SO = {so};");
-                buffers(&mut h, &decl, ("O", "SO"));
-                let (params, expr) = match op {
-                    MapOp::Unary(u) => ("x: SA", unary_expr(*u, inputs[0])?.to_string()),
-                    MapOp::Binary(b) => ("a: SA, b: SB", binary_expr(*b, inputs[0])?.to_string()),
-                    MapOp::Select => ("c: SA, a: SB, b: SC", "select(b, a, c != 0u)".to_string()),
-                    MapOp::Cast => ("x: SA", cast_expr(inputs[0], *out)),
-                    MapOp::Copy => ("x: SA", "x".to_string()),
-                };
-                let _ = writeln!(h, "fn op({params}) -> SO {{ return {expr}; }}");
+                map_header(&mut h, *op, inputs, *out, false)?;
                 let offs = ["P.off_a", "P.off_b", "P.off_c"];
                 let args: Vec<String> =
                     (0..inputs.len()).map(|i| format!("{}[index_of(i, {i}u, {})]", NAMES[i], offs[i])).collect();
                 let _ = writeln!(h, "fn compute(i: u32) -> SO {{ return op({}); }}", args.join(", "));
-                h.push_str(&narrow_fn(*out));
                 include_str!("../kernels/map.wgsl")
+            }
+            KernelKey::MapVec4 { op, inputs, out } => {
+                map_header(&mut h, *op, inputs, *out, true)?;
+                let offs = ["P.off_a", "P.off_b", "P.off_c"];
+                let loads: Vec<String> =
+                    (0..inputs.len()).map(|i| format!("    let v{i} = {}[q + u32({}) / 4u];", NAMES[i], offs[i])).collect();
+                let lane = |c: &str| {
+                    let args: Vec<String> = (0..inputs.len()).map(|i| format!("v{i}.{c}")).collect();
+                    format!("narrow(op({}))", args.join(", "))
+                };
+                let _ = writeln!(
+                    h,
+                    "fn compute4(q: u32) -> vec4<SO> {{\n{}\n    return vec4<SO>({}, {}, {}, {});\n}}",
+                    loads.join("\n"),
+                    lane("x"),
+                    lane("y"),
+                    lane("z"),
+                    lane("w")
+                );
+                include_str!("../kernels/map_vec4.wgsl")
             }
             KernelKey::Reduce { op, input, out } => {
                 let sa = scalar(*input).wgsl();

@@ -55,13 +55,21 @@ fn all_keys() -> Vec<KernelKey> {
         }
     }
     keys.push(KernelKey::RandomBits);
+    let vec4: Vec<KernelKey> = keys
+        .iter()
+        .filter_map(|k| match k {
+            KernelKey::Map { op, inputs, out } => Some(KernelKey::MapVec4 { op: *op, inputs: inputs.clone(), out: *out }),
+            _ => None,
+        })
+        .collect();
+    keys.extend(vec4);
     keys
 }
 
 #[test]
 fn every_variant_validates() {
     let keys = all_keys();
-    assert!(keys.len() > 900);
+    assert!(keys.len() > 1500);
     for k in &keys {
         validate(k);
     }

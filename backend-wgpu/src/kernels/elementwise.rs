@@ -42,9 +42,15 @@ pub fn map_into(engine: &Arc<Engine>, op: MapOp, inputs: &[Data], out_dtype: Dty
         offs[i] = r.data.offset as i32;
     }
     let params = [n as u32, shape.len() as u32, contiguous as u32, 0, w(offs[0]), w(offs[1]), w(offs[2]), w(out.offset as i32)];
-    let key = KernelKey::Map { op, inputs: inputs.iter().map(|d| d.dtype()).collect(), out: out_dtype };
+    let dtypes: Vec<Dtype> = inputs.iter().map(|d| d.dtype()).collect();
     let mut bufs: Vec<(u32, &wgpu::Buffer)> = res.iter().enumerate().map(|(i, r)| (i as u32 + 2, r.buf())).collect();
     bufs.push((inputs.len() as u32 + 2, out.mem.buf()));
+    // Dense and 4-aligned: four elements per invocation with 16-byte loads and stores.
+    if contiguous && n % 4 == 0 && offs.iter().all(|o| o % 4 == 0) && out.offset % 4 == 0 {
+        let key = KernelKey::MapVec4 { op, inputs: dtypes, out: out_dtype };
+        return engine.dispatch_1d(&key, "main", &params, None, &bufs, (n / 4).div_ceil(WG as usize));
+    }
+    let key = KernelKey::Map { op, inputs: dtypes, out: out_dtype };
     engine.dispatch_1d(&key, "main", &params, Some(&dims), &bufs, n.div_ceil(WG as usize))
 }
 
