@@ -30,7 +30,10 @@ fn sum_dtype(dt: Dtype) -> Dtype {
     }
 }
 
-const CASES: [(&[usize], &[i32]); 7] = [
+const CASES: [(&[usize], &[i32]); 9] = [
+    // long lines with few outputs: the GPU splits them over many workgroups (two passes)
+    (&[3, 70_000], &[1]),
+    (&[140_001], &[0]),
     (&[3, 4, 5], &[1]),
     (&[3, 4, 5], &[0, 2]),
     (&[3, 4, 5], &[0, 1, 2]),
@@ -79,7 +82,9 @@ fn reductions_match_reference() {
                         f.extend(run("max", ops::max_device(&a, Some(axes), false, device), gs.iter().map(|g| g.iter().cloned().fold(f64::NEG_INFINITY, f64::max)).collect(), dt, false));
                         f.extend(run("min", ops::min_device(&a, Some(axes), true, device), gs.iter().map(|g| g.iter().cloned().fold(f64::INFINITY, f64::min)).collect(), dt, true));
                     }
-                    if dt.is_float() && n > 0 {
+                    // float16 can't hold sums of squares (or the count) of 70,000 elements
+                    let overflows = dt == Dtype::Float16 && gs.first().is_some_and(|g| g.len() > 10_000);
+                    if dt.is_float() && n > 0 && !overflows {
                         let mean: Vec<f64> = gs.iter().map(|g| g.iter().sum::<f64>() / g.len() as f64).collect();
                         f.extend(run("mean", ops::mean_device(&a, Some(axes), false, device), mean.iter().map(|&m| to_dtype(m, dt)).collect(), dt, false));
                         let var: Vec<f64> = gs.iter().zip(&mean).map(|(g, m)| g.iter().map(|x| (x - m).powi(2)).sum::<f64>() / g.len() as f64).collect();

@@ -7,6 +7,7 @@ use mlx_arm_core::layout::{numel, row_major_strides};
 use mlx_arm_core::primitive::{ArgReduceOp, ReduceOp, ScanOp};
 use mlx_arm_core::{Dtype, Result};
 use mlx_arm_wgsl::sources::KernelKey;
+use mlx_arm_wgsl::Scalar;
 use std::sync::Arc;
 
 fn split(x: &Data, axes: &[usize]) -> (Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>) {
@@ -23,7 +24,20 @@ fn split(x: &Data, axes: &[usize]) -> (Vec<i32>, Vec<i32>, Vec<i32>, Vec<i32>) {
     (ks, kst, rs, rst)
 }
 
-/// Reduction over `axes` (output keeps them with size 1).
+/// The dtype partial results are kept in between the two passes of a split reduction (the
+/// accumulator's storage, so float16 sums are not rounded halfway).
+fn partial_dtype(op: ReduceOp, input: Dtype) -> Dtype {
+    match (op, mlx_arm_wgsl::scalar(input)) {
+        (ReduceOp::And | ReduceOp::Or, _) => Dtype::Bool,
+        (_, Scalar::F32) => Dtype::Float32,
+        (_, Scalar::I32) => Dtype::Int32,
+        (_, Scalar::U32) => Dtype::Uint32,
+    }
+}
+
+/// Reduction over `axes` (output keeps them with size 1). One workgroup reduces each output; when
+/// there are few outputs and long lines, each line is split over up to 1,024 workgroups and a
+/// second pass reduces the partials.
 pub fn reduce(engine: &Arc<Engine>, op: ReduceOp, axes: &[usize], x: &Data, shape: &[usize], out_dt: Dtype) -> Result<Data> {
     let r = Resident::of(engine, x)?;
     let (ks, kst, rs, rst) = split(x, axes);
@@ -34,9 +48,27 @@ pub fn reduce(engine: &Arc<Engine>, op: ReduceOp, axes: &[usize], x: &Data, shap
     dims.extend(&kst);
     dims.extend(&rs);
     dims.extend(&rst);
-    let params = [n_out as u32, red as u32, ks.len() as u32, rs.len() as u32, w(x.offset as i32), 0, 0, 0];
-    let key = KernelKey::Reduce { op, input: x.dtype(), out: out_dt };
-    engine.dispatch_1d(&key, "main", &params, Some(&dims), &[(2, r.buf()), (3, mem.buf())], n_out)?;
+    let chunks = if n_out <= 4096 && red >= 1 << 16 { (red / 16384).clamp(2, 1024) } else { 1 };
+    let chunk = red.div_ceil(chunks).max(1);
+    let params = |n: usize, red: usize, nk: usize, nr: usize, off: i32, chunks: usize, chunk: usize| {
+        [n as u32, red as u32, nk as u32, nr as u32, w(off), chunks as u32, chunk as u32, 0]
+    };
+    if chunks == 1 {
+        let key = KernelKey::Reduce { op, input: x.dtype(), out: out_dt };
+        let p = params(n_out, red, ks.len(), rs.len(), x.offset as i32, 1, chunk);
+        engine.dispatch_1d(&key, "main", &p, Some(&dims), &[(2, r.buf()), (3, mem.buf())], n_out)?;
+        return Ok(Engine::output(mem, out_dt, shape));
+    }
+    let pdt = partial_dtype(op, x.dtype());
+    let partials = engine.alloc(n_out * chunks)?;
+    let key = KernelKey::Reduce { op, input: x.dtype(), out: pdt };
+    let p = params(n_out, red, ks.len(), rs.len(), x.offset as i32, chunks, chunk);
+    engine.dispatch_1d(&key, "main", &p, Some(&dims), &[(2, r.buf()), (3, partials.buf())], n_out * chunks)?;
+    // partials are dense [n_out, chunks]: reduce the last axis
+    let dims2 = [n_out as i32, chunks as i32, chunks as i32, 1];
+    let key2 = KernelKey::Reduce { op, input: pdt, out: out_dt };
+    let p2 = params(n_out, chunks, 1, 1, 0, 1, chunks);
+    engine.dispatch_1d(&key2, "main", &p2, Some(&dims2), &[(2, partials.buf()), (3, mem.buf())], n_out)?;
     Ok(Engine::output(mem, out_dt, shape))
 }
 
