@@ -50,7 +50,7 @@ impl Backend for WgpuBackend {
         if matches!(prim, Primitive::AsType) {
             return None; // conversions to and from 64-bit dtypes run on the host (see `eval`)
         }
-        dtypes.iter().find(|d| Scalar::of(**d).is_none()).map(|d| format!("dtype {d} (WGSL has no 64-bit storage; use the CPU device or a 32-bit dtype)"))
+        dtypes.iter().find(|d| Scalar::of(**d).is_none()).map(|d| transfer::unstorable(*d))
     }
 
     fn eval(&self, prim: &Primitive, inputs: &[Data], shape: &[usize], dtype: Dtype) -> Result<Data> {

@@ -19,13 +19,14 @@ fn narrow<W: bytemuck::Pod, S: Element>(words: &[u8], n: usize, f: impl Fn(W) ->
     bytemuck::cast_slice(&v).to_vec()
 }
 
+/// Why the GPU cannot hold `dt`.
+pub fn unstorable(dt: Dtype) -> String {
+    format!("dtype {dt} (WGSL has no 64-bit storage; use the CPU device or a 32-bit dtype)")
+}
+
 /// The error for dtypes the GPU does not store.
 pub fn unsupported(op: &str, dt: Dtype) -> Error {
-    Error::Device {
-        op: op.to_string(),
-        what: format!("dtype {dt} (WGSL has no 64-bit storage; use the CPU device or a 32-bit dtype)"),
-        device: "Device(gpu, 0)".into(),
-    }
+    Error::Device { op: op.to_string(), what: unstorable(dt), device: "Device(gpu, 0)".into() }
 }
 
 /// Host bytes of `n` elements of `dt` in GPU layout (4 bytes each).

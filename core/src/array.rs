@@ -119,7 +119,7 @@ impl Array {
     /// Wraps host memory (e.g. a memory-mapped file window) without copying.
     pub fn from_host_mem(mem: HostMem, shape: &[usize], dtype: Dtype) -> Result<Array> {
         let n = numel(shape);
-        if n * dtype.size() != mem.len() {
+        if n.checked_mul(dtype.size()) != Some(mem.len()) {
             return Err(Error::shape("from_host_mem", "byte length does not match shape"));
         }
         let buffer = Buffer::from_host(dtype, n, mem);

@@ -1,6 +1,6 @@
 //! Reductions over axes, arg-reductions and scans.
 
-use super::{i32s, shape_i32, w, Resident};
+use super::{i32s, w, Resident};
 use crate::engine::{Engine, WG};
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::layout::{numel, row_major_strides};
@@ -103,7 +103,6 @@ pub fn scan(engine: &Arc<Engine>, op: ScanOp, axis: usize, reverse: bool, inclus
     dims.extend(i32s(&ost));
     let lines = total / n;
     let params = [lines as u32, n as u32, ks.len() as u32, reverse as u32, inclusive as u32, w(x.offset as i32), w(x.strides[axis] as i32), w(ostr[axis] as i32)];
-    let _ = shape_i32;
     engine.dispatch_1d(&KernelKey::Scan { op, dtype: x.dtype() }, "main", &params, Some(&dims), &[(2, r.buf()), (3, mem.buf())], lines.div_ceil(WG as usize))?;
     Ok(Engine::output(mem, x.dtype(), shape))
 }

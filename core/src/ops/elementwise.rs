@@ -53,7 +53,7 @@ pub fn unary_device(op: UnaryOp, a: impl IntoArray, stream: impl Into<Stream>) -
     let dt = a.dtype();
     use UnaryOp::*;
     match op {
-        Negative | Sign | Abs | Square if dt == Dtype::Bool && op == Negative => {
+        Negative if dt == Dtype::Bool => {
             return Err(Error::dtype(op.name(), dt, "not supported for bool, use logical_not"))
         }
         BitwiseInvert if dt.is_float() => {

@@ -150,7 +150,7 @@ pub fn gather_device(a: impl IntoArray, indices: &[Array], axes: &[i32], slice_s
     if slice_sizes.len() != a.ndim() {
         return Err(Error::arg("gather", format!("{} slice sizes for {} dimensions", slice_sizes.len(), a.ndim())));
     }
-    let (x, lin, ishape, rest_shape) = linearise("gather", &a, indices, axes, s)?;
+    let (x, lin, ishape, _) = linearise("gather", &a, indices, axes, s)?;
     let ax: Vec<usize> = axes.iter().map(|&x| axis_of("gather", x, a.ndim())).collect::<Result<_>>()?;
     let mut rest_slice = vec![];
     for d in 0..a.ndim() {
@@ -167,13 +167,9 @@ pub fn gather_device(a: impl IntoArray, indices: &[Array], axes: &[i32], slice_s
         }
     }
     let g = take_device(&x, &lin, Some(0), s)?;
-    let mut start = vec![0i32; g.ndim()];
+    let start = vec![0i32; g.ndim()];
     let mut stop = shape_i32(g.shape());
-    for (k, &sz) in rest_slice.iter().enumerate() {
-        start[ishape.len() + k] = 0;
-        stop[ishape.len() + k] = sz;
-    }
-    let _ = rest_shape;
+    stop[ishape.len()..].copy_from_slice(&rest_slice);
     let g = super::slice_device(&g, &start, &stop, &[], s)?;
     let mut out = shape_i32(&ishape);
     out.extend(slice_sizes.iter().copied());
