@@ -42,7 +42,7 @@ fn axis_errors_name_the_op() {
     names(ops::sum_axes(a(&[2, 3]), &[-3], false).unwrap_err(), "sum");
     names(ops::sum_axes(a(&[2, 3]), &[1, -1], false).unwrap_err(), "sum");
     names(ops::transpose(a(&[2, 3]), Some(&[0, 0])).unwrap_err(), "transpose");
-    names(ops::softmax_axis(a(&[2, 3]), 5).unwrap_err(), "max");
+    names(ops::softmax_axis(a(&[2, 3]), 5).unwrap_err(), "softmax");
     names(ops::argmax_axis(a(&[2, 3]), -3, false).unwrap_err(), "argmax");
     names(ops::cumsum(a(&[2, 3]), Some(2), false, true).unwrap_err(), "cumsum");
     names(ops::sort(a(&[2, 3]), Some(9)).unwrap_err(), "sort");

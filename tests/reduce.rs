@@ -186,24 +186,47 @@ fn scans_match_reference() {
     }
 }
 
+/// f64 softmax of `vals` (row-major `shape`) along `axis`.
+fn softmax_reference(vals: &[f64], shape: &[usize], axis: usize, dt: Dtype) -> Vec<f64> {
+    let strides = mlx_arm::layout::row_major_strides(shape);
+    let st = strides[axis] as usize;
+    let mut want = vec![0.0; vals.len()];
+    for (i, _) in vals.iter().enumerate() {
+        if (i / st) % shape[axis] != 0 {
+            continue; // i starts a line along `axis`
+        }
+        let line: Vec<usize> = (0..shape[axis]).map(|k| i + k * st).collect();
+        let m = line.iter().map(|&j| vals[j]).fold(f64::NEG_INFINITY, f64::max);
+        let s: f64 = line.iter().map(|&j| (vals[j] - m).exp()).sum();
+        for &j in &line {
+            want[j] = to_dtype((vals[j] - m).exp() / s, dt);
+        }
+    }
+    want
+}
+
 #[test]
 fn softmax_is_stable_and_matches_reference() {
+    // last-axis cases run the fused kernel (rows shorter and longer than a workgroup, one row,
+    // many rows); the middle-axis case runs the composed graph
+    let cases: [(&[usize], i32); 6] = [(&[2, 33], -1), (&[5, 1000], 1), (&[300, 7], -1), (&[4097], 0), (&[3, 5, 4], 1), (&[1, 1], -1)];
     for device in devices() {
         for &dt in &[Dtype::Float32, Dtype::Float16, Dtype::Bfloat16] {
-            let vals: Vec<f64> = values(3, 2 * 33, dt, -5.0, 5.0).iter().enumerate().map(|(i, v)| if i % 33 == 0 { v + 1000.0 * (dt == Dtype::Float32) as u8 as f64 } else { *v }).collect();
-            let sv = stored(&vals, dt);
-            let mut want = vec![];
-            for r in 0..2 {
-                let row = &sv[r * 33..(r + 1) * 33];
-                let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                let s: f64 = row.iter().map(|x| (x - m).exp()).sum();
-                want.extend(row.iter().map(|x| to_dtype((x - m).exp() / s, dt)));
-            }
-            for layout in LAYOUTS {
-                let a = laid_out(&vals, &[2, 33], dt, layout);
-                let got = ops::softmax_device(&a, Some(&[-1]), device).unwrap();
-                let t = tolerance(dt);
-                check(&format!("softmax {dt} {layout:?} on {device}"), &got, &want, &[2, 33], dt, (t.0 * 4.0, t.1));
+            for (ci, &(shape, axis)) in cases.iter().enumerate() {
+                let n: usize = shape.iter().product();
+                let row = *shape.last().unwrap();
+                // a huge first element per row checks stability (f32 only: the halves overflow)
+                let big = if dt == Dtype::Float32 { 1000.0 } else { 0.0 };
+                let vals: Vec<f64> = values(3 + ci as u64, n, dt, -5.0, 5.0).iter().enumerate().map(|(i, v)| if i % row == 0 { v + big } else { *v }).collect();
+                let sv = stored(&vals, dt);
+                let ax = if axis < 0 { shape.len() - 1 } else { axis as usize };
+                let want = softmax_reference(&sv, shape, ax, dt);
+                for layout in LAYOUTS {
+                    let a = laid_out(&vals, shape, dt, layout);
+                    let got = ops::softmax_device(&a, Some(&[axis]), device).unwrap();
+                    let t = tolerance(dt);
+                    check(&format!("softmax {dt} {shape:?} axis {axis} {layout:?} on {device}"), &got, &want, shape, dt, (t.0 * 4.0, t.1));
+                }
             }
         }
     }

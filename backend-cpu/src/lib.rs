@@ -6,6 +6,7 @@ mod elementwise;
 mod indexing;
 mod matmul;
 mod reduce;
+mod softmax;
 mod sort;
 pub mod types;
 mod view;
@@ -41,6 +42,7 @@ impl Backend for CpuBackend {
             ArgReduce { op, axis } => reduce::arg_reduce(*op, *axis, x(), shape),
             Scan { op, axis, reverse, inclusive } => reduce::scan(*op, *axis, *reverse, *inclusive, x(), shape),
             Matmul => matmul::matmul(&inputs[0], &inputs[1], shape, dtype),
+            Softmax => softmax::softmax(x(), shape),
             Take { axis } => indexing::take(*axis, &inputs[0], &inputs[1], shape),
             TakeAlongAxis { axis } => indexing::take_along_axis(*axis, &inputs[0], &inputs[1], shape),
             ScatterAlongAxis { axis, mode } => indexing::scatter_along_axis(*axis, *mode, &inputs[0], &inputs[1], &inputs[2], shape),

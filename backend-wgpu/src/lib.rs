@@ -8,7 +8,7 @@ pub mod kernels;
 pub mod transfer;
 
 use engine::Engine;
-use kernels::{elementwise as ew, indexing, matmul, reduce, sort};
+use kernels::{elementwise as ew, indexing, matmul, reduce, softmax, sort};
 use mlx_arm_core::backend::Backend;
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::primitive::Primitive;
@@ -68,6 +68,7 @@ impl Backend for WgpuBackend {
             ArgReduce { op, axis } => reduce::arg_reduce(e, *op, *axis, x(), shape),
             Scan { op, axis, reverse, inclusive } => reduce::scan(e, *op, *axis, *reverse, *inclusive, x(), shape),
             Matmul => matmul::matmul(e, &inputs[0], &inputs[1], shape, dtype),
+            Softmax => softmax::softmax(e, x(), shape),
             Take { axis } => indexing::take(e, *axis, &inputs[0], &inputs[1], shape),
             TakeAlongAxis { axis } => indexing::take_along_axis(e, *axis, &inputs[0], &inputs[1], shape),
             ScatterAlongAxis { axis, mode } => indexing::scatter(e, *axis, *mode, &inputs[0], &inputs[1], &inputs[2], shape),

@@ -268,6 +268,9 @@ pub enum Primitive {
     Scan { op: ScanOp, axis: usize, reverse: bool, inclusive: bool },
     /// Batched matrix product `[.., M, K] @ [.., K, N]` with equal batch shapes.
     Matmul,
+    /// Fused softmax over the last axis of a float input (accumulates in f32 or wider; the
+    /// output has the input's shape and dtype).
+    Softmax,
     /// `take(a, indices, axis)`: output shape `a[:axis] + indices + a[axis+1:]`.
     Take { axis: usize },
     /// `take_along_axis(a, indices, axis)`: indices have a's shape except along `axis`.
@@ -321,6 +324,7 @@ impl Primitive {
                 ScanOp::Min => "cummin",
             },
             Matmul => "matmul",
+            Softmax => "softmax",
             Take { .. } => "take",
             TakeAlongAxis { .. } => "take_along_axis",
             ScatterAlongAxis { mode: ScatterMode::Set, .. } => "put_along_axis",

@@ -37,6 +37,8 @@ pub enum KernelKey {
     Scan { op: ScanOp, dtype: Dtype },
     /// Batched matmul.
     Matmul { dtype: Dtype },
+    /// Fused softmax over the last axis of a dense float input.
+    Softmax { dtype: Dtype },
     /// take (`along == false`) or take_along_axis.
     Gather { along: bool, dtype: Dtype },
     /// Scatter along an axis (set or add).
@@ -58,6 +60,7 @@ impl fmt::Display for KernelKey {
             KernelKey::ArgReduce { op, input } => write!(f, "argreduce:{op:?}:{input}"),
             KernelKey::Scan { op, dtype } => write!(f, "scan:{op:?}:{dtype}"),
             KernelKey::Matmul { dtype } => write!(f, "matmul:{dtype}"),
+            KernelKey::Softmax { dtype } => write!(f, "softmax:{dtype}"),
             KernelKey::Gather { along, dtype } => write!(f, "gather:{along}:{dtype}"),
             KernelKey::Scatter { add, dtype } => write!(f, "scatter:{add}:{dtype}"),
             KernelKey::Sort { dtype, indices } => write!(f, "sort:{dtype}:{indices}"),
@@ -244,6 +247,14 @@ impl KernelKey {
                 buffers(&mut h, &[("A", "f32"), ("B", "f32")], ("O", "f32"));
                 h.push_str(&narrow_fn(*dtype));
                 include_str!("../kernels/matmul.wgsl")
+            }
+            KernelKey::Softmax { dtype } => {
+                if scalar(*dtype) != Scalar::F32 {
+                    return None;
+                }
+                buffers(&mut h, &[("A", "f32")], ("O", "f32"));
+                h.push_str(&narrow_fn(*dtype));
+                include_str!("../kernels/softmax.wgsl")
             }
             KernelKey::Gather { along, dtype } => {
                 let s = scalar(*dtype).wgsl();

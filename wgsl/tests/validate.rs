@@ -44,6 +44,7 @@ fn all_keys() -> Vec<KernelKey> {
             keys.push(KernelKey::Scan { op, dtype: d });
         }
         keys.push(KernelKey::Matmul { dtype: d });
+        keys.push(KernelKey::Softmax { dtype: d });
         keys.push(KernelKey::Gather { along: false, dtype: d });
         keys.push(KernelKey::Gather { along: true, dtype: d });
         keys.push(KernelKey::Scatter { add: false, dtype: d });

@@ -5,6 +5,7 @@ pub mod elementwise;
 pub mod indexing;
 pub mod matmul;
 pub mod reduce;
+pub mod softmax;
 pub mod sort;
 
 use crate::engine::{Engine, GpuMem};

@@ -91,6 +91,12 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
             vec![g]
         }
         Scan { op, axis, reverse, inclusive } => vec![Some(scan_vjp(*op, *axis, *reverse, *inclusive, &inputs[0], out, cot)?)],
+        Softmax => {
+            // d softmax: y * (g - sum(g * y, last axis))
+            let gy = ops::multiply(cot, out)?;
+            let s = ops::sum_axes(&gy, &[-1], true)?;
+            vec![Some(ops::multiply(out, ops::subtract(cot, s)?)?)]
+        }
         Matmul => {
             let (a, b) = (&inputs[0], &inputs[1]);
             let ga = ops::matmul(cot, ops::swapaxes(b, -1, -2)?)?;
