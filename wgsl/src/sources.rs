@@ -35,8 +35,9 @@ pub enum KernelKey {
     ArgReduce { op: ArgReduceOp, input: Dtype },
     /// Cumulative reduction.
     Scan { op: ScanOp, dtype: Dtype },
-    /// Batched matmul.
-    Matmul { dtype: Dtype },
+    /// Batched matmul with square output tiles of side `tile` (64: 4x4 outputs per invocation;
+    /// 128: 8x8, for large matrices).
+    Matmul { dtype: Dtype, tile: u32 },
     /// Fused softmax over the last axis of a dense float input.
     Softmax { dtype: Dtype },
     /// take (`along == false`) or take_along_axis.
@@ -59,7 +60,7 @@ impl fmt::Display for KernelKey {
             KernelKey::Reduce { op, input, out } => write!(f, "reduce:{op:?}:{input}->{out}"),
             KernelKey::ArgReduce { op, input } => write!(f, "argreduce:{op:?}:{input}"),
             KernelKey::Scan { op, dtype } => write!(f, "scan:{op:?}:{dtype}"),
-            KernelKey::Matmul { dtype } => write!(f, "matmul:{dtype}"),
+            KernelKey::Matmul { dtype, tile } => write!(f, "matmul{tile}:{dtype}"),
             KernelKey::Softmax { dtype } => write!(f, "softmax:{dtype}"),
             KernelKey::Gather { along, dtype } => write!(f, "gather:{along}:{dtype}"),
             KernelKey::Scatter { add, dtype } => write!(f, "scatter:{add}:{dtype}"),
@@ -240,13 +241,18 @@ impl KernelKey {
                 acc_header(&mut h, scan_as_reduce(*op), *dtype, *dtype);
                 include_str!("../kernels/scan.wgsl")
             }
-            KernelKey::Matmul { dtype } => {
+            KernelKey::Matmul { dtype, tile } => {
                 if scalar(*dtype) != Scalar::F32 {
                     return None;
                 }
+                let body = match tile {
+                    64 => include_str!("../kernels/matmul.wgsl"),
+                    128 => include_str!("../kernels/matmul_128.wgsl"),
+                    _ => return None,
+                };
                 buffers(&mut h, &[("A", "f32"), ("B", "f32")], ("O", "f32"));
                 h.push_str(&narrow_fn(*dtype));
-                include_str!("../kernels/matmul.wgsl")
+                body
             }
             KernelKey::Softmax { dtype } => {
                 if scalar(*dtype) != Scalar::F32 {

@@ -43,7 +43,8 @@ fn all_keys() -> Vec<KernelKey> {
         for op in [ScanOp::Sum, ScanOp::Prod, ScanOp::Max, ScanOp::Min] {
             keys.push(KernelKey::Scan { op, dtype: d });
         }
-        keys.push(KernelKey::Matmul { dtype: d });
+        keys.push(KernelKey::Matmul { dtype: d, tile: 64 });
+        keys.push(KernelKey::Matmul { dtype: d, tile: 128 });
         keys.push(KernelKey::Softmax { dtype: d });
         keys.push(KernelKey::Gather { along: false, dtype: d });
         keys.push(KernelKey::Gather { along: true, dtype: d });

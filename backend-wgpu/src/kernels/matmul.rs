@@ -1,4 +1,6 @@
-//! Batched matmul: 64x64 tiles, operands read through their strides.
+//! Batched matmul, operands read through their strides: 128x128 register-blocked tiles (8x8
+//! outputs per invocation) when the output is large enough to fill the GPU with them, else
+//! 64x64 tiles (4x4 per invocation). `MLX_ARM_MATMUL_TILE=64|128` forces one (benchmarks).
 
 use super::{i32s, shape_i32, w, Resident};
 use crate::engine::Engine;
@@ -21,7 +23,8 @@ pub fn matmul(engine: &Arc<Engine>, a: &Data, b: &Data, shape: &[usize], dt: Dty
     let mut dims = shape_i32(&a.shape[..nd - 2]);
     dims.extend(i32s(&a.strides[..nd - 2]));
     dims.extend(i32s(&b.strides[..nd - 2]));
-    let key = KernelKey::Matmul { dtype: dt };
+    let tile = tile_for(m, n, batch);
+    let key = KernelKey::Matmul { dtype: dt, tile };
     let max_z = engine.gpu.limits.max_compute_workgroups_per_dimension as usize;
     let mut base = 0usize;
     while base < batch {
@@ -31,8 +34,17 @@ pub fn matmul(engine: &Arc<Engine>, a: &Data, b: &Data, shape: &[usize], dt: Dty
             w(a.strides[nd - 2] as i32), w(a.strides[nd - 1] as i32), w(b.strides[nd - 2] as i32), w(b.strides[nd - 1] as i32),
             w(a.offset as i32), w(b.offset as i32), base as u32, 0,
         ];
-        engine.dispatch(&key, "main", &params, Some(&dims), &[(2, ra.buf()), (3, rb.buf()), (4, mem.buf())], [n.div_ceil(64) as u32, m.div_ceil(64) as u32, z as u32])?;
+        engine.dispatch(&key, "main", &params, Some(&dims), &[(2, ra.buf()), (3, rb.buf()), (4, mem.buf())], [n.div_ceil(tile as usize) as u32, m.div_ceil(tile as usize) as u32, z as u32])?;
         base += z;
     }
     Ok(Engine::output(mem, dt, shape))
+}
+
+/// Outputs (summed over the batch) from which 128x128 tiles win: at least ~256 tiles.
+const LARGE_OUTPUT: usize = 256 * 128 * 128;
+
+fn tile_for(m: usize, n: usize, batch: usize) -> u32 {
+    static FORCED: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    let forced = FORCED.get_or_init(|| std::env::var("MLX_ARM_MATMUL_TILE").ok().and_then(|v| v.parse().ok()).filter(|t| [64, 128].contains(t)));
+    forced.unwrap_or(if m * n * batch >= LARGE_OUTPUT { 128 } else { 64 })
 }
