@@ -1,6 +1,9 @@
 //! The GPU runtime: buffer pool by size class, pipeline cache keyed by [`KernelKey`], and the
 //! batched encoder — dispatches are recorded and encoded into one compute pass per flush, which
-//! happens on readback or when the batch reaches its budget.
+//! happens on readback or when the batch reaches its budget. Each dispatch's params and dims
+//! are appended to the batch's bytes and bound at an offset of two long-lived arena buffers,
+//! written with one `write_buffer` each just before the batch is submitted (queue writes land
+//! after earlier submissions and before later ones, so one pair of arenas serves every batch).
 
 use crate::context::Gpu;
 use crate::transfer;
@@ -17,6 +20,10 @@ use wgpu::util::DeviceExt;
 
 /// Dispatches recorded before a flush is forced.
 const BATCH_BUDGET: usize = 512;
+/// Bytes of the params arena (one aligned slot per dispatch of a batch).
+const PARAMS_ARENA: u64 = BATCH_BUDGET as u64 * 256;
+/// Bytes of the dims arena; a batch whose dims would overflow it is flushed first.
+const DIMS_ARENA: u64 = 1 << 20;
 /// Invocations per workgroup of the 1-D kernels.
 pub const WG: u32 = 256;
 
@@ -24,6 +31,22 @@ struct Dispatch {
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],
+}
+
+/// The dispatches recorded since the last flush and the bytes of their params and dims.
+#[derive(Default)]
+struct Batch {
+    dispatches: Vec<Dispatch>,
+    params: Vec<u8>,
+    dims: Vec<u8>,
+}
+
+/// Appends `words` to `bytes` at the next multiple of `align`, returning the offset.
+fn append_aligned(bytes: &mut Vec<u8>, words: &[u8], align: usize) -> u64 {
+    let off = bytes.len().next_multiple_of(align);
+    bytes.resize(off, 0);
+    bytes.extend_from_slice(words);
+    off as u64
 }
 
 #[derive(Default)]
@@ -37,11 +60,20 @@ struct Pool {
 pub struct Engine {
     /// The device.
     pub gpu: Gpu,
-    pipelines: Mutex<HashMap<(KernelKey, &'static str), Arc<wgpu::ComputePipeline>>>,
-    pending: Mutex<Vec<Dispatch>>,
+    pipelines: Mutex<HashMap<(KernelKey, &'static str), Pipeline>>,
+    pending: Mutex<Batch>,
+    params_arena: wgpu::Buffer,
+    dims_arena: wgpu::Buffer,
     pool: Mutex<Pool>,
     /// wgpu's shader runtime checks on (`MLX_ARM_SHADER_CHECKS=1`); off by default.
     shader_checks: bool,
+}
+
+/// A compiled pipeline and its bind group layout.
+#[derive(Clone)]
+struct Pipeline {
+    pipeline: Arc<wgpu::ComputePipeline>,
+    layout: wgpu::BindGroupLayout,
 }
 
 /// A GPU allocation holding `len` elements (4 bytes each) of some dtype; returned to the pool
@@ -99,7 +131,12 @@ impl Engine {
     /// Wraps an opened device.
     pub fn new(gpu: Gpu) -> Arc<Engine> {
         let shader_checks = matches!(std::env::var("MLX_ARM_SHADER_CHECKS").as_deref(), Ok("1"));
-        Arc::new(Engine { gpu, pipelines: Mutex::default(), pending: Mutex::default(), pool: Mutex::default(), shader_checks })
+        let arena = |label, size, usage| {
+            gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage: usage | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false })
+        };
+        let params_arena = arena("mlx-arm params", PARAMS_ARENA, wgpu::BufferUsages::UNIFORM);
+        let dims_arena = arena("mlx-arm dims", DIMS_ARENA, wgpu::BufferUsages::STORAGE);
+        Arc::new(Engine { gpu, pipelines: Mutex::default(), pending: Mutex::default(), params_arena, dims_arena, pool: Mutex::default(), shader_checks })
     }
 
     fn release(&self, b: wgpu::Buffer) {
@@ -195,7 +232,7 @@ impl Engine {
         Data::contiguous(Buffer::from_device(dtype, n, mem), shape.to_vec())
     }
 
-    fn pipeline(&self, key: &KernelKey, entry: &'static str) -> Result<Arc<wgpu::ComputePipeline>> {
+    fn pipeline(&self, key: &KernelKey, entry: &'static str) -> Result<Pipeline> {
         if let Some(p) = self.pipelines.lock().unwrap().get(&(key.clone(), entry)) {
             return Ok(p.clone());
         }
@@ -227,7 +264,7 @@ impl Engine {
             cache: None,
         });
         self.gpu.take_error()?;
-        let p = Arc::new(pipeline);
+        let p = Pipeline { layout: pipeline.get_bind_group_layout(0), pipeline: Arc::new(pipeline) };
         self.pipelines.lock().unwrap().insert((key.clone(), entry), p.clone());
         Ok(p)
     }
@@ -247,41 +284,36 @@ impl Engine {
         if groups.iter().any(|&g| g == 0) {
             return Ok(());
         }
-        let pipeline = self.pipeline(key, entry)?;
+        let Pipeline { pipeline, layout } = self.pipeline(key, entry)?;
         let mut p = params.to_vec();
         p.resize(p.len().next_multiple_of(4).max(4), 0);
-        let device = &self.gpu.device;
-        let ub = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("params"),
-            contents: bytemuck::cast_slice(&p),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
-        let db = dims.map(|d| {
-            let mut v = d.to_vec();
-            v.resize(v.len().max(4), 0);
-            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("dims"),
-                contents: bytemuck::cast_slice(&v),
-                usage: wgpu::BufferUsages::STORAGE,
-            })
-        });
-        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: ub.as_entire_binding() }];
-        if let Some(db) = &db {
-            entries.push(wgpu::BindGroupEntry { binding: 1, resource: db.as_entire_binding() });
+        let mut d = dims.map(<[i32]>::to_vec).unwrap_or_default();
+        d.resize(d.len().max(4), 0);
+        let (p_bytes, d_bytes): (&[u8], &[u8]) = (bytemuck::cast_slice(&p), bytemuck::cast_slice(&d));
+        if d_bytes.len() as u64 + 256 > DIMS_ARENA {
+            return Err(Error::arg("gpu dispatch", format!("{} dims words exceed the dims arena", d.len())));
+        }
+        let limits = &self.gpu.limits;
+        let mut batch = self.pending.lock().unwrap();
+        let d_align = limits.min_storage_buffer_offset_alignment as usize;
+        if batch.dims.len().next_multiple_of(d_align) + d_bytes.len() > DIMS_ARENA as usize {
+            self.submit_locked(&mut batch, |_| ())?;
+        }
+        let p_off = append_aligned(&mut batch.params, p_bytes, limits.min_uniform_buffer_offset_alignment as usize);
+        let d_off = append_aligned(&mut batch.dims, d_bytes, d_align);
+        let binding = |buffer, offset, size: usize| wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer, offset, size: std::num::NonZeroU64::new(size as u64) });
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: binding(&self.params_arena, p_off, p_bytes.len()) }];
+        if dims.is_some() {
+            entries.push(wgpu::BindGroupEntry { binding: 1, resource: binding(&self.dims_arena, d_off, d_bytes.len()) });
         }
         for (b, buf) in buffers {
             entries.push(wgpu::BindGroupEntry { binding: *b, resource: buf.as_entire_binding() });
         }
-        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        });
+        let bind_group = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
         self.gpu.take_error()?;
-        let mut pending = self.pending.lock().unwrap();
-        pending.push(Dispatch { pipeline, bind_group, groups });
-        if pending.len() >= BATCH_BUDGET {
-            self.submit_locked(&mut pending, |_| ())?;
+        batch.dispatches.push(Dispatch { pipeline, bind_group, groups });
+        if batch.dispatches.len() >= BATCH_BUDGET {
+            self.submit_locked(&mut batch, |_| ())?;
         }
         Ok(())
     }
@@ -307,8 +339,14 @@ impl Engine {
     /// buffer. Callers hold the pending lock for the whole submission, so batches reach the queue
     /// in the order they were recorded, whichever thread flushes (pooled buffers are reused across
     /// threads, so order matters).
-    fn submit_locked(&self, pending: &mut Vec<Dispatch>, after: impl FnOnce(&mut wgpu::CommandEncoder)) -> Result<()> {
-        let batch = std::mem::take(pending);
+    fn submit_locked(&self, pending: &mut Batch, after: impl FnOnce(&mut wgpu::CommandEncoder)) -> Result<()> {
+        let Batch { dispatches: batch, params, dims } = std::mem::take(pending);
+        if !params.is_empty() {
+            self.gpu.queue.write_buffer(&self.params_arena, 0, &params);
+        }
+        if !dims.is_empty() {
+            self.gpu.queue.write_buffer(&self.dims_arena, 0, &dims);
+        }
         let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("mlx-arm batch") });
         if !batch.is_empty() {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("mlx-arm"), timestamp_writes: None });

@@ -5,6 +5,7 @@
 pub mod context;
 pub mod engine;
 pub mod kernels;
+pub mod probe;
 pub mod transfer;
 
 use engine::Engine;

@@ -1,0 +1,264 @@
+//! `bench`: one table of MLX-ARM's speed on one device, each figure also given as a fraction of
+//! that device's roofline (copy bandwidth and FMA peak), which the harness measures itself first.
+//!
+//! ```text
+//! cargo run --release --bin bench -- --suite matmul|elementwise|reduce|softmax|overhead|all \
+//!     --device cpu|gpu [--json out.json] [--quick]
+//! ```
+//! Each case: warm-up runs, then the median of repeated runs; one run builds the graph, evaluates
+//! it and waits for the device (`synchronize`), so graph and dispatch overhead are included.
+
+use mlx_arm::{ops, random, synchronize, Array, Device, Dtype, Result};
+use std::time::{Duration, Instant};
+
+mod roofline;
+
+/// One measured case.
+struct Row {
+    suite: &'static str,
+    op: String,
+    shape: String,
+    dtype: Dtype,
+    median_s: f64,
+    /// GFLOP/s (compute-bound cases) or GB/s (memory-bound), and which.
+    rate: f64,
+    unit: &'static str,
+    /// `rate` over the roofline figure of the same unit.
+    of_roofline: f64,
+}
+
+struct Options {
+    suites: Vec<String>,
+    device: Device,
+    json: Option<String>,
+    quick: bool,
+}
+
+fn parse_args() -> std::result::Result<Options, String> {
+    let mut o = Options { suites: vec!["all".into()], device: Device::gpu(), json: None, quick: false };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--suite" => o.suites = value()?.split(',').map(str::to_string).collect(),
+            "--device" => {
+                o.device = match value()?.as_str() {
+                    "cpu" => Device::cpu(),
+                    "gpu" => Device::gpu(),
+                    d => return Err(format!("unknown device {d} (cpu or gpu)")),
+                }
+            }
+            "--json" => o.json = Some(value()?),
+            "--quick" => o.quick = true,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(o)
+}
+
+/// Median seconds of `f` after warm-up, repeating until ~`budget` has passed (3 to 50 runs).
+fn time_median(device: Device, budget: Duration, mut f: impl FnMut() -> Result<Array>) -> Result<f64> {
+    for _ in 0..2 {
+        f()?.eval()?;
+        synchronize(device)?;
+    }
+    let mut runs = vec![];
+    let start = Instant::now();
+    while runs.len() < 3 || (runs.len() < 50 && start.elapsed() < budget) {
+        let t = Instant::now();
+        let out = f()?;
+        out.eval()?;
+        synchronize(device)?;
+        runs.push(t.elapsed().as_secs_f64());
+    }
+    runs.sort_by(f64::total_cmp);
+    Ok(runs[runs.len() / 2])
+}
+
+fn input(shape: &[usize], dtype: Dtype, device: Device, seed: u64) -> Result<Array> {
+    let dims: Vec<i32> = shape.iter().map(|&d| d as i32).collect();
+    let key = random::key(seed)?;
+    let a = random::uniform_device(-1.0f32, 1.0f32, &dims, dtype, Some(&key), device)?;
+    a.eval()?;
+    synchronize(device)?;
+    Ok(a)
+}
+
+fn shape_str(s: &[usize]) -> String {
+    s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x")
+}
+
+struct Bench<'a> {
+    o: &'a Options,
+    roof: roofline::Roofline,
+    rows: Vec<Row>,
+    budget: Duration,
+}
+
+impl Bench<'_> {
+    fn record(&mut self, suite: &'static str, op: &str, shape: &[usize], dtype: Dtype, secs: f64, work: f64, unit: &'static str) {
+        let rate = work / secs / 1e9;
+        let peak = if unit == "GFLOP/s" { self.roof.fma_gflops } else { self.roof.copy_gbps };
+        let row = Row { suite, op: op.into(), shape: shape_str(shape), dtype, median_s: secs, rate, unit, of_roofline: rate / peak };
+        println!(
+            "{:<12} {:<22} {:<16} {:<9} {:>11.3} ms {:>10.1} {:<8} {:>6.1}%",
+            row.suite, row.op, row.shape, row.dtype.to_string(), secs * 1e3, rate, unit, 100.0 * row.of_roofline
+        );
+        self.rows.push(row);
+    }
+
+    fn matmul(&mut self) -> Result<()> {
+        let d = self.o.device;
+        let gpu = d == Device::gpu();
+        let mut cases: Vec<(usize, Dtype)> = vec![(512, Dtype::Float32), (1024, Dtype::Float32), (2048, Dtype::Float32)];
+        if gpu && !self.o.quick {
+            cases.extend([(4096, Dtype::Float32), (4096, Dtype::Float16)]);
+        }
+        if self.o.quick {
+            cases.truncate(2);
+        }
+        for (n, dt) in cases {
+            let (a, b) = (input(&[n, n], dt, d, 1)?, input(&[n, n], dt, d, 2)?);
+            let t = time_median(d, self.budget, || ops::matmul_device(&a, &b, d))?;
+            self.record("matmul", "matmul", &[n, n, n], dt, t, 2.0 * (n * n * n) as f64, "GFLOP/s");
+        }
+        // decode-shaped: one row times a weight matrix stored transposed (x @ W^T)
+        let (k, n) = if self.o.quick { (1024, 1024) } else { (4096, 4096) };
+        let x = input(&[1, k], Dtype::Float32, d, 3)?;
+        let w = input(&[n, k], Dtype::Float32, d, 4)?;
+        let t = time_median(d, self.budget, || ops::matmul_device(&x, w.t()?, d))?;
+        self.record("matmul", "matvec x@W^T", &[1, k, n], Dtype::Float32, t, (4 * n * k) as f64, "GB/s");
+        Ok(())
+    }
+
+    fn elementwise(&mut self) -> Result<()> {
+        let d = self.o.device;
+        let sizes: &[usize] = if self.o.quick { &[1 << 20] } else { &[1 << 24, 1 << 26] };
+        for &n in sizes {
+            let (a, b) = (input(&[n], Dtype::Float32, d, 5)?, input(&[n], Dtype::Float32, d, 6)?);
+            let t = time_median(d, self.budget, || ops::add_device(&a, &b, d))?;
+            self.record("elementwise", "add", &[n], Dtype::Float32, t, (12 * n) as f64, "GB/s");
+            let t = time_median(d, self.budget, || ops::exp_device(&a, d))?;
+            self.record("elementwise", "exp", &[n], Dtype::Float32, t, (8 * n) as f64, "GB/s");
+        }
+        // broadcast: a row vector added to every row
+        let (r, c) = if self.o.quick { (1024, 1024) } else { (4096, 4096) };
+        let (a, b) = (input(&[r, c], Dtype::Float32, d, 7)?, input(&[c], Dtype::Float32, d, 8)?);
+        let t = time_median(d, self.budget, || ops::add_device(&a, &b, d))?;
+        self.record("elementwise", "add (row broadcast)", &[r, c], Dtype::Float32, t, (8 * r * c) as f64, "GB/s");
+        let t = time_median(d, self.budget, || ops::add_device(&a, a.t()?, d))?;
+        self.record("elementwise", "add (a + a^T)", &[r, c], Dtype::Float32, t, (12 * r * c) as f64, "GB/s");
+        Ok(())
+    }
+
+    fn reduce(&mut self) -> Result<()> {
+        let d = self.o.device;
+        let n = if self.o.quick { 1 << 20 } else { 1 << 26 };
+        let a = input(&[n], Dtype::Float32, d, 9)?;
+        let t = time_median(d, self.budget, || ops::sum_device(&a, None, false, d))?;
+        self.record("reduce", "sum (all)", &[n], Dtype::Float32, t, (4 * n) as f64, "GB/s");
+        let (r, c) = if self.o.quick { (256, 4096) } else { (4096, 16384) };
+        let m = input(&[r, c], Dtype::Float32, d, 10)?;
+        let t = time_median(d, self.budget, || ops::sum_device(&m, Some(&[-1]), false, d))?;
+        self.record("reduce", "sum (rows)", &[r, c], Dtype::Float32, t, (4 * r * c) as f64, "GB/s");
+        let t = time_median(d, self.budget, || ops::sum_device(&m, Some(&[0]), false, d))?;
+        self.record("reduce", "sum (columns)", &[r, c], Dtype::Float32, t, (4 * r * c) as f64, "GB/s");
+        let t = time_median(d, self.budget, || ops::max_device(&m, Some(&[-1]), false, d))?;
+        self.record("reduce", "max (rows)", &[r, c], Dtype::Float32, t, (4 * r * c) as f64, "GB/s");
+        Ok(())
+    }
+
+    fn softmax(&mut self) -> Result<()> {
+        let d = self.o.device;
+        let (r, c) = if self.o.quick { (512, 1024) } else { (4096, 4096) };
+        let a = input(&[r, c], Dtype::Float32, d, 11)?;
+        let t = time_median(d, self.budget, || ops::softmax_device(&a, Some(&[-1]), d))?;
+        self.record("softmax", "softmax (last axis)", &[r, c], Dtype::Float32, t, (8 * r * c) as f64, "GB/s");
+        let t = time_median(d, self.budget, || ops::logsumexp_device(&a, Some(&[-1]), false, d))?;
+        self.record("softmax", "logsumexp (last axis)", &[r, c], Dtype::Float32, t, (4 * r * c) as f64, "GB/s");
+        Ok(())
+    }
+
+    /// 1,000 chained small elementwise ops in one eval: seconds per op, graph + dispatch.
+    fn overhead(&mut self) -> Result<()> {
+        let d = self.o.device;
+        let n_ops = 1000;
+        let x = input(&[1024], Dtype::Float32, d, 12)?;
+        let t = time_median(d, self.budget, || {
+            let mut y = x.clone();
+            for i in 0..n_ops {
+                y = if i % 2 == 0 { ops::multiply_device(&y, 1.0001f32, d)? } else { ops::add_device(&y, -0.0001f32, d)? };
+            }
+            Ok(y)
+        })?;
+        let per_op = t / n_ops as f64;
+        println!("{:<12} {:<22} {:<16} {:<9} {:>11.3} µs per op (1,000 chained ops, one eval)", "overhead", "chained add/mul", "1024", "float32", per_op * 1e6);
+        self.rows.push(Row { suite: "overhead", op: "chained add/mul (per op)".into(), shape: "1024".into(), dtype: Dtype::Float32, median_s: per_op, rate: 0.0, unit: "s/op", of_roofline: 0.0 });
+        Ok(())
+    }
+
+    fn json(&self) -> String {
+        let rows: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "  {{\"suite\": \"{}\", \"op\": \"{}\", \"shape\": \"{}\", \"dtype\": \"{}\", \"median_s\": {:e}, \"rate\": {}, \"unit\": \"{}\", \"of_roofline\": {}}}",
+                    r.suite, r.op, r.shape, r.dtype, r.median_s, r.rate, r.unit, r.of_roofline
+                )
+            })
+            .collect();
+        format!(
+            "{{\"device\": \"{}\", \"copy_gbps\": {}, \"fma_gflops\": {}, \"rows\": [\n{}\n]}}\n",
+            self.roof.device.replace('"', "'"),
+            self.roof.copy_gbps,
+            self.roof.fma_gflops,
+            rows.join(",\n")
+        )
+    }
+}
+
+fn main() {
+    let o = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}\nusage: bench --suite matmul|elementwise|reduce|softmax|overhead|all[,..] --device cpu|gpu [--json out.json] [--quick]");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&o) {
+        eprintln!("bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(o: &Options) -> Result<()> {
+    let roof = roofline::measure(o.device, o.quick)?;
+    println!("device: {}", roof.device);
+    println!("roofline: copy {:.1} GB/s, f32 FMA peak {:.1} GFLOP/s (measured by this harness)", roof.copy_gbps, roof.fma_gflops);
+    println!("{:<12} {:<22} {:<16} {:<9} {:>14} {:>19} {:>7}", "suite", "op", "shape", "dtype", "median", "rate", "roof");
+    let budget = Duration::from_millis(if o.quick { 200 } else { 1500 });
+    let mut b = Bench { o, roof, rows: vec![], budget };
+    let all = o.suites.iter().any(|s| s == "all");
+    let want = |s: &str| all || o.suites.iter().any(|x| x == s);
+    if want("matmul") {
+        b.matmul()?;
+    }
+    if want("elementwise") {
+        b.elementwise()?;
+    }
+    if want("reduce") {
+        b.reduce()?;
+    }
+    if want("softmax") {
+        b.softmax()?;
+    }
+    if want("overhead") {
+        b.overhead()?;
+    }
+    if let Some(path) = &o.json {
+        std::fs::write(path, b.json()).map_err(|e| mlx_arm::Error::Io { path: path.clone(), detail: e.to_string() })?;
+    }
+    Ok(())
+}
