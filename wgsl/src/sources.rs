@@ -25,10 +25,12 @@ pub enum MapOp {
 /// One compiled kernel variant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KernelKey {
-    /// Elementwise map: `inputs` dtypes and output dtype.
-    Map { op: MapOp, inputs: Vec<Dtype>, out: Dtype },
+    /// Elementwise map: `inputs` dtypes and output dtype. Inputs whose bit is set in `scalars`
+    /// are single values passed in the params (their `off_*` word holds the value's bits), so
+    /// `x * 2.0` uploads nothing and reads no buffer for the constant.
+    Map { op: MapOp, inputs: Vec<Dtype>, out: Dtype, scalars: u8 },
     /// The same map over dense, 4-aligned views, four elements per invocation.
-    MapVec4 { op: MapOp, inputs: Vec<Dtype>, out: Dtype },
+    MapVec4 { op: MapOp, inputs: Vec<Dtype>, out: Dtype, scalars: u8 },
     /// Reduction over axes (input dtype, output dtype).
     Reduce { op: ReduceOp, input: Dtype, out: Dtype },
     /// Arg-reduction along one axis.
@@ -55,8 +57,8 @@ pub enum KernelKey {
 impl fmt::Display for KernelKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KernelKey::Map { op, inputs, out } => write!(f, "map:{op:?}:{inputs:?}->{out}"),
-            KernelKey::MapVec4 { op, inputs, out } => write!(f, "map4:{op:?}:{inputs:?}->{out}"),
+            KernelKey::Map { op, inputs, out, scalars } => write!(f, "map:{op:?}:{inputs:?}->{out}:s{scalars}"),
+            KernelKey::MapVec4 { op, inputs, out, scalars } => write!(f, "map4:{op:?}:{inputs:?}->{out}:s{scalars}"),
             KernelKey::Reduce { op, input, out } => write!(f, "reduce:{op:?}:{input}->{out}"),
             KernelKey::ArgReduce { op, input } => write!(f, "argreduce:{op:?}:{input}"),
             KernelKey::Scan { op, dtype } => write!(f, "scan:{op:?}:{dtype}"),
@@ -192,19 +194,27 @@ impl KernelKey {
         }
         let mut h = String::new();
         let body = match self {
-            KernelKey::Map { op, inputs, out } => {
+            KernelKey::Map { op, inputs, out, scalars } => {
                 map_header(&mut h, *op, inputs, *out, false)?;
                 let offs = ["P.off_a", "P.off_b", "P.off_c"];
-                let args: Vec<String> =
-                    (0..inputs.len()).map(|i| format!("{}[index_of(i, {i}u, {})]", NAMES[i], offs[i])).collect();
+                let args: Vec<String> = (0..inputs.len())
+                    .map(|i| match scalars & (1 << i) {
+                        0 => format!("{}[index_of(i, {i}u, {})]", NAMES[i], offs[i]),
+                        _ => format!("bitcast<{}>({})", ALIASES[i], offs[i]),
+                    })
+                    .collect();
                 let _ = writeln!(h, "fn compute(i: u32) -> SO {{ return op({}); }}", args.join(", "));
                 include_str!("../kernels/map.wgsl")
             }
-            KernelKey::MapVec4 { op, inputs, out } => {
+            KernelKey::MapVec4 { op, inputs, out, scalars } => {
                 map_header(&mut h, *op, inputs, *out, true)?;
                 let offs = ["P.off_a", "P.off_b", "P.off_c"];
-                let loads: Vec<String> =
-                    (0..inputs.len()).map(|i| format!("    let v{i} = {}[q + u32({}) / 4u];", NAMES[i], offs[i])).collect();
+                let loads: Vec<String> = (0..inputs.len())
+                    .map(|i| match scalars & (1 << i) {
+                        0 => format!("    let v{i} = {}[q + u32({}) / 4u];", NAMES[i], offs[i]),
+                        _ => format!("    let v{i} = vec4<{}>(bitcast<{}>({}));", ALIASES[i], ALIASES[i], offs[i]),
+                    })
+                    .collect();
                 let lane = |c: &str| {
                     let args: Vec<String> = (0..inputs.len()).map(|i| format!("v{i}.{c}")).collect();
                     format!("narrow(op({}))", args.join(", "))

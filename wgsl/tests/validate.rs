@@ -21,15 +21,19 @@ fn all_keys() -> Vec<KernelKey> {
     let mut keys = vec![];
     for &d in &GPU_DTYPES {
         for op in ALL_UNARY {
-            keys.push(KernelKey::Map { op: MapOp::Unary(op), inputs: vec![d], out: if op.outputs_bool() { Dtype::Bool } else { d } });
+            keys.push(KernelKey::Map { op: MapOp::Unary(op), inputs: vec![d], out: if op.outputs_bool() { Dtype::Bool } else { d }, scalars: 0 });
         }
         for op in ALL_BINARY {
-            keys.push(KernelKey::Map { op: MapOp::Binary(op), inputs: vec![d, d], out: if op.outputs_bool() { Dtype::Bool } else { d } });
+            for scalars in [0, 1, 2] {
+                keys.push(KernelKey::Map { op: MapOp::Binary(op), inputs: vec![d, d], out: if op.outputs_bool() { Dtype::Bool } else { d }, scalars });
+            }
         }
-        keys.push(KernelKey::Map { op: MapOp::Select, inputs: vec![Dtype::Bool, d, d], out: d });
-        keys.push(KernelKey::Map { op: MapOp::Copy, inputs: vec![d], out: d });
+        for scalars in [0, 1, 2, 4, 6] {
+            keys.push(KernelKey::Map { op: MapOp::Select, inputs: vec![Dtype::Bool, d, d], out: d, scalars });
+        }
+        keys.push(KernelKey::Map { op: MapOp::Copy, inputs: vec![d], out: d, scalars: 0 });
         for &t in &GPU_DTYPES {
-            keys.push(KernelKey::Map { op: MapOp::Cast, inputs: vec![d], out: t });
+            keys.push(KernelKey::Map { op: MapOp::Cast, inputs: vec![d], out: t, scalars: 0 });
         }
         for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min] {
             keys.push(KernelKey::Reduce { op, input: d, out: d });
@@ -60,7 +64,7 @@ fn all_keys() -> Vec<KernelKey> {
     let vec4: Vec<KernelKey> = keys
         .iter()
         .filter_map(|k| match k {
-            KernelKey::Map { op, inputs, out } => Some(KernelKey::MapVec4 { op: *op, inputs: inputs.clone(), out: *out }),
+            KernelKey::Map { op, inputs, out, scalars } => Some(KernelKey::MapVec4 { op: *op, inputs: inputs.clone(), out: *out, scalars: *scalars }),
             _ => None,
         })
         .collect();

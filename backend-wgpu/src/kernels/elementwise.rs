@@ -27,31 +27,49 @@ pub fn map_into(engine: &Arc<Engine>, op: MapOp, inputs: &[Data], out_dtype: Dty
     if n == 0 {
         return Ok(());
     }
-    let res = inputs.iter().map(|d| Resident::of(engine, d)).collect::<Result<Vec<_>>>()?;
-    let mut all: Vec<&[isize]> = res.iter().map(|r| r.data.strides.as_slice()).collect();
+    // single host values (Rust scalars, `array!(2.0)`) travel in the params instead of a buffer
+    let scalar_bits: Vec<Option<u32>> = inputs.iter().map(scalar_bits).collect::<Result<_>>()?;
+    let scalars = scalar_bits.iter().enumerate().fold(0u8, |m, (i, b)| m | ((b.is_some() as u8) << i));
+    let res = inputs
+        .iter()
+        .zip(&scalar_bits)
+        .map(|(d, b)| if b.is_some() { Ok(None) } else { Resident::of(engine, d).map(Some) })
+        .collect::<Result<Vec<_>>>()?;
+    let mut all: Vec<&[isize]> = inputs.iter().map(|d| d.strides.as_slice()).collect();
     all.push(&out.strides);
     let (shape, strides) = collapse_dims(out.shape, &all);
-    let contiguous = res.iter().all(|r| is_row_contiguous(&r.data.shape, &r.data.strides))
+    let contiguous = inputs.iter().zip(&scalar_bits).all(|(d, b)| b.is_some() || is_row_contiguous(&d.shape, &d.strides))
         && is_row_contiguous(out.shape, &out.strides);
     let mut dims = shape_i32(&shape);
     for s in &strides {
         dims.extend(i32s(s));
     }
-    let mut offs = [0i32; 3];
-    for (i, r) in res.iter().enumerate() {
-        offs[i] = r.data.offset as i32;
+    let mut offs = [0u32; 3];
+    for (i, (d, b)) in inputs.iter().zip(&scalar_bits).enumerate() {
+        offs[i] = b.unwrap_or(w(d.offset as i32));
     }
-    let params = [n as u32, shape.len() as u32, contiguous as u32, 0, w(offs[0]), w(offs[1]), w(offs[2]), w(out.offset as i32)];
+    let params = [n as u32, shape.len() as u32, contiguous as u32, 0, offs[0], offs[1], offs[2], w(out.offset as i32)];
     let dtypes: Vec<Dtype> = inputs.iter().map(|d| d.dtype()).collect();
-    let mut bufs: Vec<(u32, &wgpu::Buffer)> = res.iter().enumerate().map(|(i, r)| (i as u32 + 2, r.buf())).collect();
+    let mut bufs: Vec<(u32, &wgpu::Buffer)> = res.iter().enumerate().filter_map(|(i, r)| r.as_ref().map(|r| (i as u32 + 2, r.buf()))).collect();
     bufs.push((inputs.len() as u32 + 2, out.mem.buf()));
     // Dense and 4-aligned: four elements per invocation with 16-byte loads and stores.
-    if contiguous && n % 4 == 0 && offs.iter().all(|o| o % 4 == 0) && out.offset % 4 == 0 {
-        let key = KernelKey::MapVec4 { op, inputs: dtypes, out: out_dtype };
+    let aligned = offs.iter().zip(&scalar_bits).all(|(o, b)| b.is_some() || o % 4 == 0);
+    if contiguous && n % 4 == 0 && aligned && out.offset % 4 == 0 {
+        let key = KernelKey::MapVec4 { op, inputs: dtypes, out: out_dtype, scalars };
         return engine.dispatch_1d(&key, "main", &params, None, &bufs, (n / 4).div_ceil(WG as usize));
     }
-    let key = KernelKey::Map { op, inputs: dtypes, out: out_dtype };
+    let key = KernelKey::Map { op, inputs: dtypes, out: out_dtype, scalars };
     engine.dispatch_1d(&key, "main", &params, Some(&dims), &bufs, n.div_ceil(WG as usize))
+}
+
+/// The GPU-layout bits of `d` when it is one value held only on the host (else `None`).
+fn scalar_bits(d: &Data) -> Result<Option<u32>> {
+    if d.buffer.len() != 1 || !d.buffer.has_host() || d.buffer.device_mem().is_some() {
+        return Ok(None);
+    }
+    let host = d.buffer.host()?;
+    let words = crate::transfer::to_gpu_layout(d.dtype(), host.bytes())?;
+    Ok(words.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
 }
 
 /// A fresh dense output of `op(inputs...)`.

@@ -192,10 +192,22 @@ impl Bench<'_> {
             }
             Ok(y)
         })?;
-        let per_op = t / n_ops as f64;
-        println!("{:<12} {:<22} {:<16} {:<9} {:>11.3} µs per op (1,000 chained ops, one eval)", "overhead", "chained add/mul", "1024", "float32", per_op * 1e6);
-        self.rows.push(Row { suite: "overhead", op: "chained add/mul (per op)".into(), shape: "1024".into(), dtype: Dtype::Float32, median_s: per_op, rate: 0.0, unit: "s/op", of_roofline: 0.0 });
+        self.per_op("chained add/mul scalar", t / n_ops as f64);
+        let z = input(&[1024], Dtype::Float32, d, 13)?;
+        let t = time_median(d, self.budget, || {
+            let mut y = x.clone();
+            for _ in 0..n_ops {
+                y = ops::add_device(&y, &z, d)?;
+            }
+            Ok(y)
+        })?;
+        self.per_op("chained add array", t / n_ops as f64);
         Ok(())
+    }
+
+    fn per_op(&mut self, op: &str, secs: f64) {
+        println!("{:<12} {:<22} {:<16} {:<9} {:>11.3} µs per op (1,000 chained ops, one eval)", "overhead", op, "1024", "float32", secs * 1e6);
+        self.rows.push(Row { suite: "overhead", op: op.into(), shape: "1024".into(), dtype: Dtype::Float32, median_s: secs, rate: 0.0, unit: "s/op", of_roofline: 0.0 });
     }
 
     fn json(&self) -> String {
