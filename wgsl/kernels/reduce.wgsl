@@ -13,7 +13,7 @@ struct Params {
     off_a: i32,
     chunks: u32,
     chunk: u32,
-    pad: u32,
+    inner_dense: u32, // 1: each line is `red_size` consecutive elements from o * red_size
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> dims: array<i32>;
@@ -28,11 +28,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (o >= P.n_out) { return; }
     let begin = (g % P.chunks) * P.chunk;
     let end = min(begin + P.chunk, P.red_size);
-    let base = strided(o, P.nk, 0u, P.nk, P.off_a);
     var acc = identity();
-    for (var r = begin + lid; r < end; r = r + 256u) {
-        let off = strided(r, P.nr, 2u * P.nk, 2u * P.nk + P.nr, i32(base));
-        acc = combine(acc, load(A[off]));
+    if (P.inner_dense == 1u) {
+        let base = u32(P.off_a) + o * P.red_size;
+        for (var r = begin + lid; r < end; r = r + 256u) {
+            acc = combine(acc, load(A[base + r]));
+        }
+    } else {
+        let base = strided(o, P.nk, 0u, P.nk, P.off_a);
+        for (var r = begin + lid; r < end; r = r + 256u) {
+            let off = strided(r, P.nr, 2u * P.nk, 2u * P.nk + P.nr, i32(base));
+            acc = combine(acc, load(A[off]));
+        }
     }
     partial[lid] = acc;
     workgroupBarrier();

@@ -40,6 +40,8 @@ pub enum KernelKey {
     /// Batched matmul with square output tiles of side `tile` (64: 4x4 outputs per invocation;
     /// 128: 8x8, for large matrices).
     Matmul { dtype: Dtype, tile: u32 },
+    /// The M == 1 product with B's columns contiguous (x @ W^T), 32 invocations per output.
+    Gemv { dtype: Dtype },
     /// Fused softmax over the last axis of a dense float input.
     Softmax { dtype: Dtype },
     /// take (`along == false`) or take_along_axis.
@@ -64,6 +66,7 @@ impl fmt::Display for KernelKey {
             KernelKey::Scan { op, dtype } => write!(f, "scan:{op:?}:{dtype}"),
             KernelKey::Matmul { dtype, tile } => write!(f, "matmul{tile}:{dtype}"),
             KernelKey::Softmax { dtype } => write!(f, "softmax:{dtype}"),
+            KernelKey::Gemv { dtype } => write!(f, "gemv:{dtype}"),
             KernelKey::Gather { along, dtype } => write!(f, "gather:{along}:{dtype}"),
             KernelKey::Scatter { add, dtype } => write!(f, "scatter:{add}:{dtype}"),
             KernelKey::Sort { dtype, indices } => write!(f, "sort:{dtype}:{indices}"),
@@ -263,6 +266,14 @@ impl KernelKey {
                 buffers(&mut h, &[("A", "f32"), ("B", "f32")], ("O", "f32"));
                 h.push_str(&narrow_fn(*dtype));
                 body
+            }
+            KernelKey::Gemv { dtype } => {
+                if scalar(*dtype) != Scalar::F32 {
+                    return None;
+                }
+                buffers(&mut h, &[("A", "f32"), ("B", "f32")], ("O", "f32"));
+                h.push_str(&narrow_fn(*dtype));
+                include_str!("../kernels/gemv.wgsl")
             }
             KernelKey::Softmax { dtype } => {
                 if scalar(*dtype) != Scalar::F32 {

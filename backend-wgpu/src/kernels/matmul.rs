@@ -20,6 +20,12 @@ pub fn matmul(engine: &Arc<Engine>, a: &Data, b: &Data, shape: &[usize], dt: Dty
         return Ok(Engine::output(mem, dt, shape));
     }
     let (ra, rb) = (Resident::of(engine, a)?, Resident::of(engine, b)?);
+    // decode-shaped x @ W^T: one row of A against columns of B that are contiguous in K
+    if m == 1 && batch == 1 && k > 0 && a.strides[nd - 1] == 1 && b.strides[nd - 2] == 1 && b.strides[nd - 1] >= 0 {
+        let params = [n as u32, k as u32, a.offset as u32, b.offset as u32, b.strides[nd - 1] as u32, 0, 0, 0];
+        engine.dispatch_1d(&KernelKey::Gemv { dtype: dt }, "main", &params, None, &[(2, ra.buf()), (3, rb.buf()), (4, mem.buf())], n.div_ceil(8))?;
+        return Ok(Engine::output(mem, dt, shape));
+    }
     let mut dims = shape_i32(&a.shape[..nd - 2]);
     dims.extend(i32s(&a.strides[..nd - 2]));
     dims.extend(i32s(&b.strides[..nd - 2]));

@@ -50,24 +50,26 @@ pub fn reduce(engine: &Arc<Engine>, op: ReduceOp, axes: &[usize], x: &Data, shap
     dims.extend(&rst);
     let chunks = if n_out <= 4096 && red >= 1 << 16 { (red / 16384).clamp(2, 1024) } else { 1 };
     let chunk = red.div_ceil(chunks).max(1);
-    let params = |n: usize, red: usize, nk: usize, nr: usize, off: i32, chunks: usize, chunk: usize| {
-        [n as u32, red as u32, nk as u32, nr as u32, w(off), chunks as u32, chunk as u32, 0]
+    // the reduced axes are the trailing ones of a dense input: lines are consecutive
+    let inner_dense = x.is_row_contiguous() && axes.iter().all(|&a| a >= x.shape.len() - axes.len());
+    let params = |n: usize, red: usize, nk: usize, nr: usize, off: i32, chunks: usize, chunk: usize, dense: bool| {
+        [n as u32, red as u32, nk as u32, nr as u32, w(off), chunks as u32, chunk as u32, dense as u32]
     };
     if chunks == 1 {
         let key = KernelKey::Reduce { op, input: x.dtype(), out: out_dt };
-        let p = params(n_out, red, ks.len(), rs.len(), x.offset as i32, 1, chunk);
+        let p = params(n_out, red, ks.len(), rs.len(), x.offset as i32, 1, chunk, inner_dense);
         engine.dispatch_1d(&key, "main", &p, Some(&dims), &[(2, r.buf()), (3, mem.buf())], n_out)?;
         return Ok(Engine::output(mem, out_dt, shape));
     }
     let pdt = partial_dtype(op, x.dtype());
     let partials = engine.alloc(n_out * chunks)?;
     let key = KernelKey::Reduce { op, input: x.dtype(), out: pdt };
-    let p = params(n_out, red, ks.len(), rs.len(), x.offset as i32, chunks, chunk);
+    let p = params(n_out, red, ks.len(), rs.len(), x.offset as i32, chunks, chunk, inner_dense);
     engine.dispatch_1d(&key, "main", &p, Some(&dims), &[(2, r.buf()), (3, partials.buf())], n_out * chunks)?;
     // partials are dense [n_out, chunks]: reduce the last axis
     let dims2 = [n_out as i32, chunks as i32, chunks as i32, 1];
     let key2 = KernelKey::Reduce { op, input: pdt, out: out_dt };
-    let p2 = params(n_out, chunks, 1, 1, 0, 1, chunks);
+    let p2 = params(n_out, chunks, 1, 1, 0, 1, chunks, true);
     engine.dispatch_1d(&key2, "main", &p2, Some(&dims2), &[(2, partials.buf()), (3, mem.buf())], n_out)?;
     Ok(Engine::output(mem, out_dt, shape))
 }
