@@ -1,7 +1,10 @@
-//! Elementwise kernels: unary, binary, select, astype and copy, over any strided layout.
+//! Elementwise kernels: unary, binary, select, astype and copy, over any strided layout. Dense
+//! f32 inputs of the hottest ops (add, subtract, multiply, divide, maximum, minimum, exp) run the
+//! explicit SIMD kernels of `simd.rs`.
 
+use crate::simd;
 use crate::types::CpuType;
-use crate::view::{map1, map2, map3, Host, Output};
+use crate::view::{map1, map2, map3, par_chunks, Host, Output};
 use crate::with_dtype;
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::dtype::Bool8;
@@ -12,6 +15,12 @@ use mlx_arm_core::{Dtype, Result};
 pub fn unary(op: UnaryOp, x: &Data, shape: &[usize], out_dt: Dtype) -> Result<Data> {
     let h = Host::of(x)?;
     let mut out = Output::new(out_dt, x.size())?;
+    if op == UnaryOp::Exp && x.dtype() == Dtype::Float32 {
+        // SIMD exp; strided inputs are gathered first so every layout gives the same bits
+        let src = h.view::<f32>().to_contiguous();
+        par_chunks(out.slice::<f32>(), |s, c| simd::exp_slice(&src[s..s + c.len()], c));
+        return Ok(out.finish(shape));
+    }
     if matches!(op, UnaryOp::IsNan | UnaryOp::IsInf) {
         with_dtype!(x.dtype(), T => map1(&h.view::<T>(), out.slice::<Bool8>(), |v| Bool8::from(T::predicate(op, v))));
     } else {
@@ -39,6 +48,13 @@ fn binary_typed<T: CpuType>(op: BinaryOp, a: &Host, b: &Host, out: &mut Output) 
 pub fn binary(op: BinaryOp, a: &Data, b: &Data, shape: &[usize], out_dt: Dtype) -> Result<Data> {
     let (ha, hb) = (Host::of(a)?, Host::of(b)?);
     let mut out = Output::new(out_dt, a.size())?;
+    if a.dtype() == Dtype::Float32 && simd::has_binary_f32(op) {
+        let (va, vb) = (ha.view::<f32>(), hb.view::<f32>());
+        if let (Some(x), Some(y)) = (va.as_contiguous(), vb.as_contiguous()) {
+            par_chunks(out.slice::<f32>(), |s, c| simd::binary_f32(op, &x[s..s + c.len()], &y[s..s + c.len()], c));
+            return Ok(out.finish(shape));
+        }
+    }
     with_dtype!(a.dtype(), T => binary_typed::<T>(op, &ha, &hb, &mut out));
     Ok(out.finish(shape))
 }

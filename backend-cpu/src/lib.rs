@@ -6,6 +6,7 @@ mod elementwise;
 mod indexing;
 mod matmul;
 mod reduce;
+pub mod simd;
 mod softmax;
 mod sort;
 pub mod types;
@@ -26,7 +27,7 @@ impl Backend for CpuBackend {
     }
 
     fn describe(&self) -> String {
-        format!("CPU ({} threads, {})", rayon::current_num_threads(), std::env::consts::ARCH)
+        format!("CPU ({} threads, {}, SIMD {})", rayon::current_num_threads(), std::env::consts::ARCH, simd::describe())
     }
 
     fn eval(&self, prim: &Primitive, inputs: &[Data], shape: &[usize], dtype: Dtype) -> Result<Data> {

@@ -1,6 +1,9 @@
 //! Reductions (sum, prod, max, min, all, any; arg-max/min) and scans along axes. Floats
-//! accumulate in f64, integers wrap in their own type.
+//! accumulate in f64, integers wrap in their own type. f32 sum/max/min whose reduced elements
+//! form dense lines (rows, whole arrays) run the SIMD kernels of `simd.rs`, long lines split
+//! over tasks at fixed boundaries (so results do not depend on the thread count).
 
+use crate::simd;
 use crate::types::{CpuType, Wide};
 use crate::view::{Host, Output, View};
 use crate::with_dtype;
@@ -46,12 +49,72 @@ fn reduce_line<T: CpuType>(op: ReduceOp, view: &View<T>, rs: &[usize], rst: &[is
     }
 }
 
+/// Elements per task when a long line is split.
+const LINE_CHUNK: usize = 1 << 16;
+
+/// The length of the dense line the reduced dims `rs`/`rst` cover (in any order of the dims),
+/// or None when they are not one.
+fn dense_line(rs: &[usize], rst: &[isize]) -> Option<usize> {
+    let mut dims: Vec<(usize, isize)> = rs.iter().copied().zip(rst.iter().copied()).filter(|&(n, _)| n != 1).collect();
+    if dims.iter().any(|&(n, st)| n == 0 || st <= 0) {
+        return dims.iter().any(|&(n, _)| n == 0).then_some(0);
+    }
+    dims.sort_by_key(|&(_, st)| std::cmp::Reverse(st));
+    let (shape, strides): (Vec<usize>, Vec<isize>) = dims.into_iter().unzip();
+    mlx_arm_core::layout::is_row_contiguous(&shape, &strides).then(|| numel(&shape))
+}
+
+/// One f32 line through the SIMD kernels.
+fn reduce_slice_f32(op: ReduceOp, x: &[f32]) -> f64 {
+    match op {
+        ReduceOp::Sum => simd::sum_f32(x),
+        ReduceOp::Max => simd::extremum_f32(x, true) as f64,
+        ReduceOp::Min => simd::extremum_f32(x, false) as f64,
+        _ => unreachable!(),
+    }
+}
+
+/// f32 sum/max/min over dense lines of `len` elements starting at `bases`.
+fn reduce_lines_f32(op: ReduceOp, all: &[f32], bases: &[isize], len: usize, out: &mut [f32]) {
+    if len == 0 {
+        out.fill(0.0); // only sums reach here with empty lines (max/min of nothing is refused)
+        return;
+    }
+    let line = |b: isize| &all[b as usize..b as usize + len];
+    let threads = rayon::current_num_threads();
+    if len <= LINE_CHUNK || bases.len() >= 4 * threads {
+        if bases.len() * len > 1 << 16 && bases.len() > 1 {
+            out.par_iter_mut().zip(bases.par_iter()).for_each(|(o, &b)| *o = reduce_slice_f32(op, line(b)) as f32);
+        } else {
+            out.iter_mut().zip(bases).for_each(|(o, &b)| *o = reduce_slice_f32(op, line(b)) as f32);
+        }
+        return;
+    }
+    // few long lines: split each at fixed boundaries, combine the partials in order
+    for (o, &b) in out.iter_mut().zip(bases) {
+        let parts: Vec<f64> = line(b).par_chunks(LINE_CHUNK).map(|c| reduce_slice_f32(op, c)).collect();
+        *o = match op {
+            ReduceOp::Sum => parts.iter().sum::<f64>() as f32,
+            _ if parts.iter().any(|p| p.is_nan()) => f32::NAN,
+            ReduceOp::Max => parts.iter().copied().fold(f64::NEG_INFINITY, f64::max) as f32,
+            _ => parts.iter().copied().fold(f64::INFINITY, f64::min) as f32,
+        };
+    }
+}
+
 /// Reduction over `axes`; the output keeps reduced axes with size 1.
 pub fn reduce(op: ReduceOp, axes: &[usize], x: &Data, shape: &[usize], out_dt: Dtype) -> Result<Data> {
     let h = Host::of(x)?;
     let (ks, kst, rs, rst) = split_axes(x, axes);
     let n_out = numel(&ks);
     let mut out = Output::new(out_dt, n_out)?;
+    if x.dtype() == Dtype::Float32 && matches!(op, ReduceOp::Sum | ReduceOp::Max | ReduceOp::Min) {
+        if let Some(len) = dense_line(&rs, &rst) {
+            let bases: Vec<isize> = StridedIter::new(&ks, &kst, x.offset).collect();
+            reduce_lines_f32(op, h.view::<f32>().all, &bases, len, out.slice::<f32>());
+            return Ok(out.finish(shape));
+        }
+    }
     with_dtype!(x.dtype(), T => {
         let v = h.view::<T>();
         let o = out.slice::<T>();

@@ -1,7 +1,9 @@
 //! Fused softmax over the last axis: one task per block of rows, each row read once for its
-//! maximum and once for the exponentials (written straight to the output), then scaled in place.
-//! Half types are computed in f32 and rounded once.
+//! maximum and once for the exponentials (written straight to the output), then scaled in place
+//! (the row is still in cache). f32 rows run the SIMD kernel of `simd.rs` (vectorised max, exp
+//! and sum); half types are computed in f32 through it and rounded once; f64 rows are scalar.
 
+use crate::simd;
 use crate::view::{Host, Output};
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::{Dtype, Error, Result};
@@ -11,23 +13,9 @@ use rayon::prelude::*;
 /// Rows per parallel task get at least this many elements.
 const ROW_GRAIN: usize = 1 << 14;
 
-/// `out = exp(x - max(x)) / sum(exp(x - max(x)))` for one row, in f32.
-fn softmax_row_f32(x: &[f32], out: &mut [f32]) {
-    let m = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let m = if m.is_infinite() { 0.0 } else { m };
-    let mut sum = 0.0f32;
-    for (o, &v) in out.iter_mut().zip(x) {
-        let e = (v - m).exp();
-        *o = e;
-        sum += e;
-    }
-    let inv = 1.0 / sum;
-    out.iter_mut().for_each(|o| *o *= inv);
-}
-
 fn softmax_row_f64(x: &[f64], out: &mut [f64]) {
+    // no shift guard: as in MLX, +inf in a row (or a row of -inf) makes the row NaN
     let m = x.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-    let m = if m.is_infinite() { 0.0 } else { m };
     let mut sum = 0.0f64;
     for (o, &v) in out.iter_mut().zip(x) {
         let e = (v - m).exp();
@@ -38,10 +26,18 @@ fn softmax_row_f64(x: &[f64], out: &mut [f64]) {
     out.iter_mut().for_each(|o| *o *= inv);
 }
 
+/// Runs `block(x_rows, out_rows)` over blocks of whole rows of length `n`, spread over rayon.
+fn row_blocks<T: Sync, U: Send>(x: &[T], out: &mut [U], n: usize, block: impl Fn(&[T], &mut [U]) + Sync) {
+    let per_task = ROW_GRAIN.div_ceil(n).max(1) * n;
+    if out.len() <= per_task {
+        return block(x, out);
+    }
+    out.par_chunks_mut(per_task).zip(x.par_chunks(per_task)).for_each(|(o, x)| block(x, o));
+}
+
 /// Runs `row(x_row, out_row)` over every row of length `n`, rows spread over rayon.
 fn rows<T: Sync, U: Send>(x: &[T], out: &mut [U], n: usize, row: impl Fn(&[T], &mut [U]) + Sync) {
-    let per_task = ROW_GRAIN.div_ceil(n).max(1) * n;
-    out.par_chunks_mut(per_task).zip(x.par_chunks(per_task)).for_each(|(o, x)| {
+    row_blocks(x, out, n, |x, o| {
         for (o, x) in o.chunks_mut(n).zip(x.chunks(n)) {
             row(x, o);
         }
@@ -49,10 +45,10 @@ fn rows<T: Sync, U: Send>(x: &[T], out: &mut [U], n: usize, row: impl Fn(&[T], &
 }
 
 fn softmax_half<H: Copy + Send + Sync + 'static>(x: &[H], out: &mut [H], n: usize, to: fn(H) -> f32, from: fn(f32) -> H) {
-    rows(x, out, n, |x, o| {
+    row_blocks(x, out, n, |x, o| {
         let xs: Vec<f32> = x.iter().map(|&v| to(v)).collect();
-        let mut ys = vec![0.0f32; n];
-        softmax_row_f32(&xs, &mut ys);
+        let mut ys = vec![0.0f32; xs.len()];
+        simd::softmax_rows(&xs, &mut ys, n);
         o.iter_mut().zip(&ys).for_each(|(o, &y)| *o = from(y));
     });
 }
@@ -66,7 +62,7 @@ pub fn softmax(x: &Data, shape: &[usize]) -> Result<Data> {
         return Ok(out.finish(shape));
     }
     match x.dtype() {
-        Dtype::Float32 => rows(&h.view::<f32>().to_contiguous(), out.slice::<f32>(), n, softmax_row_f32),
+        Dtype::Float32 => row_blocks(&h.view::<f32>().to_contiguous(), out.slice::<f32>(), n, |x, o| simd::softmax_rows(x, o, n)),
         Dtype::Float64 => rows(&h.view::<f64>().to_contiguous(), out.slice::<f64>(), n, softmax_row_f64),
         Dtype::Float16 => softmax_half(&h.view::<f16>().to_contiguous(), out.slice::<f16>(), n, f16::to_f32, f16::from_f32),
         Dtype::Bfloat16 => softmax_half(&h.view::<bf16>().to_contiguous(), out.slice::<bf16>(), n, bf16::to_f32, bf16::from_f32),
