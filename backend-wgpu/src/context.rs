@@ -14,6 +14,10 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     /// Limits granted to the device (the adapter's own).
     pub limits: wgpu::Limits,
+    /// Optional features the device was opened with (SHADER_F16, SUBGROUP, cooperative matrices).
+    pub features: wgpu::Features,
+    /// 16x16x16 f16 x f16 -> f32 cooperative matrices on subgroups of exactly 32 (tensor cores).
+    pub coop_f16: bool,
     errors: Arc<Mutex<Vec<String>>>,
 }
 
@@ -32,11 +36,22 @@ impl Gpu {
             .map_err(|e| Error::NoDevice(format!("no GPU adapter found: {e}")))?;
         let info = adapter.get_info();
         let limits = adapter.limits();
+        let offered = adapter.features();
+        let mut features = offered & (wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP);
+        let coop_f16 = coop_f16_offered(&adapter, &info, offered);
+        if coop_f16 {
+            features |= wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;
+        }
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("mlx-arm"),
-                required_features: wgpu::Features::empty(),
+                required_features: features,
                 required_limits: limits.clone(),
+                // SAFETY: the experimental feature requested (cooperative matrices) is used only
+                // by the matmul_coop kernel, whose loads and stores stay inside workgroup arrays
+                // it sizes itself; it is requested only where the adapter reports the exact
+                // configuration that kernel uses.
+                experimental_features: if coop_f16 { unsafe { wgpu::ExperimentalFeatures::enabled() } } else { wgpu::ExperimentalFeatures::disabled() },
                 ..Default::default()
             })
             .await
@@ -46,7 +61,7 @@ impl Gpu {
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             sink.lock().unwrap().push(e.to_string());
         }));
-        Ok(Gpu { device, queue, info, limits, errors })
+        Ok(Gpu { device, queue, info, limits, features, coop_f16, errors })
     }
 
     /// The first error wgpu reported since the last call, as an `Error`.
@@ -62,6 +77,41 @@ impl Gpu {
 
     /// One line describing the adapter.
     pub fn describe(&self) -> String {
-        format!("{} ({:?}, {:?}, driver {} {})", self.info.name, self.info.backend, self.info.device_type, self.info.driver, self.info.driver_info)
+        let mut extras = vec![];
+        if self.features.contains(wgpu::Features::SHADER_F16) {
+            extras.push("f16");
+        }
+        if self.features.contains(wgpu::Features::SUBGROUP) {
+            extras.push("subgroups");
+        }
+        if self.coop_f16 {
+            extras.push("cooperative matrices");
+        }
+        format!(
+            "{} ({:?}, {:?}, driver {} {}; {})",
+            self.info.name,
+            self.info.backend,
+            self.info.device_type,
+            self.info.driver,
+            self.info.driver_info,
+            if extras.is_empty() { "no optional features".to_string() } else { extras.join(", ") }
+        )
     }
+}
+
+/// Whether the adapter runs the cooperative-matrix matmul: the feature, SHADER_F16, subgroups of
+/// exactly 32 and a 16x16x16 f16 x f16 -> f32 configuration. `MLX_ARM_COOP_MATRIX=0` opts out.
+fn coop_f16_offered(adapter: &wgpu::Adapter, info: &wgpu::AdapterInfo, offered: wgpu::Features) -> bool {
+    if matches!(std::env::var("MLX_ARM_COOP_MATRIX").as_deref(), Ok("0")) {
+        return false;
+    }
+    let needed = wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX | wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP;
+    if !offered.contains(needed) || info.subgroup_min_size != 32 || info.subgroup_max_size != 32 {
+        return false;
+    }
+    adapter.cooperative_matrix_properties().iter().any(|p| {
+        (p.m_size, p.n_size, p.k_size) == (16, 16, 16)
+            && p.ab_type == wgpu::CooperativeScalarType::F16
+            && p.cr_type == wgpu::CooperativeScalarType::F32
+    })
 }

@@ -40,6 +40,9 @@ pub enum KernelKey {
     /// Batched matmul with square output tiles of side `tile` (64: 4x4 outputs per invocation;
     /// 128: 8x8, for large matrices).
     Matmul { dtype: Dtype, tile: u32 },
+    /// Batched matmul on cooperative matrices (16x16 f16 inputs, f32 accumulators); for
+    /// adapters that offer them with subgroups of 32.
+    MatmulCoop { dtype: Dtype },
     /// The M == 1 product with B's columns contiguous (x @ W^T), 32 invocations per output.
     Gemv { dtype: Dtype },
     /// Fused softmax over the last axis of a dense float input.
@@ -67,6 +70,7 @@ impl fmt::Display for KernelKey {
             KernelKey::Matmul { dtype, tile } => write!(f, "matmul{tile}:{dtype}"),
             KernelKey::Softmax { dtype } => write!(f, "softmax:{dtype}"),
             KernelKey::Gemv { dtype } => write!(f, "gemv:{dtype}"),
+            KernelKey::MatmulCoop { dtype } => write!(f, "matmul_coop:{dtype}"),
             KernelKey::Gather { along, dtype } => write!(f, "gather:{along}:{dtype}"),
             KernelKey::Scatter { add, dtype } => write!(f, "scatter:{add}:{dtype}"),
             KernelKey::Sort { dtype, indices } => write!(f, "sort:{dtype}:{indices}"),
@@ -194,6 +198,16 @@ impl KernelKey {
     pub fn source(&self) -> Option<String> {
         if let KernelKey::RandomBits = self {
             return Some(format!("{COMMON}\n{}", include_str!("../kernels/random.wgsl")));
+        }
+        if let KernelKey::MatmulCoop { dtype } = self {
+            if scalar(*dtype) != Scalar::F32 {
+                return None;
+            }
+            let mut h = String::new();
+            buffers(&mut h, &[("X", "f32"), ("Y", "f32")], ("O", "f32"));
+            h.push_str(&narrow_fn(*dtype));
+            let body = include_str!("../kernels/matmul_coop.wgsl");
+            return Some(format!("enable f16;\nenable wgpu_cooperative_matrix;\n{COMMON}\n// ---- generated header: {self}\n{h}\n{body}"));
         }
         let mut h = String::new();
         let body = match self {
@@ -342,7 +356,7 @@ impl KernelKey {
                 h.push_str(&narrow_fn(*dtype));
                 include_str!("../kernels/arange.wgsl")
             }
-            KernelKey::RandomBits => unreachable!("handled above"),
+            KernelKey::RandomBits | KernelKey::MatmulCoop { .. } => unreachable!("handled above"),
         };
         Some(format!("{COMMON}\n// ---- generated header: {self}\n{h}\n{body}"))
     }

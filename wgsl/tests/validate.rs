@@ -51,6 +51,7 @@ fn all_keys() -> Vec<KernelKey> {
         keys.push(KernelKey::Matmul { dtype: d, tile: 128 });
         keys.push(KernelKey::Softmax { dtype: d });
         keys.push(KernelKey::Gemv { dtype: d });
+        keys.push(KernelKey::MatmulCoop { dtype: d });
         keys.push(KernelKey::Gather { along: false, dtype: d });
         keys.push(KernelKey::Gather { along: true, dtype: d });
         keys.push(KernelKey::Scatter { add: false, dtype: d });

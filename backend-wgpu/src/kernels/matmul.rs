@@ -29,8 +29,11 @@ pub fn matmul(engine: &Arc<Engine>, a: &Data, b: &Data, shape: &[usize], dt: Dty
     let mut dims = shape_i32(&a.shape[..nd - 2]);
     dims.extend(i32s(&a.strides[..nd - 2]));
     dims.extend(i32s(&b.strides[..nd - 2]));
-    let tile = tile_for(m, n, batch, dt);
-    let key = KernelKey::Matmul { dtype: dt, tile };
+    // half types on tensor cores where the adapter has them (f16 products, f32 accumulation:
+    // what MLX does for f16; bf16 inputs are rounded to f16 on the way in, so only f16 uses it)
+    let coop = engine.gpu.coop_f16 && dt == Dtype::Float16;
+    let tile = if coop { 64 } else { tile_for(m, n, batch, dt) };
+    let key = if coop { KernelKey::MatmulCoop { dtype: dt } } else { KernelKey::Matmul { dtype: dt, tile } };
     let max_z = engine.gpu.limits.max_compute_workgroups_per_dimension as usize;
     let mut base = 0usize;
     while base < batch {
