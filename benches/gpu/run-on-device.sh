@@ -26,8 +26,8 @@ if [ -f $B/peers.xz ]; then xz -dc $B/peers.xz > /tmp/peers && chmod +x /tmp/pee
 $B/demo | tail -3
 echo "== bench, all suites (default tiles)"
 $B/bench --device gpu --suite all --json "$OUT/bench-gpu.json"
-echo "== f16 matmul without cooperative matrices"
-MLX_ARM_COOP_MATRIX=0 $B/bench --device gpu --suite matmul --json "$OUT/bench-gpu-nocoop.json"
+echo "== f16 matmul on cooperative matrices (opt-in)"
+MLX_ARM_COOP_MATRIX=1 $B/bench --device gpu --suite matmul --json "$OUT/bench-gpu-coop.json"
 echo "== matmul forced to 64x64 tiles"
 MLX_ARM_MATMUL_TILE=64 $B/bench --device gpu --suite matmul --json "$OUT/bench-gpu-tile64.json"
 echo "== matmul forced to 128x128 tiles"
@@ -39,7 +39,7 @@ if [ -x "$PEERS" ]; then
 fi
 if ls $B/shape_index-* >/dev/null 2>&1; then
   echo "== matmul conformance on this GPU (cooperative-matrix and tiled paths, edge shapes)"
-  $(ls $B/shape_index-* | head -1) matmul 2>&1 | grep -E "test result|panicked|got" | head -20
+  MLX_ARM_COOP_MATRIX=1 $(ls $B/shape_index-* | head -1) matmul 2>&1 | grep -E "test result|panicked|got" | head -20
 fi
 echo "== cpu (16 cores of the GPU machine)"
 $B/bench --device cpu --suite matmul,softmax --json "$OUT/bench-cpu-gpuhost.json"
