@@ -43,18 +43,6 @@ fn load_b(base: i32, r: u32, c: u32) -> f32 {
     return 0.0;
 }
 
-// (m, k) of A-tile element `idx`: k fastest when A's rows are contiguous, else m
-fn a_slot(idx: u32, k_fast: bool) -> vec2<u32> {
-    if (k_fast) { return vec2<u32>(idx / 16u, idx % 16u); }
-    return vec2<u32>(idx % 128u, idx / 128u);
-}
-
-// (n, k) of B-tile element `idx`: n fastest when B's rows are contiguous, else k
-fn b_slot(idx: u32, n_fast: bool) -> vec2<u32> {
-    if (n_fast) { return vec2<u32>(idx % 128u, idx / 128u); }
-    return vec2<u32>(idx / 16u, idx % 16u);
-}
-
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
@@ -68,33 +56,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let a_k_fast = P.a_cs == 1;
     let b_n_fast = P.b_cs == 1 || P.b_rs != 1;
     var acc: array<vec4<f32>, 16>;
-    // software pipelining: the next K step's tile is fetched into registers while this one is
-    // multiplied out of workgroup memory
-    var ra: array<f32, 8>;
-    var rb: array<f32, 8>;
-    for (var e = 0u; e < 8u; e = e + 1u) {
-        let ia = a_slot(li + e * 256u, a_k_fast);
-        let ib = b_slot(li + e * 256u, b_n_fast);
-        ra[e] = load_a(a_base, row0 + ia.x, ia.y);
-        rb[e] = load_b(b_base, ib.y, col0 + ib.x);
-    }
     for (var k0 = 0u; k0 < P.k; k0 = k0 + 16u) {
         for (var e = 0u; e < 8u; e = e + 1u) {
-            let ia = a_slot(li + e * 256u, a_k_fast);
-            let ib = b_slot(li + e * 256u, b_n_fast);
-            As[ia.y * 33u + ia.x / 4u][ia.x % 4u] = ra[e];
-            Bs[ib.y * 33u + ib.x / 4u][ib.x % 4u] = rb[e];
+            let idx = li + e * 256u;
+            // A tile element (m, k): walk k fastest when A's rows are contiguous, else m
+            var am = idx / 16u;
+            var ak = idx % 16u;
+            if (!a_k_fast) {
+                am = idx % 128u;
+                ak = idx / 128u;
+            }
+            As[ak * 33u + am / 4u][am % 4u] = load_a(a_base, row0 + am, k0 + ak);
+            var bn = idx % 128u;
+            var bk = idx / 128u;
+            if (!b_n_fast) {
+                bn = idx / 16u;
+                bk = idx % 16u;
+            }
+            Bs[bk * 33u + bn / 4u][bn % 4u] = load_b(b_base, k0 + bk, col0 + bn);
         }
         workgroupBarrier();
-        let kn = k0 + 16u;
-        if (kn < P.k) {
-            for (var e = 0u; e < 8u; e = e + 1u) {
-                let ia = a_slot(li + e * 256u, a_k_fast);
-                let ib = b_slot(li + e * 256u, b_n_fast);
-                ra[e] = load_a(a_base, row0 + ia.x, kn + ia.y);
-                rb[e] = load_b(b_base, kn + ib.y, col0 + ib.x);
-            }
-        }
         for (var kk = 0u; kk < 16u; kk = kk + 1u) {
             let a0 = As[kk * 33u + ty];
             let a1 = As[kk * 33u + 16u + ty];
