@@ -31,21 +31,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var acc = identity();
     if (P.inner_dense == 1u) {
         let base = u32(P.off_a) + o * P.red_size;
-        // four independent loads in flight per step, then the tail
-        var r = begin + lid;
-        var acc1 = identity();
-        var acc2 = identity();
-        var acc3 = identity();
-        for (; r + 768u < end; r = r + 1024u) {
-            acc = combine(acc, load(A[base + r]));
-            acc1 = combine(acc1, load(A[base + r + 256u]));
-            acc2 = combine(acc2, load(A[base + r + 512u]));
-            acc3 = combine(acc3, load(A[base + r + 768u]));
-        }
-        for (; r < end; r = r + 256u) {
+        for (var r = begin + lid; r < end; r = r + 256u) {
             acc = combine(acc, load(A[base + r]));
         }
-        acc = combine(combine(acc, acc1), combine(acc2, acc3));
     } else {
         let base = strided(o, P.nk, 0u, P.nk, P.off_a);
         for (var r = begin + lid; r < end; r = r + 256u) {
