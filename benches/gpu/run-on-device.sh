@@ -43,3 +43,5 @@ if ls $B/shape_index-* >/dev/null 2>&1; then
 fi
 echo "== cpu (16 cores of the GPU machine)"
 $B/bench --device cpu --suite matmul,softmax --json "$OUT/bench-cpu-gpuhost.json"
+echo "== bench again, all suites (run-to-run spread)"
+$B/bench --device gpu --suite all --json "$OUT/bench-gpu-repeat.json"
