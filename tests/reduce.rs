@@ -30,7 +30,12 @@ fn sum_dtype(dt: Dtype) -> Dtype {
     }
 }
 
-const CASES: [(&[usize], &[i32]); 9] = [
+const CASES: [(&[usize], &[i32]); 12] = [
+    // leading axes of a dense input with many columns: the GPU's per-column kernel, with one
+    // pass (few rows) and with row chunks plus a second pass
+    (&[5, 200], &[0]),
+    (&[70, 300], &[0]),
+    (&[4, 5, 70], &[0, 1]),
     // long lines with few outputs: the GPU splits them over many workgroups (two passes)
     (&[3, 70_000], &[1]),
     (&[140_001], &[0]),

@@ -33,6 +33,8 @@ pub enum KernelKey {
     MapVec4 { op: MapOp, inputs: Vec<Dtype>, out: Dtype, scalars: u8 },
     /// Reduction over axes (input dtype, output dtype).
     Reduce { op: ReduceOp, input: Dtype, out: Dtype },
+    /// Reduction over the leading axes of a dense input, one invocation per column.
+    ReduceCols { op: ReduceOp, input: Dtype, out: Dtype },
     /// Arg-reduction along one axis.
     ArgReduce { op: ArgReduceOp, input: Dtype },
     /// Cumulative reduction.
@@ -65,6 +67,7 @@ impl fmt::Display for KernelKey {
             KernelKey::Map { op, inputs, out, scalars } => write!(f, "map:{op:?}:{inputs:?}->{out}:s{scalars}"),
             KernelKey::MapVec4 { op, inputs, out, scalars } => write!(f, "map4:{op:?}:{inputs:?}->{out}:s{scalars}"),
             KernelKey::Reduce { op, input, out } => write!(f, "reduce:{op:?}:{input}->{out}"),
+            KernelKey::ReduceCols { op, input, out } => write!(f, "reduce_cols:{op:?}:{input}->{out}"),
             KernelKey::ArgReduce { op, input } => write!(f, "argreduce:{op:?}:{input}"),
             KernelKey::Scan { op, dtype } => write!(f, "scan:{op:?}:{dtype}"),
             KernelKey::Matmul { dtype, tile } => write!(f, "matmul{tile}:{dtype}"),
@@ -252,6 +255,12 @@ impl KernelKey {
                 buffers(&mut h, &[("A", sa)], ("O", scalar(*out).wgsl()));
                 acc_header(&mut h, *op, *input, *out);
                 include_str!("../kernels/reduce.wgsl")
+            }
+            KernelKey::ReduceCols { op, input, out } => {
+                let sa = scalar(*input).wgsl();
+                buffers(&mut h, &[("A", sa)], ("O", scalar(*out).wgsl()));
+                acc_header(&mut h, *op, *input, *out);
+                include_str!("../kernels/reduce_cols.wgsl")
             }
             KernelKey::ArgReduce { op, input } => {
                 let s = scalar(*input);

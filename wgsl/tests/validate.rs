@@ -37,9 +37,11 @@ fn all_keys() -> Vec<KernelKey> {
         }
         for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min] {
             keys.push(KernelKey::Reduce { op, input: d, out: d });
+            keys.push(KernelKey::ReduceCols { op, input: d, out: d });
         }
         for op in [ReduceOp::And, ReduceOp::Or] {
             keys.push(KernelKey::Reduce { op, input: d, out: Dtype::Bool });
+            keys.push(KernelKey::ReduceCols { op, input: d, out: Dtype::Bool });
         }
         for op in [ArgReduceOp::ArgMax, ArgReduceOp::ArgMin] {
             keys.push(KernelKey::ArgReduce { op, input: d });

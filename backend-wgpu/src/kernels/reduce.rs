@@ -40,8 +40,12 @@ fn partial_dtype(op: ReduceOp, input: Dtype) -> Dtype {
 /// second pass reduces the partials.
 pub fn reduce(engine: &Arc<Engine>, op: ReduceOp, axes: &[usize], x: &Data, shape: &[usize], out_dt: Dtype) -> Result<Data> {
     let r = Resident::of(engine, x)?;
-    let (ks, kst, rs, rst) = split(x, axes);
     let n_out = numel(shape);
+    // the leading axes of a dense input, many columns: one invocation per column
+    if x.is_row_contiguous() && (64..=65_535 * WG as usize).contains(&n_out) && axes.iter().all(|&a| a < axes.len()) {
+        return reduce_columns(engine, op, &r, x, n_out, shape, out_dt);
+    }
+    let (ks, kst, rs, rst) = split(x, axes);
     let red: usize = rs.iter().map(|&v| v as usize).product();
     let mem = engine.alloc(n_out)?;
     let mut dims = ks.clone();
@@ -71,6 +75,32 @@ pub fn reduce(engine: &Arc<Engine>, op: ReduceOp, axes: &[usize], x: &Data, shap
     let key2 = KernelKey::Reduce { op, input: pdt, out: out_dt };
     let p2 = params(n_out, chunks, 1, 1, 0, 1, chunks, true);
     engine.dispatch_1d(&key2, "main", &p2, Some(&dims2), &[(2, partials.buf()), (3, mem.buf())], n_out)?;
+    Ok(Engine::output(mem, out_dt, shape))
+}
+
+/// [`reduce`] over the leading axes of dense `x` viewed as `[rows, n_out]`: chunks of rows per
+/// invocation (enough chunks for ~256 Ki invocations), then one more pass over the partials.
+fn reduce_columns(engine: &Arc<Engine>, op: ReduceOp, r: &Resident, x: &Data, cols: usize, shape: &[usize], out_dt: Dtype) -> Result<Data> {
+    let rows = x.size() / cols.max(1);
+    let mem = engine.alloc(cols)?;
+    let groups_x = cols.div_ceil(WG as usize) as u32;
+    let chunks = (262_144 / cols).clamp(1, rows.div_ceil(64).max(1)).min(65_535);
+    let per = rows.div_ceil(chunks);
+    let chunks = rows.div_ceil(per).max(1);
+    if chunks == 1 {
+        let key = KernelKey::ReduceCols { op, input: x.dtype(), out: out_dt };
+        let p = [rows as u32, cols as u32, per.max(1) as u32, x.offset as u32];
+        engine.dispatch(&key, "main", &p, None, &[(2, r.buf()), (3, mem.buf())], [groups_x, 1, 1])?;
+        return Ok(Engine::output(mem, out_dt, shape));
+    }
+    let pdt = partial_dtype(op, x.dtype());
+    let partials = engine.alloc(chunks * cols)?;
+    let key = KernelKey::ReduceCols { op, input: x.dtype(), out: pdt };
+    let p = [rows as u32, cols as u32, per as u32, x.offset as u32];
+    engine.dispatch(&key, "main", &p, None, &[(2, r.buf()), (3, partials.buf())], [groups_x, chunks as u32, 1])?;
+    let key2 = KernelKey::ReduceCols { op, input: pdt, out: out_dt };
+    let p2 = [chunks as u32, cols as u32, chunks as u32, 0];
+    engine.dispatch(&key2, "main", &p2, None, &[(2, partials.buf()), (3, mem.buf())], [groups_x, 1, 1])?;
     Ok(Engine::output(mem, out_dt, shape))
 }
 
