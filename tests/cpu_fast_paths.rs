@@ -249,6 +249,41 @@ fn binary_ops_match_ieee_at_every_length_and_offset() {
 }
 
 #[test]
+fn binary_ops_with_a_broadcast_scalar_on_either_side() {
+    let mut r = Rng(0x5eed_0006);
+    type Op = (&'static str, fn(&Array, &Array) -> Array, fn(f32, f32) -> f32);
+    let ops_: [Op; 4] = [
+        ("subtract", |a, b| ops::subtract_device(a, b, cpu()).unwrap(), |x, y| ((x as f64) - (y as f64)) as f32),
+        ("divide", |a, b| ops::divide_device(a, b, cpu()).unwrap(), |x, y| ((x as f64) / (y as f64)) as f32),
+        ("maximum", |a, b| ops::maximum_device(a, b, cpu()).unwrap(), |x, y| if x.is_nan() || y.is_nan() { f32::NAN } else { x.max(y) }),
+        ("minimum", |a, b| ops::minimum_device(a, b, cpu()).unwrap(), |x, y| if x.is_nan() || y.is_nan() { f32::NAN } else { x.min(y) }),
+    ];
+    for &n in &[1usize, 3, 17, 65, 1000, 70_001] {
+        let mut v = r.vals(n, -10.0, 10.0);
+        v[n / 2] = f32::NAN;
+        for scalar in [2.5f32, -0.0, f32::INFINITY, f32::NAN] {
+            // a one-element array (at an offset) broadcast to the other operand's shape
+            let one = ops::broadcast_to(at_offset(&[scalar], &[1], 1), &[n as i32]).unwrap();
+            let x = at_offset(&v, &[n], 1);
+            for (name, f, reference) in &ops_ {
+                for scalar_left in [false, true] {
+                    let got = if scalar_left { f(&one, &x) } else { f(&x, &one) }.to_vec::<f32>().unwrap();
+                    for i in 0..n {
+                        let w = if scalar_left { reference(scalar, v[i]) } else { reference(v[i], scalar) };
+                        let ok = (got[i].is_nan() && w.is_nan()) || got[i] == w;
+                        assert!(ok, "{name} n {n} scalar {scalar} (left: {scalar_left}) [{i}]: got {}, want {w}", got[i]);
+                    }
+                }
+            }
+        }
+        // weak Rust scalars take the same path
+        let x = Array::from_slice(&v, &[n as i32]);
+        let got = ops::multiply_device(&x, 3.0, cpu()).unwrap().to_vec::<f32>().unwrap();
+        assert!(got.iter().zip(&v).all(|(&g, &x)| (g.is_nan() && x.is_nan()) || g == x * 3.0));
+    }
+}
+
+#[test]
 fn sums_and_extrema_of_rows_and_whole_arrays() {
     let mut r = Rng(0x5eed_0005);
     // lines longer than one task's chunk (65,536) split over tasks when there are few of them

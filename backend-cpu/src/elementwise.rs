@@ -44,14 +44,33 @@ fn binary_typed<T: CpuType>(op: BinaryOp, a: &Host, b: &Host, out: &mut Output) 
     }
 }
 
+/// A dense view as a slice, or a view of one element broadcast everywhere (every stride 0, as
+/// `a + 1.0` makes) as that element.
+fn dense_or_scalar<'a>(v: &crate::view::View<'a, f32>) -> Option<simd::Operand<'a>> {
+    if let Some(s) = v.as_contiguous() {
+        return Some(simd::Operand::Slice(s));
+    }
+    if v.shape.contains(&0) {
+        return Some(simd::Operand::Slice(&[]));
+    }
+    let scalar = v.strides.iter().zip(v.shape).all(|(&st, &n)| st == 0 || n == 1);
+    scalar.then(|| simd::Operand::Splat(v.all[v.offset as usize]))
+}
+
 /// Binary op over same-shaped (possibly broadcast) inputs.
 pub fn binary(op: BinaryOp, a: &Data, b: &Data, shape: &[usize], out_dt: Dtype) -> Result<Data> {
     let (ha, hb) = (Host::of(a)?, Host::of(b)?);
     let mut out = Output::new(out_dt, a.size())?;
     if a.dtype() == Dtype::Float32 && simd::has_binary_f32(op) {
         let (va, vb) = (ha.view::<f32>(), hb.view::<f32>());
-        if let (Some(x), Some(y)) = (va.as_contiguous(), vb.as_contiguous()) {
-            par_chunks(out.slice::<f32>(), |s, c| simd::binary_f32(op, &x[s..s + c.len()], &y[s..s + c.len()], c));
+        if let (Some(x), Some(y)) = (dense_or_scalar(&va), dense_or_scalar(&vb)) {
+            fn part(o: simd::Operand<'_>, s: usize, n: usize) -> simd::Operand<'_> {
+                match o {
+                    simd::Operand::Slice(v) => simd::Operand::Slice(&v[s..s + n]),
+                    splat => splat,
+                }
+            }
+            par_chunks(out.slice::<f32>(), |s, c| simd::binary_f32(op, part(x, s, c.len()), part(y, s, c.len()), c));
             return Ok(out.finish(shape));
         }
     }

@@ -202,19 +202,63 @@ pub fn softmax_rows(x: &[f32], out: &mut [f32], n: usize) {
     arch().dispatch(Op(x, out, n));
 }
 
-/// Applies `$f(s, x, y)` to matching vectors of `$a`, `$b` into `$out`.
+/// One operand of a binary kernel: a dense slice, or one value broadcast to every element.
+#[derive(Clone, Copy)]
+pub enum Operand<'a> {
+    /// Dense elements (as many as the output).
+    Slice(&'a [f32]),
+    /// A single value (a broadcast scalar).
+    Splat(f32),
+}
+
+/// Applies `$f` (an expression of `$x`, `$y`) to the operands `$a`, `$b` into `$out`: one loop
+/// per combination of slice and splat so the loops stay branch-free.
 macro_rules! zip_map {
     ($s:ident, $a:expr, $b:expr, $out:expr, |$x:ident, $y:ident| $f:expr) => {{
-        let (ah, at) = S::as_simd_f32s($a);
-        let (bh, bt) = S::as_simd_f32s($b);
         let (oh, ot) = S::as_mut_simd_f32s($out);
-        for ((o, &$x), &$y) in oh.iter_mut().zip(ah).zip(bh) {
-            *o = $f;
-        }
-        if !at.is_empty() {
-            let $x = $s.partial_load_f32s(at);
-            let $y = $s.partial_load_f32s(bt);
-            $s.partial_store_f32s(ot, $f);
+        match ($a, $b) {
+            (Operand::Slice(a), Operand::Slice(b)) => {
+                let (ah, at) = S::as_simd_f32s(a);
+                let (bh, bt) = S::as_simd_f32s(b);
+                for ((o, &$x), &$y) in oh.iter_mut().zip(ah).zip(bh) {
+                    *o = $f;
+                }
+                if !at.is_empty() {
+                    let $x = $s.partial_load_f32s(at);
+                    let $y = $s.partial_load_f32s(bt);
+                    $s.partial_store_f32s(ot, $f);
+                }
+            }
+            (Operand::Slice(a), Operand::Splat(b)) => {
+                let $y = $s.splat_f32s(b);
+                let (ah, at) = S::as_simd_f32s(a);
+                for (o, &$x) in oh.iter_mut().zip(ah) {
+                    *o = $f;
+                }
+                if !at.is_empty() {
+                    let $x = $s.partial_load_f32s(at);
+                    $s.partial_store_f32s(ot, $f);
+                }
+            }
+            (Operand::Splat(a), Operand::Slice(b)) => {
+                let $x = $s.splat_f32s(a);
+                let (bh, bt) = S::as_simd_f32s(b);
+                for (o, &$y) in oh.iter_mut().zip(bh) {
+                    *o = $f;
+                }
+                if !bt.is_empty() {
+                    let $y = $s.partial_load_f32s(bt);
+                    $s.partial_store_f32s(ot, $f);
+                }
+            }
+            (Operand::Splat(a), Operand::Splat(b)) => {
+                let ($x, $y) = ($s.splat_f32s(a), $s.splat_f32s(b));
+                let v = $f;
+                oh.iter_mut().for_each(|o| *o = v);
+                if !ot.is_empty() {
+                    $s.partial_store_f32s(ot, v);
+                }
+            }
         }
     }};
 }
@@ -226,9 +270,10 @@ pub fn has_binary_f32(op: BinaryOp) -> bool {
 }
 
 /// `out[i] = a[i] op b[i]` for the ops of [`has_binary_f32`] (same results as the scalar
-/// kernels: IEEE arithmetic; maximum/minimum give NaN when either side is NaN).
-pub fn binary_f32(op: BinaryOp, a: &[f32], b: &[f32], out: &mut [f32]) {
-    struct Op<'a>(BinaryOp, &'a [f32], &'a [f32], &'a mut [f32]);
+/// kernels: IEEE arithmetic; maximum/minimum give NaN when either side is NaN). Slice operands
+/// have `out.len()` elements.
+pub fn binary_f32(op: BinaryOp, a: Operand, b: Operand, out: &mut [f32]) {
+    struct Op<'a>(BinaryOp, Operand<'a>, Operand<'a>, &'a mut [f32]);
     impl WithSimd for Op<'_> {
         type Output = ();
         #[inline(always)]
@@ -254,7 +299,11 @@ pub fn binary_f32(op: BinaryOp, a: &[f32], b: &[f32], out: &mut [f32]) {
             }
         }
     }
-    assert!(a.len() == out.len() && b.len() == out.len());
+    for o in [a, b] {
+        if let Operand::Slice(x) = o {
+            assert_eq!(x.len(), out.len());
+        }
+    }
     arch().dispatch(Op(op, a, b, out));
 }
 
