@@ -4,6 +4,7 @@
 
 mod elementwise;
 mod indexing;
+mod logsumexp;
 mod matmul;
 mod reduce;
 pub mod simd;
@@ -44,6 +45,7 @@ impl Backend for CpuBackend {
             Scan { op, axis, reverse, inclusive } => reduce::scan(*op, *axis, *reverse, *inclusive, x(), shape),
             Matmul => matmul::matmul(&inputs[0], &inputs[1], shape, dtype),
             Softmax => softmax::softmax(x(), shape),
+            LogSumExp => logsumexp::logsumexp(x(), shape),
             Take { axis } => indexing::take(*axis, &inputs[0], &inputs[1], shape),
             TakeAlongAxis { axis } => indexing::take_along_axis(*axis, &inputs[0], &inputs[1], shape),
             ScatterAlongAxis { axis, mode } => indexing::scatter_along_axis(*axis, *mode, &inputs[0], &inputs[1], &inputs[2], shape),

@@ -271,6 +271,9 @@ pub enum Primitive {
     /// Fused softmax over the last axis of a float input (accumulates in f32 or wider; the
     /// output has the input's shape and dtype).
     Softmax,
+    /// Fused `log(sum(exp(x)))` over the last axis of a float input (the maximum is taken out
+    /// first; an infinite maximum is replaced by 0, as MLX's op); the last axis is kept as 1.
+    LogSumExp,
     /// `take(a, indices, axis)`: output shape `a[:axis] + indices + a[axis+1:]`.
     Take { axis: usize },
     /// `take_along_axis(a, indices, axis)`: indices have a's shape except along `axis`.
@@ -325,6 +328,7 @@ impl Primitive {
             },
             Matmul => "matmul",
             Softmax => "softmax",
+            LogSumExp => "logsumexp",
             Take { .. } => "take",
             TakeAlongAxis { .. } => "take_along_axis",
             ScatterAlongAxis { mode: ScatterMode::Set, .. } => "put_along_axis",

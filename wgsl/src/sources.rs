@@ -48,7 +48,8 @@ pub enum KernelKey {
     /// The M == 1 product with B's columns contiguous (x @ W^T), 32 invocations per output.
     Gemv { dtype: Dtype },
     /// Fused softmax over the last axis of a dense float input.
-    Softmax { dtype: Dtype },
+    /// `lse`: logsumexp instead (one value per row).
+    Softmax { dtype: Dtype, lse: bool },
     /// take (`along == false`) or take_along_axis.
     Gather { along: bool, dtype: Dtype },
     /// Scatter along an axis (set or add).
@@ -71,7 +72,7 @@ impl fmt::Display for KernelKey {
             KernelKey::ArgReduce { op, input } => write!(f, "argreduce:{op:?}:{input}"),
             KernelKey::Scan { op, dtype } => write!(f, "scan:{op:?}:{dtype}"),
             KernelKey::Matmul { dtype, tile } => write!(f, "matmul{tile}:{dtype}"),
-            KernelKey::Softmax { dtype } => write!(f, "softmax:{dtype}"),
+            KernelKey::Softmax { dtype, lse } => write!(f, "{}:{dtype}", if *lse { "logsumexp" } else { "softmax" }),
             KernelKey::Gemv { dtype } => write!(f, "gemv:{dtype}"),
             KernelKey::MatmulCoop { dtype } => write!(f, "matmul_coop:{dtype}"),
             KernelKey::Gather { along, dtype } => write!(f, "gather:{along}:{dtype}"),
@@ -298,10 +299,11 @@ impl KernelKey {
                 h.push_str(&narrow_fn(*dtype));
                 include_str!("../kernels/gemv.wgsl")
             }
-            KernelKey::Softmax { dtype } => {
+            KernelKey::Softmax { dtype, lse } => {
                 if scalar(*dtype) != Scalar::F32 {
                     return None;
                 }
+                let _ = writeln!(h, "const LOG_SUM_EXP: bool = {lse};");
                 buffers(&mut h, &[("A", "f32")], ("O", "f32"));
                 h.push_str(&narrow_fn(*dtype));
                 include_str!("../kernels/softmax.wgsl")

@@ -91,6 +91,11 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
             vec![g]
         }
         Scan { op, axis, reverse, inclusive } => vec![Some(scan_vjp(*op, *axis, *reverse, *inclusive, &inputs[0], out, cot)?)],
+        LogSumExp => {
+            // d logsumexp: softmax(x) * g, with `out` (last axis kept) broadcast along the row
+            let p = ops::exp(ops::subtract(&inputs[0], out)?)?;
+            vec![Some(ops::multiply(p, cot)?)]
+        }
         Softmax => {
             // d softmax: y * (g - sum(g * y, last axis))
             let gy = ops::multiply(cot, out)?;

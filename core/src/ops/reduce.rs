@@ -196,6 +196,21 @@ pub fn logsumexp_device(a: impl IntoArray, axes: Option<&[i32]>, keepdims: bool,
     let s = stream.into();
     let a = a.into_array();
     let x = super::astype_device(&a, a.dtype().to_float(), s)?;
+    let last_axis_only = match axes {
+        None => x.ndim() == 1,
+        Some(ax) => ax.len() == 1 && x.ndim() > 0 && axis_of("logsumexp", ax[0], x.ndim())? == x.ndim() - 1,
+    };
+    if last_axis_only && x.size() > 0 {
+        // one fused pass per row (max, then sum of exp) instead of six graph nodes
+        let mut kept = x.shape().to_vec();
+        *kept.last_mut().expect("ndim > 0") = 1;
+        let out = Array::from_op(kept, x.dtype(), s, Primitive::LogSumExp, vec![x]);
+        if keepdims {
+            return Ok(out);
+        }
+        let shape: Vec<i32> = a.shape()[..a.ndim() - 1].iter().map(|&d| d as i32).collect();
+        return super::reshape_device(out, &shape, s);
+    }
     let m = super::stop_gradient(max_device(&x, axes, true, s)?)?;
     let zero = super::creation::scalar(0.0, x.dtype());
     let m = super::where_device(super::isinf_device(&m, s)?, zero, &m, s)?;
