@@ -202,6 +202,27 @@ impl Bench<'_> {
             Ok(y)
         })?;
         self.per_op("chained add array", t / n_ops as f64);
+        // where the time goes: building the graph, eval (kernels recorded and submitted), waiting
+        let mut phases = [vec![], vec![], vec![]];
+        for _ in 0..7 {
+            let t0 = Instant::now();
+            let mut y = x.clone();
+            for _ in 0..n_ops {
+                y = ops::add_device(&y, &z, d)?;
+            }
+            let t1 = Instant::now();
+            y.eval()?;
+            let t2 = Instant::now();
+            synchronize(d)?;
+            let t3 = Instant::now();
+            for (p, dt) in phases.iter_mut().zip([t1 - t0, t2 - t1, t3 - t2]) {
+                p.push(dt.as_secs_f64() / n_ops as f64);
+            }
+        }
+        for (name, mut p) in ["  graph build", "  eval (record+submit)", "  wait for device"].into_iter().zip(phases) {
+            p.sort_by(f64::total_cmp);
+            self.per_op(name, p[p.len() / 2]);
+        }
         Ok(())
     }
 
