@@ -216,8 +216,12 @@ fn binary_ranges(op: BinaryOp, dt: Dtype) -> ((f64, f64), (f64, f64)) {
     }
 }
 
-const BROADCASTS: [(&[usize], &[usize], &[usize]); 5] = [
+const BROADCASTS: [(&[usize], &[usize], &[usize]); 8] = [
     (&[3, 5], &[3, 5], &[3, 5]),
+    // a row vector and column vectors against a dense operand (the GPU's `i % q` / `i / q` paths)
+    (&[4, 6], &[6], &[4, 6]),
+    (&[4, 6], &[4, 1], &[4, 6]),
+    (&[2, 3, 4], &[2, 3, 1], &[2, 3, 4]),
     (&[3, 1, 5], &[4, 1], &[3, 4, 5]),
     (&[], &[2, 3], &[2, 3]),
     (&[0, 3], &[3], &[0, 3]),

@@ -6,12 +6,16 @@
 struct Params {
     n: u32,
     nd: u32,
-    contiguous: u32,
+    modes: u32, // all 0 (dense) on this path; the layout of map.wgsl's params
     pad: u32,
     off_a: i32,
     off_b: i32,
     off_c: i32,
     off_o: i32,
+    q_a: u32,
+    q_b: u32,
+    q_c: u32,
+    q_o: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)

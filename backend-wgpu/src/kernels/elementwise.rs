@@ -45,10 +45,18 @@ pub fn map_into(engine: &Arc<Engine>, op: MapOp, inputs: &[Data], out_dtype: Dty
         dims.extend(i32s(s));
     }
     let mut offs = [0u32; 3];
+    let (mut modes, mut q) = (0u32, [0u32; 4]);
+    let out_dense = is_row_contiguous(out.shape, &out.strides);
     for (i, (d, b)) in inputs.iter().zip(&scalar_bits).enumerate() {
         offs[i] = b.unwrap_or(w(d.offset as i32));
+        let (mode, qi) = if b.is_some() { (0, 0) } else { index_mode(&shape, &strides[i], out_dense) };
+        modes |= mode << (2 * i);
+        q[i] = qi;
     }
-    let params = [n as u32, shape.len() as u32, contiguous as u32, 0, offs[0], offs[1], offs[2], w(out.offset as i32)];
+    if !out_dense {
+        modes |= 1 << (2 * inputs.len());
+    }
+    let params = [n as u32, shape.len() as u32, modes, 0, offs[0], offs[1], offs[2], w(out.offset as i32), q[0], q[1], q[2], 0];
     let dtypes: Vec<Dtype> = inputs.iter().map(|d| d.dtype()).collect();
     let mut bufs: Vec<(u32, &wgpu::Buffer)> = res.iter().enumerate().filter_map(|(i, r)| r.as_ref().map(|r| (i as u32 + 2, r.buf()))).collect();
     bufs.push((inputs.len() as u32 + 2, out.mem.buf()));
@@ -60,6 +68,33 @@ pub fn map_into(engine: &Arc<Engine>, op: MapOp, inputs: &[Data], out_dtype: Dty
     }
     let key = KernelKey::Map { op, inputs: dtypes, out: out_dtype, scalars };
     engine.dispatch_1d(&key, "main", &params, Some(&dims), &bufs, n.div_ceil(WG as usize))
+}
+
+/// How map.wgsl indexes an input with `strides` (collapsed against the output's `shape`):
+/// (0, _) dense, (2, q) zeros then a dense block of q elements (a row vector broadcast over
+/// leading axes), (3, q) a dense prefix then zeros over a trailing block of q elements (a column
+/// vector), (1, _) anything else, through the dims buffer. Modes 0, 2, 3 need a dense output.
+fn index_mode(shape: &[usize], strides: &[isize], out_dense: bool) -> (u32, u32) {
+    if !out_dense {
+        return (1, 0);
+    }
+    let dense_from = |k: usize| is_row_contiguous(&shape[k..], &strides[k..]);
+    let zero = |r: std::ops::Range<usize>| strides[r].iter().all(|&s| s == 0);
+    let nd = shape.len();
+    if dense_from(0) {
+        return (0, 0);
+    }
+    for k in 1..nd {
+        let inner: usize = shape[k..].iter().product();
+        if zero(0..k) && dense_from(k) && inner <= u32::MAX as usize {
+            return (2, inner as u32);
+        }
+        if zero(k..nd) && is_row_contiguous(&shape[..k], &strides[..k]) && inner <= u32::MAX as usize {
+            // the dense prefix advances one element per `inner` outputs: index = i / inner
+            return (3, inner as u32);
+        }
+    }
+    (1, 0)
 }
 
 /// The GPU-layout bits of `d` when it is one value held only on the host (else `None`).
