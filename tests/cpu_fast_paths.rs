@@ -381,3 +381,51 @@ fn every_simd_variant_passes() {
         assert!(out.status.success(), "MLX_ARM_CPU_SIMD={level}:\n{text}");
     }
 }
+
+/// f64 reference of `a (m x k) @ b (k x n)`, both row-major.
+fn matmul_ref(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f64> {
+    let mut c = vec![0.0f64; m * n];
+    for i in 0..m {
+        for p in 0..k {
+            let x = a[i * k + p] as f64;
+            for j in 0..n {
+                c[i * n + j] += x * b[p * n + j] as f64;
+            }
+        }
+    }
+    c
+}
+
+#[test]
+fn matmul_split_over_threads_matches_reference() {
+    // large enough to be split into one block per thread: by rows (m >= n), by columns (few rows),
+    // with odd sizes, transposed operands and a batch
+    let mut r = Rng(0x5eed_0007);
+    for &(m, k, n) in &[(131usize, 97usize, 67usize), (3, 200, 1000), (1, 700, 999), (257, 64, 129), (64, 1, 4097)] {
+        let av = r.vals(m * k, -1.0, 1.0);
+        let bv = r.vals(k * n, -1.0, 1.0);
+        let want = matmul_ref(&av, &bv, m, k, n);
+        let a = Array::from_slice(&av, &[m as i32, k as i32]);
+        let b = Array::from_slice(&bv, &[k as i32, n as i32]);
+        // the same operands stored transposed and viewed back
+        let at = ops::transpose(ops::contiguous_device(ops::transpose(&a, None).unwrap(), cpu()).unwrap(), None).unwrap();
+        let bt = ops::transpose(ops::contiguous_device(ops::transpose(&b, None).unwrap(), cpu()).unwrap(), None).unwrap();
+        for (x, y, what) in [(&a, &b, "dense"), (&at, &b, "lhs transposed"), (&a, &bt, "rhs transposed"), (&at, &bt, "both transposed")] {
+            let got = ops::matmul_device(x, y, cpu()).unwrap().to_vec::<f32>().unwrap();
+            for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+                assert!((g as f64 - w).abs() <= 1e-5 * (1.0 + w.abs()) * (k as f64).sqrt(), "{m}x{k}x{n} {what} [{i}]: got {g}, want {w}");
+            }
+        }
+    }
+    // a batch of 3 (the split applies to each product)
+    let (m, k, n) = (70, 50, 90);
+    let av = r.vals(3 * m * k, -1.0, 1.0);
+    let bv = r.vals(3 * k * n, -1.0, 1.0);
+    let got = ops::matmul_device(Array::from_slice(&av, &[3, m as i32, k as i32]), Array::from_slice(&bv, &[3, k as i32, n as i32]), cpu()).unwrap().to_vec::<f32>().unwrap();
+    for bi in 0..3 {
+        let want = matmul_ref(&av[bi * m * k..][..m * k], &bv[bi * k * n..][..k * n], m, k, n);
+        for (i, (&g, &w)) in got[bi * m * n..][..m * n].iter().zip(&want).enumerate() {
+            assert!((g as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()), "batch {bi} [{i}]: got {g}, want {w}");
+        }
+    }
+}
