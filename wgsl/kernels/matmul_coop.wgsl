@@ -7,22 +7,7 @@
 // Header: X (A, binding 2), Y (B, binding 3), O (binding 4) (not A/B: those name the roles), `fn narrow(x: f32) -> f32`.
 // dims: batch shape[nb], A batch strides[nb], B batch strides[nb].
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    nb: u32,
-    a_rs: i32,
-    a_cs: i32,
-    b_rs: i32,
-    b_cs: i32,
-    off_a: i32,
-    off_b: i32,
-    batch_base: u32,
-    pad: u32,
-}
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> dims: array<i32>;
+// Params, P and dims: matmul_params.wgsl (prepended).
 
 var<workgroup> As: array<f16, 2048>; // [64 m][32 k]
 var<workgroup> Bs: array<f16, 2048>; // [32 k][64 n]

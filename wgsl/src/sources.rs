@@ -84,6 +84,9 @@ impl fmt::Display for KernelKey {
     }
 }
 
+/// The params struct shared by the matmul kernels.
+const MATMUL_PARAMS: &str = include_str!("../kernels/matmul_params.wgsl");
+
 const NAMES: [&str; 3] = ["A", "B", "C"];
 const ALIASES: [&str; 3] = ["SA", "SB", "SC"];
 
@@ -211,7 +214,7 @@ impl KernelKey {
             buffers(&mut h, &[("X", "f32"), ("Y", "f32")], ("O", "f32"));
             h.push_str(&narrow_fn(*dtype));
             let body = include_str!("../kernels/matmul_coop.wgsl");
-            return Some(format!("enable f16;\nenable wgpu_cooperative_matrix;\n{COMMON}\n// ---- generated header: {self}\n{h}\n{body}"));
+            return Some(format!("enable f16;\nenable wgpu_cooperative_matrix;\n{COMMON}\n// ---- generated header: {self}\n{h}\n{MATMUL_PARAMS}\n{body}"));
         }
         let mut h = String::new();
         let body = match self {
@@ -289,6 +292,7 @@ impl KernelKey {
                 };
                 buffers(&mut h, &[("A", "f32"), ("B", "f32")], ("O", "f32"));
                 h.push_str(&narrow_fn(*dtype));
+                h.push_str(MATMUL_PARAMS);
                 body
             }
             KernelKey::Gemv { dtype } => {
