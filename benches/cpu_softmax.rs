@@ -1,7 +1,8 @@
 //! Criterion bench of the CPU backend's SIMD paths: softmax over the last axis of (4096, 4096)
-//! f32 (GB/s counts one read and one write per element), sum and max of 16 Mi f32 (one read),
-//! and exp of 16 Mi f32. Compare with numpy's composed softmax
-//! `e = np.exp(x - x.max(-1, keepdims=True)); e / e.sum(-1, keepdims=True)`, `x.sum()`, `np.exp(x)`.
+//! f32 (GB/s counts one read and one write per element), sums of that array over its last and
+//! its first axis, sum and max of 16 Mi f32 (one read), and exp of 16 Mi f32. Compare with
+//! numpy's composed softmax `e = np.exp(x - x.max(-1, keepdims=True)); e / e.sum(-1, keepdims=True)`,
+//! `x.sum(-1)`, `x.sum(0)`, `v.sum()`, `v.max()`, `np.exp(v)`.
 //!
 //!     cargo bench --bench cpu_softmax [-- softmax|sum|max|exp]
 //!
@@ -29,6 +30,21 @@ fn bench_cpu(c: &mut Criterion) {
     g.bench_function("softmax", |b| {
         b.iter(|| {
             let r = ops::softmax_device(&x, Some(&[-1]), cpu).unwrap();
+            r.eval().unwrap();
+            r
+        })
+    });
+    g.throughput(Throughput::Bytes((4 * n * n) as u64));
+    g.bench_function("sum_last_axis", |b| {
+        b.iter(|| {
+            let r = ops::sum_device(&x, Some(&[-1]), false, cpu).unwrap();
+            r.eval().unwrap();
+            r
+        })
+    });
+    g.bench_function("sum_first_axis", |b| {
+        b.iter(|| {
+            let r = ops::sum_device(&x, Some(&[0]), false, cpu).unwrap();
             r.eval().unwrap();
             r
         })

@@ -314,6 +314,40 @@ fn sums_and_extrema_of_rows_and_whole_arrays() {
 }
 
 #[test]
+fn sums_and_extrema_over_leading_axes() {
+    // column reductions of dense arrays: few and many columns, odd sizes, offset views, NaN/inf
+    let mut r = Rng(0x5eed_0008);
+    for &(shape, lead) in &[(&[7usize, 33][..], 1usize), (&[300, 5], 1), (&[3, 4, 5], 2), (&[1000, 1000], 1), (&[2, 70_001], 1), (&[5, 3, 130], 1), (&[1, 17], 1)] {
+        let n: usize = shape.iter().product();
+        let rows: usize = shape[..lead].iter().product();
+        let cols = n / rows;
+        let mut v = r.vals(n, -3.0, 3.0);
+        if cols > 3 {
+            v[2] = f32::NAN; // column 2
+            v[(rows - 1) * cols + 3] = f32::INFINITY; // column 3, last row
+        }
+        let axes: Vec<i32> = (0..lead as i32).collect();
+        for off in [0usize, 1] {
+            let a = at_offset(&v, shape, off);
+            let sums = ops::sum_device(&a, Some(&axes), false, cpu()).unwrap().to_vec::<f32>().unwrap();
+            let maxs = ops::max_device(&a, Some(&axes), false, cpu()).unwrap().to_vec::<f32>().unwrap();
+            let mins = ops::min_device(&a, Some(&axes), false, cpu()).unwrap().to_vec::<f32>().unwrap();
+            for j in 0..cols {
+                let col: Vec<f32> = (0..rows).map(|i| v[i * cols + j]).collect();
+                let s = col.iter().map(|&x| x as f64).sum::<f64>() as f32;
+                let nan = col.iter().any(|x| x.is_nan());
+                let mx = if nan { f32::NAN } else { col.iter().copied().fold(f32::NEG_INFINITY, f32::max) };
+                let mn = if nan { f32::NAN } else { col.iter().copied().fold(f32::INFINITY, f32::min) };
+                let same = |g: f32, w: f32, tol: f32| (g.is_nan() && w.is_nan()) || g == w || (g - w).abs() <= tol * (1.0 + w.abs());
+                assert!(same(sums[j], s, 1e-6), "{shape:?} sum col {j} off {off}: {} vs {s}", sums[j]);
+                assert!(same(maxs[j], mx, 0.0), "{shape:?} max col {j} off {off}: {} vs {mx}", maxs[j]);
+                assert!(same(mins[j], mn, 0.0), "{shape:?} min col {j} off {off}: {} vs {mn}", mins[j]);
+            }
+        }
+    }
+}
+
+#[test]
 fn reductions_propagate_nan_and_handle_infinities() {
     for &n in &[1usize, 5, 16, 17, 64, 100, 70_001, 200_003] {
         for pos in [0, n / 2, n - 1] {

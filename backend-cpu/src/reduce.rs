@@ -84,7 +84,11 @@ fn reduce_lines_f32(op: ReduceOp, all: &[f32], bases: &[isize], len: usize, out:
     let threads = rayon::current_num_threads();
     if len <= LINE_CHUNK || bases.len() >= 4 * threads {
         if bases.len() * len > 1 << 16 && bases.len() > 1 {
-            out.par_iter_mut().zip(bases.par_iter()).for_each(|(o, &b)| *o = reduce_slice_f32(op, line(b)) as f32);
+            // tasks of whole lines, about LINE_CHUNK elements each
+            let per_task = LINE_CHUNK.div_ceil(len).max(1);
+            out.par_chunks_mut(per_task).zip(bases.par_chunks(per_task)).for_each(|(o, b)| {
+                o.iter_mut().zip(b).for_each(|(o, &b)| *o = reduce_slice_f32(op, line(b)) as f32);
+            });
         } else {
             out.iter_mut().zip(bases).for_each(|(o, &b)| *o = reduce_slice_f32(op, line(b)) as f32);
         }
@@ -102,6 +106,54 @@ fn reduce_lines_f32(op: ReduceOp, all: &[f32], bases: &[isize], len: usize, out:
     }
 }
 
+/// f32 sum/max/min over the leading `rows` of a dense `rows x cols` block (`x`). Tasks own a
+/// fixed chunk of rows and a block of up to 4,096 columns and stream their rows sequentially
+/// into accumulators that stay in L1/L2; the chunks' partials are combined in order (so results
+/// do not depend on the thread count).
+fn reduce_cols_f32(op: ReduceOp, x: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    const COL_BLOCK: usize = 4096;
+    let cb = cols.min(COL_BLOCK);
+    let n_cb = cols.div_ceil(cb);
+    let rc = if rows * cols <= 1 << 16 { rows } else { ((1 << 18) / cb).max(1) };
+    let n_rc = rows.div_ceil(rc);
+    let task = |t: usize| {
+        let (bi, ri) = (t / n_rc, t % n_rc);
+        let (c0, r0) = (bi * cb, ri * rc);
+        let width = cb.min(cols - c0);
+        let x = &x[r0 * cols + c0..];
+        let nrows = rc.min(rows - r0);
+        let mut acc = vec![0.0f64; width];
+        match op {
+            ReduceOp::Sum => simd::col_sum_f32(x, cols, nrows, &mut acc),
+            _ => {
+                let mut m = vec![0.0f32; width];
+                simd::col_extremum_f32(x, cols, nrows, &mut m, op == ReduceOp::Max);
+                acc.iter_mut().zip(&m).for_each(|(a, &v)| *a = v as f64);
+            }
+        }
+        acc
+    };
+    let parts: Vec<Vec<f64>> = if n_cb * n_rc == 1 {
+        vec![task(0)]
+    } else {
+        (0..n_cb * n_rc).into_par_iter().map(task).collect()
+    };
+    for (bi, o) in out.chunks_mut(cb).enumerate() {
+        let mut acc = parts[bi * n_rc].clone();
+        for p in &parts[bi * n_rc + 1..(bi + 1) * n_rc] {
+            for (a, &v) in acc.iter_mut().zip(p) {
+                *a = match op {
+                    ReduceOp::Sum => *a + v,
+                    _ if a.is_nan() || v.is_nan() => f64::NAN,
+                    ReduceOp::Max => a.max(v),
+                    _ => a.min(v),
+                };
+            }
+        }
+        o.iter_mut().zip(&acc).for_each(|(o, &a)| *o = a as f32);
+    }
+}
+
 /// Reduction over `axes`; the output keeps reduced axes with size 1.
 pub fn reduce(op: ReduceOp, axes: &[usize], x: &Data, shape: &[usize], out_dt: Dtype) -> Result<Data> {
     let h = Host::of(x)?;
@@ -113,6 +165,17 @@ pub fn reduce(op: ReduceOp, axes: &[usize], x: &Data, shape: &[usize], out_dt: D
             let bases: Vec<isize> = StridedIter::new(&ks, &kst, x.offset).collect();
             reduce_lines_f32(op, h.view::<f32>().all, &bases, len, out.slice::<f32>());
             return Ok(out.finish(shape));
+        }
+        // the leading axes of a dense array (column sums, bias gradients)
+        let lead = axes.len();
+        if x.is_row_contiguous() && axes.iter().enumerate().all(|(i, &a)| i == a) && n_out > 0 {
+            let rows = numel(&x.shape[..lead]);
+            if rows > 0 {
+                let v = h.view::<f32>();
+                let dense = &v.all[x.offset as usize..x.offset as usize + rows * n_out];
+                reduce_cols_f32(op, dense, rows, n_out, out.slice::<f32>());
+                return Ok(out.finish(shape));
+            }
         }
     }
     with_dtype!(x.dtype(), T => {

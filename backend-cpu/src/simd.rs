@@ -307,53 +307,106 @@ pub fn binary_f32(op: BinaryOp, a: Operand, b: Operand, out: &mut [f32]) {
     arch().dispatch(Op(op, a, b, out));
 }
 
-/// The sum loop every variant of [`sum_f32`] compiles: 32 independent f64 lanes, which LLVM
-/// vectorises at the width of the enclosing target features (f32 -> f64 widening included).
-/// `pulp` has no widening conversion, so this kernel is multiversioned by hand.
-#[inline(always)]
-fn sum_lanes(x: &[f32]) -> f64 {
-    const W: usize = 32;
-    let mut acc = [0.0f64; W];
-    let mut chunks = x.chunks_exact(W);
-    for c in &mut chunks {
-        for j in 0..W {
-            acc[j] += c[j] as f64;
+/// Defines `pub fn $name` from a plain body compiled three times on x86-64 (AVX-512, AVX2+FMA,
+/// baseline SSE2) and picked by [`arch`]; once elsewhere (NEON is baseline on aarch64). For
+/// kernels LLVM vectorises by itself but `pulp` cannot express (f32 -> f64 widening).
+macro_rules! multiversion {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block) => {
+        $(#[$doc])*
+        pub fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn imp($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn v4($($arg: $ty),*) $(-> $ret)? {
+                    imp($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn v3($($arg: $ty),*) $(-> $ret)? {
+                    imp($($arg),*)
+                }
+                match arch() {
+                    // SAFETY: `arch()` is V4/V3 only where the CPU has those features (pulp checks).
+                    Arch::V4(_) => return unsafe { v4($($arg),*) },
+                    Arch::V3(_) => return unsafe { v3($($arg),*) },
+                    _ => {}
+                }
+            }
+            imp($($arg),*)
         }
-    }
-    for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
-        *a += v as f64;
-    }
-    // fixed pairwise combine (deterministic for a given length)
-    let mut w = W;
-    while w > 1 {
-        w /= 2;
-        for j in 0..w {
-            acc[j] += acc[j + w];
-        }
-    }
-    acc[0]
+    };
 }
 
-/// Sum of `x` accumulated in f64.
-pub fn sum_f32(x: &[f32]) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        unsafe fn v4(x: &[f32]) -> f64 {
-            sum_lanes(x)
+multiversion! {
+    /// Sum of `x` accumulated in f64: 32 independent f64 lanes, vectorised with the widening
+    /// conversion at the width of the selected instruction set; a fixed pairwise combine at the
+    /// end (deterministic for a given length).
+    fn sum_f32(x: &[f32]) -> f64 {
+        const W: usize = 32;
+        let mut acc = [0.0f64; W];
+        let mut chunks = x.chunks_exact(W);
+        for c in &mut chunks {
+            for j in 0..W {
+                acc[j] += c[j] as f64;
+            }
         }
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn v3(x: &[f32]) -> f64 {
-            sum_lanes(x)
+        for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
+            *a += v as f64;
         }
-        match arch() {
-            // SAFETY: `arch()` is V4/V3 only where the CPU has those features (pulp checks).
-            Arch::V4(_) => return unsafe { v4(x) },
-            Arch::V3(_) => return unsafe { v3(x) },
-            _ => {}
+        let mut w = W;
+        while w > 1 {
+            w /= 2;
+            for j in 0..w {
+                acc[j] += acc[j + w];
+            }
+        }
+        acc[0]
+    }
+}
+
+multiversion! {
+    /// Column sums: `acc[j] += x[i * ld + j]` for `i < rows`, `j < acc.len()` (f64 accumulators).
+    fn col_sum_f32(x: &[f32], ld: usize, rows: usize, acc: &mut [f64]) {
+        let w = acc.len();
+        let mut i = 0;
+        // four rows per pass over the accumulators (a quarter of their loads and stores)
+        while i + 4 <= rows {
+            let (r0, r1) = (&x[i * ld..i * ld + w], &x[(i + 1) * ld..(i + 1) * ld + w]);
+            let (r2, r3) = (&x[(i + 2) * ld..(i + 2) * ld + w], &x[(i + 3) * ld..(i + 3) * ld + w]);
+            for j in 0..w {
+                acc[j] += (r0[j] as f64 + r1[j] as f64) + (r2[j] as f64 + r3[j] as f64);
+            }
+            i += 4;
+        }
+        for i in i..rows {
+            let row = &x[i * ld..i * ld + w];
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v as f64;
+            }
         }
     }
-    sum_lanes(x) // baseline: SSE2 on x86-64, NEON on aarch64, simd128 on wasm when enabled
+}
+
+multiversion! {
+    /// Column maxima (`max`) or minima into `out` (`out.len()` columns, rows `0..rows` of `x`
+    /// with row stride `ld`); NaN wins and stays.
+    fn col_extremum_f32(x: &[f32], ld: usize, rows: usize, out: &mut [f32], max: bool) {
+        let w = out.len();
+        out.copy_from_slice(&x[..w]);
+        for i in 1..rows {
+            let row = &x[i * ld..i * ld + w];
+            if max {
+                for (m, &v) in out.iter_mut().zip(row) {
+                    *m = if v > *m || v != v { v } else { *m };
+                }
+            } else {
+                for (m, &v) in out.iter_mut().zip(row) {
+                    *m = if v < *m || v != v { v } else { *m };
+                }
+            }
+        }
+    }
 }
 
 /// Maximum (`max == true`) or minimum of a non-empty `x`; NaN when any element is NaN.
