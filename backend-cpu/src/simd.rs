@@ -6,8 +6,10 @@
 //!
 //! Kernels: a vectorised `exp` (Cody-Waite reduction, degree-5 polynomial, two-step scaling so
 //! subnormal results and results near `f32::MAX` round once; < 1 ulp on a dense sweep of
-//! [-104, 88.8], exact at ±inf, NaN in NaN out), fused softmax rows, contiguous binary ops,
-//! and row reductions (sum accumulated in f64 lanes, max/min propagating NaN).
+//! [-104, 88.8], exact at ±inf, NaN in NaN out), fused softmax rows, binary ops over dense or
+//! broadcast-scalar operands, and reductions of rows and columns (sums accumulated in f64,
+//! max/min propagating NaN). The kernels that need f32 -> f64 widening, which `pulp` does not
+//! offer, are plain loops compiled once per instruction set by `multiversion!`.
 
 use mlx_arm_core::primitive::BinaryOp;
 use pulp::{Arch, Simd, WithSimd};
