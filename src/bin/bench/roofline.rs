@@ -12,7 +12,10 @@ pub use mlx_arm_wgpu::probe::Roofline;
 pub fn measure(device: Device, quick: bool) -> Result<Roofline> {
     let bytes: u64 = if quick { 16 << 20 } else { 256 << 20 };
     if device == Device::gpu() {
+        #[cfg(not(target_arch = "wasm32"))]
         return mlx_arm_wgpu::probe::measure_default(bytes);
+        #[cfg(target_arch = "wasm32")]
+        return Err(mlx_arm::Error::NoDevice("the bench's GPU probe blocks on the adapter; it runs natively only".into()));
     }
     Ok(Roofline {
         device: format!("CPU: {} rayon threads, {}", rayon::current_num_threads(), std::env::consts::ARCH),
