@@ -451,6 +451,22 @@ fn matmul_split_over_threads_matches_reference() {
             }
         }
     }
+    // f64 (gemm's f64 kernels) and the half types (computed through f32), split too
+    let (m, k, n) = (67, 61, 129);
+    let av = r.vals(m * k, -1.0, 1.0);
+    let bv = r.vals(k * n, -1.0, 1.0);
+    let want = matmul_ref(&av, &bv, m, k, n);
+    for (dt, tol) in [(Dtype::Float64, 1e-12), (Dtype::Float16, 2e-2), (Dtype::Bfloat16, 1.5e-1)] {
+        let a = ops::astype_device(Array::from_slice(&av, &[m as i32, k as i32]), dt, cpu()).unwrap();
+        let b = ops::astype_device(Array::from_slice(&bv, &[k as i32, n as i32]), dt, cpu()).unwrap();
+        let got = ops::matmul_device(&a, &ops::transpose(ops::transpose(&b, None).unwrap(), None).unwrap(), cpu()).unwrap();
+        assert_eq!(got.dtype(), dt);
+        let got = got.to_f64_vec().unwrap();
+        for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+            // f64 inputs are the f32 values, so only the f16/bf16 rounding of inputs and output counts
+            assert!((g - w).abs() <= tol * (1.0 + w.abs()), "{dt:?} [{i}]: got {g}, want {w}");
+        }
+    }
     // a batch of 3 (the split applies to each product)
     let (m, k, n) = (70, 50, 90);
     let av = r.vals(3 * m * k, -1.0, 1.0);
