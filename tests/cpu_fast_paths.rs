@@ -432,8 +432,8 @@ fn matmul_ref(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f64> {
 
 #[test]
 fn matmul_split_over_threads_matches_reference() {
-    // large enough to be split into one block per thread: by rows (m >= n), by columns (few rows),
-    // with odd sizes, transposed operands and a batch
+    // large enough to be split into one block per thread: by rows (few columns: 131x97x67), by
+    // columns (the others), with odd sizes, transposed operands and a batch
     let mut r = Rng(0x5eed_0007);
     for &(m, k, n) in &[(131usize, 97usize, 67usize), (3, 200, 1000), (1, 700, 999), (257, 64, 129), (64, 1, 4097)] {
         let av = r.vals(m * k, -1.0, 1.0);

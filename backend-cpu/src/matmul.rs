@@ -20,8 +20,8 @@ unsafe impl<T> Sync for SendPtr<T> {}
 
 /// One product `dst (m x n, row-major) = lhs (m x k) @ rhs (k x n)`, operands with any strides.
 ///
-/// Large products are split here into one block of output rows (or of columns, when there are
-/// few rows) per rayon thread, each a single-threaded gemm call. Square products run as fast as
+/// Large products are split here into one block of output columns (or of rows, when there are
+/// few columns) per rayon thread, each a single-threaded gemm call. Square products run as fast as
 /// under gemm's own threading (2-core measurements agree within noise), and decode-shaped ones
 /// (1..8 rows times a 4096 x 4096 weight) use every thread where gemm's mat-vec path runs on one
 /// (1 x 4096 x 4096: 7.3 ms -> 3.6-4.6 ms on 2 cores). `MLX_ARM_GEMM_THREADS=gemm` hands whole
@@ -51,12 +51,13 @@ unsafe fn gemm_one<T: Copy + 'static + Send + Sync>(
     if mode == "gemm" {
         return single(m, n, dst, lhs, rhs, gemm::Parallelism::Rayon(threads));
     }
-    // split the longer of m and n into `threads` blocks (multiples of 16 rows / 8 columns)
+    // `threads` blocks of columns (multiples of 8) or rows (multiples of 16)
     let (dst_p, lhs_p, rhs_p) = (SendPtr(dst), SendPtr(lhs as *mut T), SendPtr(rhs as *mut T));
     let by_rows = match mode {
         "rows" => true,
         "cols" => false,
-        _ => m >= n || m >= 64 * threads,
+        // columns unless there are few (a little faster than rows on square products here)
+        _ => n < 64 * threads && m > n,
     };
     if by_rows {
         let rows = m.div_ceil(threads).next_multiple_of(16).min(m);
