@@ -38,8 +38,6 @@ pub fn map_into(engine: &Arc<Engine>, op: MapOp, inputs: &[Data], out_dtype: Dty
     let mut all: Vec<&[isize]> = inputs.iter().map(|d| d.strides.as_slice()).collect();
     all.push(&out.strides);
     let (shape, strides) = collapse_dims(out.shape, &all);
-    let contiguous = inputs.iter().zip(&scalar_bits).all(|(d, b)| b.is_some() || is_row_contiguous(&d.shape, &d.strides))
-        && is_row_contiguous(out.shape, &out.strides);
     let mut dims = shape_i32(&shape);
     for s in &strides {
         dims.extend(i32s(s));
@@ -56,6 +54,8 @@ pub fn map_into(engine: &Arc<Engine>, op: MapOp, inputs: &[Data], out_dtype: Dty
     if !out_dense {
         modes |= 1 << (2 * inputs.len());
     }
+    // every input dense (or a params scalar) and a dense output: no index arithmetic at all
+    let contiguous = modes == 0;
     let params = [n as u32, shape.len() as u32, modes, 0, offs[0], offs[1], offs[2], w(out.offset as i32), q[0], q[1], q[2], 0];
     let dtypes: Vec<Dtype> = inputs.iter().map(|d| d.dtype()).collect();
     let mut bufs: Vec<(u32, &wgpu::Buffer)> = res.iter().enumerate().filter_map(|(i, r)| r.as_ref().map(|r| (i as u32 + 2, r.buf()))).collect();
