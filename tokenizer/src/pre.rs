@@ -46,7 +46,8 @@ enum Kind {
 
 fn kind_of(pre: &str) -> Option<Kind> {
     Some(match pre {
-        "gpt2" | "gpt-2" | "default" | "jina-es" | "jina-de" | "jina-v2-es" | "jina-v2-de" | "jina-v2-code" | "roberta-bpe" | "olmo" | "mpt" => Kind::Gpt2,
+        "gpt2" | "gpt-2" | "default" | "jina-es" | "jina-de" | "jina-v2-es" | "jina-v2-de" | "jina-v2-code"
+        | "roberta-bpe" | "olmo" | "mpt" => Kind::Gpt2,
         "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva-7b" => Kind::Digits,
         "llama-bpe" | "llama3" | "falcon3" | "pixtral" => Kind::Llama3,
         "qwen2" | "deepseek-r1-qwen" | "stablelm2" | "megrez" => Kind::Qwen2,
@@ -59,8 +60,12 @@ fn byte_level(use_regex: bool) -> PreTokenizerWrapper {
 }
 
 fn split(regex: &str) -> Result<PreTokenizerWrapper> {
-    let s = Split::new(SplitPattern::Regex(regex.to_string()), SplitDelimiterBehavior::Isolated, false)
-        .map_err(|e| Error::InvalidVocab(format!("pre-tokenizer regex: {e}")))?;
+    let s = Split::new(
+        SplitPattern::Regex(regex.to_string()),
+        SplitDelimiterBehavior::Isolated,
+        false,
+    )
+    .map_err(|e| Error::InvalidVocab(format!("pre-tokenizer regex: {e}")))?;
     Ok(PreTokenizerWrapper::Split(s))
 }
 
@@ -72,7 +77,11 @@ pub fn pre_config(pre: Option<&str>) -> Result<PreConfig> {
         Kind::Gpt2
     });
     Ok(match kind {
-        Kind::Gpt2 => PreConfig { normalizer: None, pre_tokenizer: byte_level(true), ignore_merges: false },
+        Kind::Gpt2 => PreConfig {
+            normalizer: None,
+            pre_tokenizer: byte_level(true),
+            ignore_merges: false,
+        },
         Kind::Digits => PreConfig {
             normalizer: None,
             pre_tokenizer: PreTokenizerWrapper::Sequence(Sequence::new(vec![

@@ -35,7 +35,10 @@ pub fn merges_from_scores(v: &GgufVocab) -> Result<Vec<(String, String)>> {
     // Pieces that BPE can produce: normal and user-defined ones (first id wins for duplicates).
     let mut ids: HashMap<&str, usize> = HashMap::with_capacity(v.tokens.len());
     for (i, t) in v.tokens.iter().enumerate() {
-        if matches!(v.token_type(i), TokenType::Normal | TokenType::UserDefined | TokenType::Other(_)) {
+        if matches!(
+            v.token_type(i),
+            TokenType::Normal | TokenType::UserDefined | TokenType::Other(_)
+        ) {
             ids.entry(t.as_str()).or_insert(i);
         }
     }
@@ -59,8 +62,8 @@ pub fn merges_from_scores(v: &GgufVocab) -> Result<Vec<(String, String)>> {
 /// The normalizer of a SentencePiece vocabulary: `" "` → `"▁"`, and a leading `"▁"` when
 /// `add_space_prefix`.
 pub fn normalizer(add_space_prefix: bool) -> Result<NormalizerWrapper> {
-    let replace = Replace::new(" ", SPACE_MARKER.to_string())
-        .map_err(|e| Error::InvalidVocab(format!("normalizer: {e}")))?;
+    let replace =
+        Replace::new(" ", SPACE_MARKER.to_string()).map_err(|e| Error::InvalidVocab(format!("normalizer: {e}")))?;
     Ok(if add_space_prefix {
         NormalizerWrapper::Sequence(Sequence::new(vec![
             NormalizerWrapper::Prepend(Prepend::new(SPACE_MARKER.to_string())),

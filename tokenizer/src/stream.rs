@@ -23,7 +23,14 @@ pub struct StreamDecoder<'a> {
 
 impl<'a> StreamDecoder<'a> {
     pub(crate) fn new(tok: &'a Tokenizer, skip_special_tokens: bool) -> Self {
-        StreamDecoder { tok, skip_special_tokens, pending: Vec::new(), started: false, ids: Vec::new(), emitted: String::new() }
+        StreamDecoder {
+            tok,
+            skip_special_tokens,
+            pending: Vec::new(),
+            started: false,
+            ids: Vec::new(),
+            emitted: String::new(),
+        }
     }
 
     /// Adds one id; returns the text it completes (`None` when nothing is complete yet). An id

@@ -91,7 +91,13 @@ impl Tokenizer {
             check_id(name, id, n)?;
         }
         // Vocabulary map; the first id wins for duplicate strings (insert in reverse order).
-        let vocab: Vocab = v.tokens.iter().enumerate().rev().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let vocab: Vocab = v
+            .tokens
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
 
         let (style, mut inner, strip_leading_space) = match v.model.as_str() {
             "gpt2" => {
@@ -140,7 +146,9 @@ impl Tokenizer {
                 continue;
             }
             match ty {
-                TokenType::Control | TokenType::Unknown => specials.push(AddedToken::from(t.clone(), true).normalized(false)),
+                TokenType::Control | TokenType::Unknown => {
+                    specials.push(AddedToken::from(t.clone(), true).normalized(false))
+                }
                 TokenType::UserDefined => user.push(AddedToken::from(t.clone(), false).normalized(false)),
                 _ => {}
             }
@@ -157,14 +165,21 @@ impl Tokenizer {
 
         let mut eos: Vec<u32> = v.eos.into_iter().collect();
         for (i, t) in v.tokens.iter().enumerate() {
-            if v.token_type(i) == TokenType::Control && END_OF_GENERATION.contains(&t.as_str()) && !eos.contains(&(i as u32)) {
+            if v.token_type(i) == TokenType::Control
+                && END_OF_GENERATION.contains(&t.as_str())
+                && !eos.contains(&(i as u32))
+            {
                 eos.push(i as u32);
             }
         }
 
         Ok(Tokenizer {
             inner,
-            decoding: Decoding::Pieces(Pieces { bytes, special, strip_leading_space }),
+            decoding: Decoding::Pieces(Pieces {
+                bytes,
+                special,
+                strip_leading_space,
+            }),
             vocab_size: n,
             bos: v.bos,
             eos,
@@ -177,7 +192,10 @@ impl Tokenizer {
     /// it when there is one (`bos_token`, `eos_token`), else from well-known token names; BOS is
     /// added by the file's own post-processor.
     pub fn from_tokenizer_json(path: &Path) -> Result<Tokenizer> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let inner = tokenizers::Tokenizer::from_str(&text)?;
         let vocab = inner.get_vocab(true);
         let vocab_size = vocab.values().max().map_or(0, |&m| m as usize + 1);
@@ -193,7 +211,11 @@ impl Tokenizer {
                     special[id as usize] = added_tok.is_some_and(|a| a.special);
                     bytes[id as usize] = Some(token_bytes(tok, style, added_tok.is_none()).into_boxed_slice());
                 }
-                Decoding::Pieces(Pieces { bytes, special, strip_leading_space })
+                Decoding::Pieces(Pieces {
+                    bytes,
+                    special,
+                    strip_leading_space,
+                })
             }
             None => Decoding::Inner,
         };
@@ -207,8 +229,11 @@ impl Tokenizer {
             let s = v.as_str().or_else(|| v.get("content")?.as_str())?;
             vocab.get(s).copied()
         };
-        let bos = config_token("bos_token")
-            .or_else(|| ["<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>"].iter().find_map(|t| vocab.get(*t).copied()));
+        let bos = config_token("bos_token").or_else(|| {
+            ["<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>"]
+                .iter()
+                .find_map(|t| vocab.get(*t).copied())
+        });
         let mut eos: Vec<u32> = config_token("eos_token").into_iter().collect();
         for t in END_OF_GENERATION.iter().chain(&["<eos>"]) {
             if let Some(&id) = vocab.get(*t) {
@@ -217,13 +242,23 @@ impl Tokenizer {
                 }
             }
         }
-        Ok(Tokenizer { inner, decoding, vocab_size, bos, eos, prepend_bos: false, inner_adds_special: true })
+        Ok(Tokenizer {
+            inner,
+            decoding,
+            vocab_size,
+            bos,
+            eos,
+            prepend_bos: false,
+            inner_adds_special: true,
+        })
     }
 
     /// Encodes `text`. Special tokens written in the text (`"<|im_start|>"`) map to their ids;
     /// `add_special_tokens` adds BOS when the vocabulary asks for it (`add_bos_token`).
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Vec<u32>> {
-        let enc = self.inner.encode_fast(text, add_special_tokens && self.inner_adds_special)?;
+        let enc = self
+            .inner
+            .encode_fast(text, add_special_tokens && self.inner_adds_special)?;
         let mut ids = Vec::with_capacity(enc.len() + 1);
         if add_special_tokens && self.prepend_bos {
             ids.extend(self.bos);
@@ -259,7 +294,10 @@ impl Tokenizer {
     pub(crate) fn check_ids(&self, ids: &[u32]) -> Result<()> {
         for &id in ids {
             if self.id_to_token(id).is_none() {
-                return Err(Error::TokenOutOfRange { id, vocab_size: self.vocab_size });
+                return Err(Error::TokenOutOfRange {
+                    id,
+                    vocab_size: self.vocab_size,
+                });
             }
         }
         Ok(())
@@ -330,10 +368,15 @@ fn decoder_style(d: &serde_json::Value) -> Option<(PieceStyle, bool)> {
         return Some((PieceStyle::ByteLevel, false));
     }
     if types.contains("Metaspace") && types.len() == 1 {
-        let scheme = list[0].get("prepend_scheme").and_then(|s| s.as_str()).unwrap_or("always");
+        let scheme = list[0]
+            .get("prepend_scheme")
+            .and_then(|s| s.as_str())
+            .unwrap_or("always");
         return Some((PieceStyle::SentencePiece, scheme != "never"));
     }
-    let spm_like = types.iter().all(|t| ["Replace", "ByteFallback", "Fuse", "Strip"].contains(t));
+    let spm_like = types
+        .iter()
+        .all(|t| ["Replace", "ByteFallback", "Fuse", "Strip"].contains(t));
     if spm_like && types.contains("ByteFallback") {
         let strip = list.iter().any(|x| {
             x.get("type").and_then(|t| t.as_str()) == Some("Strip")

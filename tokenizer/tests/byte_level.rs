@@ -45,12 +45,32 @@ fn encode_digits(pre: &str) -> Vec<String> {
 
 #[test]
 fn pre_tokenizer_follows_the_pre_name() {
-    assert_eq!(encode_digits("default"), ["12", "34", "5"], "GPT-2 regex: one piece, merges by rank");
+    assert_eq!(
+        encode_digits("default"),
+        ["12", "34", "5"],
+        "GPT-2 regex: one piece, merges by rank"
+    );
     assert_eq!(encode_digits("gpt2"), ["12", "34", "5"]);
-    assert_eq!(encode_digits("llama-bpe"), ["123", "45"], "Llama-3: digits in groups of three");
-    assert_eq!(encode_digits("qwen2"), ["1", "2", "3", "4", "5"], "Qwen-2: single digits");
-    assert_eq!(encode_digits("smollm"), ["1", "2", "3", "4", "5"], "SmolLM: Digits(individual)");
-    assert_eq!(encode_digits("some-new-model"), ["12", "34", "5"], "unknown: GPT-2 fallback");
+    assert_eq!(
+        encode_digits("llama-bpe"),
+        ["123", "45"],
+        "Llama-3: digits in groups of three"
+    );
+    assert_eq!(
+        encode_digits("qwen2"),
+        ["1", "2", "3", "4", "5"],
+        "Qwen-2: single digits"
+    );
+    assert_eq!(
+        encode_digits("smollm"),
+        ["1", "2", "3", "4", "5"],
+        "SmolLM: Digits(individual)"
+    );
+    assert_eq!(
+        encode_digits("some-new-model"),
+        ["12", "34", "5"],
+        "unknown: GPT-2 fallback"
+    );
 }
 
 #[test]
@@ -62,7 +82,10 @@ fn add_bos_and_defaults() {
     let t = Tokenizer::from_gguf_vocab(&v).unwrap();
     assert_eq!(t.encode("1", true).unwrap()[0], 256);
     assert_eq!(t.encode("1", false).unwrap().len(), 1);
-    assert_eq!(t.decode(&t.encode("x<|endoftext|>y", true).unwrap(), false).unwrap(), "<|endoftext|>x<|endoftext|>y");
+    assert_eq!(
+        t.decode(&t.encode("x<|endoftext|>y", true).unwrap(), false).unwrap(),
+        "<|endoftext|>x<|endoftext|>y"
+    );
 }
 
 #[test]
@@ -72,7 +95,10 @@ fn bad_vocabularies_are_errors() {
     assert!(matches!(Tokenizer::from_gguf_vocab(&v), Err(Error::UnsupportedModel(m)) if m == "bert"));
     let mut v = digits_vocab("default");
     v.merges.push("nospace".into());
-    assert!(Tokenizer::from_gguf_vocab(&v).unwrap_err().to_string().contains("nospace"));
+    assert!(Tokenizer::from_gguf_vocab(&v)
+        .unwrap_err()
+        .to_string()
+        .contains("nospace"));
     let mut v = digits_vocab("default");
     v.merges.push("zz yy".into());
     assert!(Tokenizer::from_gguf_vocab(&v).is_err(), "merge of unknown tokens");
@@ -110,7 +136,11 @@ fn tokenizer_json_byte_level() {
     let dir = temp_dir("bl");
     let path = dir.join("tokenizer.json");
     std::fs::write(&path, json.to_string()).unwrap();
-    std::fs::write(dir.join("tokenizer_config.json"), r#"{"eos_token": {"content": "<|endoftext|>"}}"#).unwrap();
+    std::fs::write(
+        dir.join("tokenizer_config.json"),
+        r#"{"eos_token": {"content": "<|endoftext|>"}}"#,
+    )
+    .unwrap();
     let t = Tokenizer::from_tokenizer_json(&path).unwrap();
     assert_eq!(t.vocab_size(), 259);
     assert_eq!(t.eos_ids(), vec![0]);
@@ -122,7 +152,10 @@ fn tokenizer_json_byte_level() {
     let mut d = t.stream_decoder();
     let out: Vec<Option<String>> = ids.iter().map(|&i| d.push(i).unwrap()).collect();
     assert!(out.contains(&None));
-    assert_eq!(out.into_iter().flatten().collect::<String>() + &d.finish().unwrap(), "a hi é");
+    assert_eq!(
+        out.into_iter().flatten().collect::<String>() + &d.finish().unwrap(),
+        "a hi é"
+    );
     assert!(t.decode(&[259], false).is_err());
     std::fs::remove_dir_all(dir).ok();
 }
@@ -150,7 +183,21 @@ fn tokenizer_json_other_decoders_and_errors() {
     assert!(t.decode(&[4], false).is_err());
 
     std::fs::write(&path, "{ not json").unwrap();
-    assert!(matches!(Tokenizer::from_tokenizer_json(&path), Err(Error::Tokenizers(_))));
-    assert!(matches!(Tokenizer::from_tokenizer_json(&dir.join("missing.json")), Err(Error::Io { .. })));
+    assert!(matches!(
+        Tokenizer::from_tokenizer_json(&path),
+        Err(Error::Tokenizers(_))
+    ));
+    assert!(matches!(
+        Tokenizer::from_tokenizer_json(&dir.join("missing.json")),
+        Err(Error::Io { .. })
+    ));
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Tokenizer>();
+    check::<mlx_arm_tokenizer::ChatTemplate>();
+    check::<mlx_arm_tokenizer::StreamDecoder<'static>>();
 }

@@ -52,12 +52,26 @@ fn id(t: &Tokenizer, s: &str) -> u32 {
 #[test]
 fn merges_by_score_with_space_prefix_and_byte_fallback() {
     let t = Tokenizer::from_gguf_vocab(&vocab()).unwrap();
-    let want = vec![id(&t, "▁hello"), id(&t, "▁wor"), id(&t, "l"), id(&t, "d"), id(&t, "<0x21>")];
+    let want = vec![
+        id(&t, "▁hello"),
+        id(&t, "▁wor"),
+        id(&t, "l"),
+        id(&t, "d"),
+        id(&t, "<0x21>"),
+    ];
     assert_eq!(t.encode("hello world!", false).unwrap(), want);
     let mut with_bos = vec![1];
     with_bos.extend(&want);
-    assert_eq!(t.encode("hello world!", true).unwrap(), with_bos, "add_bos defaults to true for llama");
-    assert_eq!(t.decode(&want, false).unwrap(), "hello world!", "leading space stripped");
+    assert_eq!(
+        t.encode("hello world!", true).unwrap(),
+        with_bos,
+        "add_bos defaults to true for llama"
+    );
+    assert_eq!(
+        t.decode(&want, false).unwrap(),
+        "hello world!",
+        "leading space stripped"
+    );
     assert_eq!(t.decode(&with_bos, true).unwrap(), "hello world!");
     assert_eq!(t.decode(&with_bos, false).unwrap(), "<s> hello world!");
     // é is not a piece: UTF-8 bytes C3 A9 through byte fallback, re-joined when decoding.
@@ -111,7 +125,10 @@ fn without_space_prefix() {
 fn bad_vocabularies_are_errors() {
     let mut v = vocab();
     v.scores = None;
-    assert!(Tokenizer::from_gguf_vocab(&v).unwrap_err().to_string().contains("scores"));
+    assert!(Tokenizer::from_gguf_vocab(&v)
+        .unwrap_err()
+        .to_string()
+        .contains("scores"));
     let mut v = vocab();
     v.scores.as_mut().unwrap().pop();
     assert!(Tokenizer::from_gguf_vocab(&v).is_err());

@@ -45,9 +45,17 @@ fn decodes_and_stream_decodes_like_the_reference() {
         let skipped = case["decoded_skip_special"].as_str().unwrap();
         assert_eq!(tok.decode(&ids, false).unwrap(), plain, "decode of {text:?}");
         assert_eq!(plain, text, "byte-level BPE round-trips {text:?}");
-        assert_eq!(tok.decode(&ids, true).unwrap(), skipped, "decode(skip special) of {text:?}");
+        assert_eq!(
+            tok.decode(&ids, true).unwrap(),
+            skipped,
+            "decode(skip special) of {text:?}"
+        );
         assert_eq!(stream_all(tok, &ids, false).0, plain, "stream decode of {text:?}");
-        assert_eq!(stream_all(tok, &ids, true).0, skipped, "stream decode (skip special) of {text:?}");
+        assert_eq!(
+            stream_all(tok, &ids, true).0,
+            skipped,
+            "stream decode (skip special) of {text:?}"
+        );
     }
 }
 
@@ -84,7 +92,11 @@ fn special_tokens_and_ids() {
     assert_eq!(tok.vocab_size(), fixture()["vocab_size"].as_u64().unwrap() as usize);
     assert_eq!(tok.bos_id(), Some(1));
     assert_eq!(tok.eos_ids()[0], 2);
-    assert!(tok.eos_ids().contains(&0), "<|endoftext|> ends generation too: {:?}", tok.eos_ids());
+    assert!(
+        tok.eos_ids().contains(&0),
+        "<|endoftext|> ends generation too: {:?}",
+        tok.eos_ids()
+    );
     assert_eq!(tok.token_to_id("<|im_start|>"), Some(1));
     assert_eq!(tok.token_to_id("<|im_end|>"), Some(2));
     assert_eq!(tok.token_to_id("no such token"), None);
@@ -105,7 +117,11 @@ fn bad_ids_are_errors() {
     let mut d = tok.stream_decoder();
     assert_eq!(d.push(19556).unwrap().as_deref(), Some("Hello"));
     assert!(d.push(n).is_err());
-    assert_eq!(d.push(905).unwrap().as_deref(), Some(" world"), "an error leaves the decoder usable");
+    assert_eq!(
+        d.push(905).unwrap().as_deref(),
+        Some(" world"),
+        "an error leaves the decoder usable"
+    );
     assert_eq!(tok.id_to_token(n), None);
 }
 
@@ -120,16 +136,28 @@ fn messages(v: &serde_json::Value) -> Vec<Message> {
 #[test]
 fn chat_template_renders_like_transformers() {
     let fx = fixture();
-    let source = metadata()["tokenizer.chat_template"].as_str().expect("tokenizer.chat_template");
+    let source = metadata()["tokenizer.chat_template"]
+        .as_str()
+        .expect("tokenizer.chat_template");
     let (bos, eos) = (fx["bos_token"].as_str().unwrap(), fx["eos_token"].as_str().unwrap());
     let t = ChatTemplate::new(source, bos, eos).unwrap();
     for chat in fx["chat"].as_array().unwrap() {
-        let got = t.render(&messages(&chat["messages"]), chat["add_generation_prompt"].as_bool().unwrap()).unwrap();
+        let got = t
+            .render(
+                &messages(&chat["messages"]),
+                chat["add_generation_prompt"].as_bool().unwrap(),
+            )
+            .unwrap();
         assert_eq!(got, chat["rendered"].as_str().unwrap(), "chat {}", chat["name"]);
     }
     let t = ChatTemplate::new(fx["feature_template"].as_str().unwrap(), bos, eos).unwrap();
     for chat in fx["feature_chat"].as_array().unwrap() {
-        let got = t.render(&messages(&chat["messages"]), chat["add_generation_prompt"].as_bool().unwrap()).unwrap();
+        let got = t
+            .render(
+                &messages(&chat["messages"]),
+                chat["add_generation_prompt"].as_bool().unwrap(),
+            )
+            .unwrap();
         assert_eq!(got, chat["rendered"].as_str().unwrap(), "chat {}", chat["name"]);
     }
     // The rendered prompt encodes with its control tokens as single ids.
@@ -157,7 +185,13 @@ fn bad_templates_are_errors() {
 #[test]
 fn encode_speed_on_100kb() {
     let tok = smollm2();
-    let base: String = fixture()["cases"].as_array().unwrap().iter().map(|c| c["text"].as_str().unwrap()).collect::<Vec<_>>().join(" ");
+    let base: String = fixture()["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["text"].as_str().unwrap())
+        .collect::<Vec<_>>()
+        .join(" ");
     let mut text = String::new();
     let mut i = 0;
     while text.len() < 100_000 {

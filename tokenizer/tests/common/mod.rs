@@ -27,7 +27,11 @@ pub fn model_path() -> PathBuf {
 }
 
 fn strings(md: &BTreeMap<String, GgufValue>, key: &str) -> Option<Vec<String>> {
-    md.get(key)?.as_array()?.iter().map(|v| v.as_str().map(str::to_string)).collect()
+    md.get(key)?
+        .as_array()?
+        .iter()
+        .map(|v| v.as_str().map(str::to_string))
+        .collect()
 }
 
 fn id(md: &BTreeMap<String, GgufValue>, key: &str) -> Option<u32> {
@@ -36,10 +40,17 @@ fn id(md: &BTreeMap<String, GgufValue>, key: &str) -> Option<u32> {
 
 /// Converts GGUF metadata (`tokenizer.ggml.*`) to a [`GgufVocab`].
 pub fn vocab_from_metadata(md: &BTreeMap<String, GgufValue>) -> GgufVocab {
-    let model = md.get("tokenizer.ggml.model").and_then(|v| v.as_str()).expect("tokenizer.ggml.model").to_string();
+    let model = md
+        .get("tokenizer.ggml.model")
+        .and_then(|v| v.as_str())
+        .expect("tokenizer.ggml.model")
+        .to_string();
     let tokens = strings(md, "tokenizer.ggml.tokens").expect("tokenizer.ggml.tokens");
     let mut v = GgufVocab::new(&model, tokens);
-    v.pre = md.get("tokenizer.ggml.pre").and_then(|x| x.as_str()).map(str::to_string);
+    v.pre = md
+        .get("tokenizer.ggml.pre")
+        .and_then(|x| x.as_str())
+        .map(str::to_string);
     v.scores = md
         .get("tokenizer.ggml.scores")
         .and_then(|x| x.as_array())
@@ -65,7 +76,11 @@ pub fn vocab_from_metadata(md: &BTreeMap<String, GgufValue>) -> GgufVocab {
 /// SmolLM2's metadata, read once.
 pub fn metadata() -> &'static BTreeMap<String, GgufValue> {
     static MD: OnceLock<BTreeMap<String, GgufValue>> = OnceLock::new();
-    MD.get_or_init(|| read_gguf_metadata(model_path()).expect("reading the SmolLM2 GGUF").metadata)
+    MD.get_or_init(|| {
+        read_gguf_metadata(model_path())
+            .expect("reading the SmolLM2 GGUF")
+            .metadata
+    })
 }
 
 /// SmolLM2's tokenizer, built once.
@@ -79,12 +94,17 @@ pub fn fixture() -> &'static serde_json::Value {
     static FX: OnceLock<serde_json::Value> = OnceLock::new();
     FX.get_or_init(|| {
         let p = root().join("tests/fixtures/tokenizer/smollm2.json");
-        let s = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e} (run scripts/make_tokenizer_fixtures.py)", p.display()));
+        let s = std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("{}: {e} (run scripts/make_tokenizer_fixtures.py)", p.display()));
         serde_json::from_str(&s).expect("fixture JSON")
     })
 }
 
 /// The ids of a JSON array.
 pub fn ids(v: &serde_json::Value) -> Vec<u32> {
-    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("id") as u32).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("id") as u32)
+        .collect()
 }
