@@ -6,6 +6,7 @@ mod elementwise;
 mod indexing;
 mod logsumexp;
 mod matmul;
+mod quantized;
 mod reduce;
 pub mod simd;
 mod softmax;
@@ -55,6 +56,10 @@ impl Backend for CpuBackend {
             SliceUpdate { start, step } => indexing::slice_update(start, step, &inputs[0], &inputs[1], shape),
             Arange { start_bits, step_bits } => indexing::arange(f64::from_bits(*start_bits), f64::from_bits(*step_bits), shape, dtype),
             RandomBits => indexing::random_bits(x(), shape),
+            Dequantize { group_size, bits } => quantized::dequantize(&inputs[0], &inputs[1], &inputs[2], *group_size, *bits as usize, shape, dtype),
+            QuantizedMatmul { group_size, bits, transpose } => {
+                quantized::quantized_matmul(inputs, *group_size, *bits as usize, *transpose, shape, dtype)
+            }
             Reshape | Transpose(_) | Broadcast | Slice { .. } | AsStrided { .. } | StopGradient => {
                 Err(Error::Backend { backend: "cpu", detail: format!("{} is a view, evaluated by core", prim.name()) })
             }

@@ -9,7 +9,7 @@ pub mod probe;
 pub mod transfer;
 
 use engine::Engine;
-use kernels::{elementwise as ew, indexing, matmul, reduce, softmax, sort};
+use kernels::{elementwise as ew, indexing, matmul, quantized, reduce, softmax, sort};
 use mlx_arm_core::backend::Backend;
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::primitive::Primitive;
@@ -80,6 +80,10 @@ impl Backend for WgpuBackend {
             SliceUpdate { start, step } => ew::slice_update(e, start, step, &inputs[0], &inputs[1], shape),
             Arange { start_bits, step_bits } => ew::arange(e, f64::from_bits(*start_bits), f64::from_bits(*step_bits), shape, dtype),
             RandomBits => ew::random_bits(e, x(), shape),
+            Dequantize { group_size, bits } => quantized::dequantize(e, inputs, *group_size, *bits as usize, shape, dtype),
+            QuantizedMatmul { group_size, bits, transpose } => {
+                quantized::quantized_matmul(e, inputs, *group_size, *bits as usize, *transpose, shape, dtype)
+            }
             Reshape | Transpose(_) | Broadcast | Slice { .. } | AsStrided { .. } | StopGradient => {
                 Err(Error::Backend { backend: "wgpu", detail: format!("{} is a view, evaluated by core", prim.name()) })
             }

@@ -292,6 +292,12 @@ pub enum Primitive {
     Arange { start_bits: u64, step_bits: u64 },
     /// Threefry-2x32 random bits (uint32) from a key of shape `[2]`.
     RandomBits,
+    /// `scale * q + bias` from a packed affine triple `(w, scales, biases)` (see
+    /// `ops::quantized`); the output has the scales' dtype.
+    Dequantize { group_size: usize, bits: u8 },
+    /// `x @ dequantize(w).T` (`transpose`) or `x @ dequantize(w)` on packed weights: inputs
+    /// `(x, w, scales, biases)`, `w` 2-D, x/scales/biases of the output dtype.
+    QuantizedMatmul { group_size: usize, bits: u8, transpose: bool },
 }
 
 impl Primitive {
@@ -339,6 +345,8 @@ impl Primitive {
             SliceUpdate { .. } => "slice_update",
             Arange { .. } => "arange",
             RandomBits => "random_bits",
+            Dequantize { .. } => "dequantize",
+            QuantizedMatmul { .. } => "quantized_matmul",
         }
     }
     /// True for primitives core evaluates as a view of the input's buffer (no kernel).

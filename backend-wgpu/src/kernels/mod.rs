@@ -4,6 +4,7 @@
 pub mod elementwise;
 pub mod indexing;
 pub mod matmul;
+pub mod quantized;
 pub mod reduce;
 pub mod softmax;
 pub mod sort;

@@ -35,7 +35,13 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
     let x = inputs.first();
     Ok(match prim {
         Reshape | Copy => vec![Some(ops::reshape(cot, &shape_of(&inputs[0]))?)],
-        StopGradient | Arange { .. } | RandomBits | ArgReduce { .. } | ArgSort { .. } => vec![None; inputs.len()],
+        StopGradient | Arange { .. } | RandomBits | ArgReduce { .. } | ArgSort { .. } | Dequantize { .. } => vec![None; inputs.len()],
+        QuantizedMatmul { group_size, bits, transpose } => {
+            // Only x is differentiable (as in MLX): dx = g @ W^T = qmm(g, w, !transpose).
+            let (w, s, b) = (&inputs[1], &inputs[2], &inputs[3]);
+            let gx = ops::quantized_matmul(cot, w, s, b, !*transpose, *group_size as i32, *bits as i32)?;
+            vec![Some(gx), None, None, None]
+        }
         Transpose(perm) => {
             let mut inv = vec![0i32; perm.len()];
             for (i, &p) in perm.iter().enumerate() {

@@ -1,5 +1,6 @@
 //! Saving and loading arrays: NumPy `.npy` (one array), `.npz` (a zip of `.npy` files, stored or
-//! deflate-compressed) and `.safetensors` (named tensors plus string metadata).
+//! deflate-compressed), `.safetensors` (named tensors plus string metadata) and `.gguf`
+//! (llama.cpp's model files, quantized tensors included).
 //!
 //! This module owns the file formats and their validation. Every file function has an in-memory
 //! twin (`*_to_bytes` / `*_from_bytes`) that it is built on, so the formats also work on wasm32,
@@ -12,6 +13,7 @@
 //! temporary sibling that is renamed into place, so an existing file (possibly memory-mapped by
 //! [`load_safetensors`]) is never truncated under a reader.
 
+pub mod gguf;
 mod json;
 mod npy;
 mod npz;
@@ -19,6 +21,7 @@ mod safetensors;
 
 pub use self::npy::{load, npy_from_bytes, npy_to_bytes, save};
 pub use self::npz::{load_npz, npz_from_bytes, npz_to_bytes, savez, savez_compressed};
+pub use self::gguf::{gguf_from_bytes, gguf_to_bytes, load_gguf, read_gguf_metadata, save_gguf, GgmlType, GgufTensor, GgufValue};
 pub use self::safetensors::{load_safetensors, safetensors_from_bytes, safetensors_to_bytes, save_safetensors};
 
 use crate::buffer::{Data, HostMem};

@@ -1,0 +1,204 @@
+//! Affine quantization with MLX's semantics and layout: `quantize`, `dequantize` and
+//! `quantized_matmul` for bits 2, 3, 4, 5, 6, 8 and group sizes 32, 64, 128.
+//!
+//! A quantized matrix is a triple: `w` (uint32, each row's `bits`-bit values packed as one
+//! little-endian bit stream, low bits first, so `32 / bits` values per word for 2, 4, 8 bits and
+//! values straddling words for 3, 5, 6), `scales` and `biases` (one per group of `group_size`
+//! consecutive values of a row, in the original float dtype). A value is `scale * q + bias`.
+//! This is exactly MLX's packing, so MLX-format quantized safetensors load as they are.
+//!
+//! `quantize` runs eagerly on the host (it is a load-time operation); `dequantize` and
+//! `quantized_matmul` are lazy primitives with kernels on every backend that read the packed
+//! weights directly.
+
+use super::IntoArray;
+use crate::primitive::Primitive;
+use crate::{Array, Dtype, Error, Result, Stream};
+
+/// The bit widths MLX's affine mode supports.
+pub const QUANT_BITS: [i32; 6] = [2, 3, 4, 5, 6, 8];
+/// The group sizes MLX's affine mode supports.
+pub const QUANT_GROUP_SIZES: [i32; 3] = [32, 64, 128];
+
+fn check_params(op: &'static str, group_size: i32, bits: i32) -> Result<(usize, usize)> {
+    if !QUANT_BITS.contains(&bits) {
+        return Err(Error::arg(op, format!("bits must be one of {QUANT_BITS:?}, got {bits}")));
+    }
+    if !QUANT_GROUP_SIZES.contains(&group_size) {
+        return Err(Error::arg(op, format!("group_size must be one of {QUANT_GROUP_SIZES:?}, got {group_size}")));
+    }
+    Ok((group_size as usize, bits as usize))
+}
+
+/// Quantizes `w` (a float array with at least 2 dimensions whose last axis is a multiple of
+/// `group_size`) along its last axis, returning `(w_q, scales, biases)` as MLX's
+/// `quantize(w, group_size, bits)` does, bit for bit: per group, the scale spans min to max in
+/// `2^bits - 1` steps, the edge of larger magnitude is represented exactly, values are rounded to
+/// nearest even. Scales and biases have `w`'s dtype. Runs eagerly on the host (evaluates `w`).
+pub fn quantize(w: impl IntoArray, group_size: i32, bits: i32) -> Result<(Array, Array, Array)> {
+    let w = w.into_array();
+    let (gs, bits) = check_params("quantize", group_size, bits)?;
+    if !w.dtype().is_float() {
+        return Err(Error::dtype("quantize", w.dtype(), "only floating-point arrays can be quantized"));
+    }
+    if w.ndim() < 2 {
+        return Err(Error::shape("quantize", format!("w must have at least 2 dimensions, got {:?}", w.shape())));
+    }
+    let last = w.shape()[w.ndim() - 1];
+    if last % gs != 0 {
+        return Err(Error::shape("quantize", format!("the last axis of {:?} is not a multiple of the group size {gs}", w.shape())));
+    }
+    let vals = super::astype(&w, Dtype::Float32)?.to_vec::<f32>()?;
+    let groups = vals.len() / gs;
+    let n_bins = ((1u32 << bits) - 1) as f32;
+    let mut words = vec![0u32; vals.len() * bits / 32];
+    let (mut scales, mut biases) = (Vec::with_capacity(groups), Vec::with_capacity(groups));
+    for (g, x) in vals.chunks_exact(gs).enumerate() {
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &v in x {
+            hi = hi.max(v);
+            lo = lo.min(v);
+        }
+        let mask = lo.abs() > hi.abs();
+        let mut scale = ((hi - lo) / n_bins).max(1e-7);
+        if !mask {
+            scale = -scale;
+        }
+        let edge = if mask { lo } else { hi };
+        let q0 = (edge / scale).round_ties_even();
+        let mut bias = 0.0;
+        if q0 != 0.0 {
+            scale = edge / q0;
+            bias = edge;
+        }
+        for (i, &v) in x.iter().enumerate() {
+            let q = ((v - bias) / scale).round_ties_even().clamp(0.0, n_bins) as u64;
+            let bit = (g * gs + i) * bits;
+            let (wi, sh) = (bit / 32, bit % 32);
+            words[wi] |= (q << sh) as u32;
+            if sh + bits > 32 {
+                words[wi + 1] |= (q >> (32 - sh)) as u32;
+            }
+        }
+        scales.push(scale);
+        biases.push(bias);
+    }
+    let mut wshape: Vec<i32> = w.shape().iter().map(|&d| d as i32).collect();
+    let nd = wshape.len();
+    wshape[nd - 1] = (last * bits / 32) as i32;
+    let mut sshape = wshape.clone();
+    sshape[nd - 1] = (last / gs) as i32;
+    let wq = Array::try_from_slice(&words, &wshape)?;
+    let s = super::astype(Array::try_from_slice(&scales, &sshape)?, w.dtype())?;
+    let b = super::astype(Array::try_from_slice(&biases, &sshape)?, w.dtype())?;
+    s.eval()?;
+    b.eval()?;
+    Ok((wq, s, b))
+}
+
+/// Checks a packed triple and returns the unpacked length of its rows.
+fn check_triple(op: &'static str, w: &Array, scales: &Array, biases: &Array, gs: usize, bits: usize) -> Result<usize> {
+    if w.dtype() != Dtype::Uint32 {
+        return Err(Error::dtype(op, w.dtype(), "the packed weights must be uint32"));
+    }
+    if !scales.dtype().is_float() || scales.dtype() != biases.dtype() {
+        return Err(Error::dtype(op, biases.dtype(), format!("scales ({}) and biases must share one float dtype", scales.dtype())));
+    }
+    if w.ndim() == 0 {
+        return Err(Error::shape(op, "the packed weights must have at least one dimension"));
+    }
+    let packed = w.shape()[w.ndim() - 1];
+    let n = packed * 32 / bits;
+    if (packed * 32) % bits != 0 || n % gs != 0 {
+        return Err(Error::shape(op, format!("rows of {packed} words do not hold whole groups of {gs} {bits}-bit values")));
+    }
+    let mut sshape = w.shape().to_vec();
+    let last = sshape.len() - 1;
+    sshape[last] = n / gs;
+    if scales.shape() != sshape.as_slice() || biases.shape() != sshape.as_slice() {
+        return Err(Error::shape(
+            op,
+            format!("scales {:?} and biases {:?} must have shape {sshape:?} for weights {:?}", scales.shape(), biases.shape(), w.shape()),
+        ));
+    }
+    Ok(n)
+}
+
+/// Unpacks a quantized triple to `scale * q + bias` in the scales' dtype (MLX's `dequantize`).
+/// `w` may have any number of leading axes (e.g. rows gathered from a quantized embedding).
+pub fn dequantize_device(
+    w: impl IntoArray,
+    scales: impl IntoArray,
+    biases: impl IntoArray,
+    group_size: i32,
+    bits: i32,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
+    let s = stream.into();
+    let (w, scales, biases) = (w.into_array(), scales.into_array(), biases.into_array());
+    let (gs, bits) = check_params("dequantize", group_size, bits)?;
+    let n = check_triple("dequantize", &w, &scales, &biases, gs, bits)?;
+    let mut shape = w.shape().to_vec();
+    let last = shape.len() - 1;
+    shape[last] = n;
+    let dt = scales.dtype();
+    Ok(Array::from_op(shape, dt, s, Primitive::Dequantize { group_size: gs, bits: bits as u8 }, vec![w, scales, biases]))
+}
+/// [`dequantize_device`] on the default stream.
+pub fn dequantize(w: impl IntoArray, scales: impl IntoArray, biases: impl IntoArray, group_size: i32, bits: i32) -> Result<Array> {
+    dequantize_device(w, scales, biases, group_size, bits, Stream::default_stream())
+}
+
+/// `x @ dequantize(w).T` when `transpose` (w is `[N, K·bits/32]`, the layout of linear layers),
+/// else `x @ dequantize(w)` (w is `[K, N·bits/32]`), computed on the packed weights (MLX's
+/// `quantized_matmul`). `x` is `[.., K]`; the result is `[.., N]` in the promoted float dtype of
+/// `x` and the scales. Gradients flow to `x` only, as in MLX.
+#[allow(clippy::too_many_arguments)]
+pub fn quantized_matmul_device(
+    x: impl IntoArray,
+    w: impl IntoArray,
+    scales: impl IntoArray,
+    biases: impl IntoArray,
+    transpose: bool,
+    group_size: i32,
+    bits: i32,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
+    let s = stream.into();
+    let (x, w, scales, biases) = (x.into_array(), w.into_array(), scales.into_array(), biases.into_array());
+    let (gs, bits) = check_params("quantized_matmul", group_size, bits)?;
+    if w.ndim() != 2 {
+        return Err(Error::shape("quantized_matmul", format!("the packed weights must be 2-D, got {:?}", w.shape())));
+    }
+    let cols = check_triple("quantized_matmul", &w, &scales, &biases, gs, bits)?;
+    let (k, n) = if transpose { (cols, w.shape()[0]) } else { (w.shape()[0], cols) };
+    if x.ndim() == 0 || x.shape()[x.ndim() - 1] != k {
+        return Err(Error::shape(
+            "quantized_matmul",
+            format!("x {:?} must end in {k} to multiply weights {:?} (transpose = {transpose})", x.shape(), w.shape()),
+        ));
+    }
+    let dt = super::result_type(&x, &scales);
+    if !dt.is_float() {
+        return Err(Error::dtype("quantized_matmul", dt, "x and the scales must be floating point"));
+    }
+    let x = super::astype_device(&x, dt, s)?;
+    let (scales, biases) = (super::astype_device(&scales, dt, s)?, super::astype_device(&biases, dt, s)?);
+    let mut shape = x.shape().to_vec();
+    let last = shape.len() - 1;
+    shape[last] = n;
+    let prim = Primitive::QuantizedMatmul { group_size: gs, bits: bits as u8, transpose };
+    Ok(Array::from_op(shape, dt, s, prim, vec![x, w, scales, biases]))
+}
+/// [`quantized_matmul_device`] on the default stream.
+pub fn quantized_matmul(
+    x: impl IntoArray,
+    w: impl IntoArray,
+    scales: impl IntoArray,
+    biases: impl IntoArray,
+    transpose: bool,
+    group_size: i32,
+    bits: i32,
+) -> Result<Array> {
+    quantized_matmul_device(x, w, scales, biases, transpose, group_size, bits, Stream::default_stream())
+}

@@ -1,0 +1,162 @@
+//! Affine quantization against MLX (tests/fixtures/make_quant_fixtures.py, MLX 0.32.4):
+//! `quantize` bit for bit and `dequantize` bit for bit on every device, for every bits × group
+//! size × dtype; `quantized_matmul` against an f64 reference of `x @ dequantize(w)(.T)` on both
+//! backends with decode-shaped and prefill-shaped inputs, batches, transposed views and half
+//! types; its gradient against the reference; and typed errors for bad arguments.
+
+mod common;
+
+use common::{devices, Rng};
+use mlx_arm::ops;
+use mlx_arm::transforms::grad;
+use mlx_arm::{with_default_device, Array, Dtype, Error};
+use std::collections::HashMap;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/quant");
+
+fn fixtures() -> HashMap<String, Array> {
+    mlx_arm::io::load_npz(format!("{FIXTURES}/affine.npz")).unwrap().into_iter().collect()
+}
+
+const DTYPES: [(&str, Dtype); 3] = [("float32", Dtype::Float32), ("float16", Dtype::Float16), ("bfloat16", Dtype::Bfloat16)];
+
+#[test]
+fn quantize_and_dequantize_match_mlx_bit_for_bit() {
+    let fx = fixtures();
+    for device in devices() {
+        with_default_device(device, || {
+            for (name, dt) in DTYPES {
+                for bits in [2, 3, 4, 5, 6, 8] {
+                    for gs in [32, 64, 128] {
+                        let key = format!("{name}_{bits}_{gs}");
+                        let w = ops::astype(&fx[&format!("{key}_w")], dt).unwrap();
+                        let (wq, s, b) = ops::quantize(&w, gs, bits).unwrap();
+                        assert_eq!(wq.to_vec::<u32>().unwrap(), fx[&format!("{key}_wq")].to_vec::<u32>().unwrap(), "{key}: packed");
+                        assert_eq!(s.dtype(), dt);
+                        assert_eq!(s.to_f64_vec().unwrap(), fx[&format!("{key}_scales")].to_f64_vec().unwrap(), "{key}: scales");
+                        assert_eq!(b.to_f64_vec().unwrap(), fx[&format!("{key}_biases")].to_f64_vec().unwrap(), "{key}: biases");
+                        let d = ops::dequantize(&wq, &s, &b, gs, bits).unwrap();
+                        assert_eq!(d.dtype(), dt);
+                        assert_eq!(d.shape(), [4, 256]);
+                        let want = fx[&format!("{key}_deq")].to_f64_vec().unwrap();
+                        assert_eq!(d.to_f64_vec().unwrap(), want, "{key}: dequantize on {device:?}");
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// f64 `x @ deq(w).T` (transpose) or `x @ deq(w)` with x `[rows, k]`.
+fn reference(x: &[f64], deq: &[f64], rows: usize, k: usize, n: usize, transpose: bool) -> Vec<f64> {
+    let mut out = vec![0.0; rows * n];
+    for r in 0..rows {
+        for j in 0..n {
+            out[r * n + j] = (0..k).map(|i| x[r * k + i] * if transpose { deq[j * k + i] } else { deq[i * n + j] }).sum();
+        }
+    }
+    out
+}
+
+fn random(rng: &mut Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.range(-1.0, 1.0) as f32).collect()
+}
+
+#[test]
+fn quantized_matmul_matches_reference() {
+    let mut rng = Rng::new(5);
+    for device in devices() {
+        with_default_device(device, || {
+            // (rows of x, k, n): decode-shaped (fused mat-vec) and prefill-shaped (tiled), odd n
+            for &(rows, k, n) in &[(1usize, 256usize, 40usize), (3, 128, 136), (9, 384, 72), (1, 64, 300)] {
+                for bits in [2, 3, 4, 5, 6, 8] {
+                    for gs in [32, 64, 128] {
+                        for transpose in [true, false] {
+                            let (wr, wc) = if transpose { (n, k) } else { (k, n) };
+                            if wc % gs as usize != 0 {
+                                continue;
+                            }
+                            let w = Array::from_slice(&random(&mut rng, wr * wc), &[wr as i32, wc as i32]);
+                            let (wq, s, b) = ops::quantize(&w, gs, bits).unwrap();
+                            let deq = ops::dequantize(&wq, &s, &b, gs, bits).unwrap().to_f64_vec().unwrap();
+                            let xv = random(&mut rng, rows * k);
+                            let x = Array::from_slice(&xv, &[rows as i32, k as i32]);
+                            let y = ops::quantized_matmul(&x, &wq, &s, &b, transpose, gs, bits).unwrap();
+                            let x64: Vec<f64> = xv.iter().map(|&v| v as f64).collect();
+                            let want = reference(&x64, &deq, rows, k, n, transpose);
+                            let what = format!("qmm {rows}x{k}x{n} bits {bits} gs {gs} transpose {transpose} on {device:?}");
+                            common::check(&what, &y, &want, &[rows, n], Dtype::Float32, (2e-4, 2e-4 * (k as f64).sqrt()));
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+#[test]
+fn quantized_matmul_batches_views_and_half_types() {
+    let mut rng = Rng::new(9);
+    for device in devices() {
+        with_default_device(device, || {
+            let (k, n) = (128usize, 48usize);
+            let w = Array::from_slice(&random(&mut rng, n * k), &[n as i32, k as i32]);
+            for dt in [Dtype::Float32, Dtype::Float16, Dtype::Bfloat16] {
+                let (wq, s, b) = ops::quantize(ops::astype(&w, dt).unwrap(), 64, 4).unwrap();
+                let deq = ops::dequantize(&wq, &s, &b, 64, 4).unwrap().to_f64_vec().unwrap();
+                // x as a transposed view of a [k, 2*3] array, reshaped to a batch [2, 3, k]
+                let xv = random(&mut rng, k * 6);
+                let xt = Array::from_slice(&xv, &[k as i32, 6]).transpose(None).unwrap();
+                let x = ops::astype(ops::reshape(&xt, &[2, 3, k as i32]).unwrap(), dt).unwrap();
+                let y = ops::quantized_matmul(&x, &wq, &s, &b, true, 64, 4).unwrap();
+                let x64 = x.to_f64_vec().unwrap();
+                let want = reference(&x64, &deq, 6, k, n, true);
+                let tol = if dt == Dtype::Float32 { (1e-4, 1e-3) } else { common::tolerance(dt) };
+                let tol = (tol.0 * 4.0, tol.1 * 8.0);
+                common::check(&format!("batched qmm {dt} on {device:?}"), &y, &want, &[2, 3, n], dt, tol);
+            }
+        });
+    }
+}
+
+#[test]
+fn quantized_matmul_gradient_flows_to_x() {
+    let mut rng = Rng::new(3);
+    for device in devices() {
+        with_default_device(device, || {
+            let (k, n) = (64usize, 32usize);
+            let w = Array::from_slice(&random(&mut rng, n * k), &[n as i32, k as i32]);
+            let (wq, s, b) = ops::quantize(&w, 32, 8).unwrap();
+            let deq = ops::dequantize(&wq, &s, &b, 32, 8).unwrap().to_f64_vec().unwrap();
+            let x = Array::from_slice(&random(&mut rng, 2 * k), &[2, k as i32]);
+            let coef = Array::from_slice(&random(&mut rng, 2 * n), &[2, n as i32]);
+            let f = |a: &[Array]| -> mlx_arm::Result<Array> {
+                let y = ops::quantized_matmul(&a[0], &wq, &s, &b, true, 32, 8)?;
+                ops::sum(ops::multiply(y, &coef)?, false)
+            };
+            let g = grad(f, &[0])(&[x.clone()]).unwrap();
+            // d/dx sum(coef * (x @ W.T)) = coef @ W
+            let c = coef.to_f64_vec().unwrap();
+            let want = reference(&c, &deq, 2, n, k, false);
+            common::check(&format!("qmm grad on {device:?}"), &g[0], &want, &[2, k], Dtype::Float32, (1e-4, 1e-4));
+        });
+    }
+}
+
+#[test]
+fn bad_arguments_are_typed_errors() {
+    let w = Array::from_slice(&vec![0.5f32; 2 * 64], &[2, 64]);
+    assert!(matches!(ops::quantize(&w, 32, 7), Err(Error::Argument { .. })));
+    assert!(matches!(ops::quantize(&w, 48, 4), Err(Error::Argument { .. })));
+    assert!(matches!(ops::quantize(&w, 128, 4), Err(Error::Shape { .. })));
+    assert!(matches!(ops::quantize(Array::from_slice(&[1i32; 64], &[2, 32]), 32, 4), Err(Error::Dtype { .. })));
+    assert!(matches!(ops::quantize(Array::from_slice(&[1f32; 64], &[64]), 32, 4), Err(Error::Shape { .. })));
+    let (wq, s, b) = ops::quantize(&w, 32, 4).unwrap();
+    let x = Array::from_slice(&[1f32; 3 * 63], &[3, 63]);
+    assert!(matches!(ops::quantized_matmul(&x, &wq, &s, &b, true, 32, 4), Err(Error::Shape { .. })));
+    assert!(matches!(ops::quantized_matmul(&x, &wq, &s, &b, true, 64, 4), Err(Error::Shape { .. })));
+    assert!(matches!(ops::dequantize(&wq, &s, &b, 32, 8), Err(Error::Shape { .. })));
+    assert!(matches!(ops::dequantize(&s, &s, &b, 32, 4), Err(Error::Dtype { .. })));
+    let s16 = ops::astype(&s, Dtype::Float16).unwrap();
+    assert!(matches!(ops::dequantize(&wq, &s16, &b, 32, 4), Err(Error::Dtype { .. })));
+}
