@@ -13,6 +13,7 @@ pub mod dtype_dispatch;
 pub mod device;
 pub mod error;
 mod eval;
+pub mod fast;
 pub mod io;
 pub mod layout;
 #[doc(hidden)]
