@@ -60,6 +60,14 @@ pub enum KernelKey {
     Arange { dtype: Dtype },
     /// Threefry random bits (uint32).
     RandomBits,
+    /// Affine dequantize of `bits`-bit packed weights into `dtype` (MLX's rounding).
+    QDequantize { dtype: Dtype, bits: u32 },
+    /// Quantized mat-vec `x @ dequant(w).T` for `rows` (1..=4) rows of x: 2 x 32 invocations per
+    /// workgroup, 4 weight rows per 32, 32 packed values per invocation and step.
+    QMatvec { dtype: Dtype, bits: u32, rows: u32 },
+    /// Tiled quantized matmul (64x64 output tiles, K in steps of 32 dequantized into workgroup
+    /// memory), `x @ dequant(w).T` (`transpose`) or `x @ dequant(w)`.
+    QMatmul { dtype: Dtype, bits: u32, transpose: bool },
 }
 
 impl fmt::Display for KernelKey {
@@ -80,6 +88,9 @@ impl fmt::Display for KernelKey {
             KernelKey::Sort { dtype, indices } => write!(f, "sort:{dtype}:{indices}"),
             KernelKey::Arange { dtype } => write!(f, "arange:{dtype}"),
             KernelKey::RandomBits => write!(f, "random_bits"),
+            KernelKey::QDequantize { dtype, bits } => write!(f, "qdequantize:{bits}:{dtype}"),
+            KernelKey::QMatvec { dtype, bits, rows } => write!(f, "qmv:{bits}:{rows}:{dtype}"),
+            KernelKey::QMatmul { dtype, bits, transpose } => write!(f, "qmm:{bits}:{transpose}:{dtype}"),
         }
     }
 }
@@ -190,6 +201,76 @@ fn map_header(h: &mut String, op: MapOp, inputs: &[Dtype], out: Dtype, vec4: boo
     let _ = writeln!(h, "fn op({params}) -> SO {{ return {expr}; }}");
     h.push_str(&narrow_fn(out));
     Some(())
+}
+
+/// Float dtypes and MLX's bit widths only.
+fn quant_ok(dt: Dtype, bits: u32) -> bool {
+    Scalar::of(dt) == Some(Scalar::F32) && [2, 3, 4, 5, 6, 8].contains(&bits)
+}
+
+/// `BITS` and `MASK` of the quantized kernels.
+fn quant_header(h: &mut String, bits: u32) {
+    let _ = writeln!(h, "const BITS: u32 = {bits}u;");
+    let _ = writeln!(h, "const MASK: u32 = {}u;", (1u32 << bits) - 1);
+}
+
+/// Buffer declarations starting at binding `first`.
+fn buffers_from(out: &mut String, first: u32, inputs: &[(&str, &str)], output: (&str, &str)) {
+    for (i, (name, ty)) in inputs.iter().enumerate() {
+        let _ = writeln!(out, "@group(0) @binding({}) var<storage, read> {name}: array<{ty}>;", first + i as u32);
+    }
+    let _ = writeln!(out, "@group(0) @binding({}) var<storage, read_write> {}: array<{}>;", first + inputs.len() as u32, output.0, output.1);
+}
+
+/// Value `i` of the packed bit stream whose first word is `W[base]` (values may straddle words).
+const QVAL: &str = "fn qval(base: u32, i: u32) -> u32 {
+    let bit = i * BITS;
+    let wi = base + (bit >> 5u);
+    let sh = bit & 31u;
+    var v = W[wi] >> sh;
+    if (sh + BITS > 32u) { v = v | (W[wi + 1u] << (32u - sh)); }
+    return v & MASK;
+}
+";
+
+/// Words per load of the mat-vec kernel: a chunk of 32 values is `bits` words, read as vec4
+/// (4, 8 bits), vec2 (2, 6 bits) or single words (3, 5 bits).
+pub fn qmv_vec_width(bits: u32) -> u32 {
+    if bits % 4 == 0 {
+        4
+    } else if bits % 2 == 0 {
+        2
+    } else {
+        1
+    }
+}
+
+/// `fn load_q(base: u32) -> array<vec4<f32>, 8>`: the 32 values of the chunk whose first word
+/// is word `base` of W (a multiple of the load width), as exact floats, unpacked straight-line.
+/// Small integers become floats through the exponent trick (`2^23 + q` as bits, minus `2^23`),
+/// which costs an OR and an add instead of a conversion.
+fn load_q_fn(bits: u32) -> String {
+    let vw = qmv_vec_width(bits);
+    let mut s = String::from("fn load_q(base: u32) -> array<vec4<f32>, 8> {\n");
+    for j in 0..bits / vw {
+        let _ = writeln!(s, "    let v{j} = W[base / {vw}u + {j}u];");
+    }
+    let word = |w: u32| if vw == 1 { format!("v{w}") } else { format!("v{}.{}", w / vw, ["x", "y", "z", "w"][(w % vw) as usize]) };
+    let val = |i: u32| {
+        let bit = i * bits;
+        let (wi, sh) = (bit / 32, bit % 32);
+        let lo = if sh == 0 { word(wi) } else { format!("({} >> {sh}u)", word(wi)) };
+        let v = if sh + bits > 32 { format!("({lo} | ({} << {}u))", word(wi + 1), 32 - sh) } else { lo };
+        let masked = if sh + bits == 32 && sh != 0 { v } else { format!("({v} & MASK)") };
+        format!("({masked} | 0x4b000000u)")
+    };
+    let mut vecs = vec![];
+    for c in 0..8 {
+        let lanes: Vec<String> = (0..4).map(|l| val(4 * c + l)).collect();
+        vecs.push(format!("        bitcast<vec4<f32>>(vec4<u32>({})) - vec4<f32>(8388608.0)", lanes.join(", ")));
+    }
+    let _ = writeln!(s, "    return array<vec4<f32>, 8>(\n{}\n    );\n}}", vecs.join(",\n"));
+    s
 }
 
 impl KernelKey {
@@ -370,6 +451,45 @@ impl KernelKey {
                 let _ = writeln!(h, "fn value(i: u32) -> {ty} {{ return {value}; }}");
                 h.push_str(&narrow_fn(*dtype));
                 include_str!("../kernels/arange.wgsl")
+            }
+            KernelKey::QDequantize { dtype, bits } => {
+                if !quant_ok(*dtype, *bits) {
+                    return None;
+                }
+                quant_header(&mut h, *bits);
+                h.push_str("@group(0) @binding(2) var<storage, read> W: array<u32>;\n");
+                buffers_from(&mut h, 3, &[("SC", "f32"), ("BI", "f32")], ("O", "f32"));
+                h.push_str(&narrow_fn(*dtype));
+                h.push_str(QVAL);
+                include_str!("../kernels/qdequantize.wgsl")
+            }
+            KernelKey::QMatvec { dtype, bits, rows } => {
+                if !quant_ok(*dtype, *bits) || !(1..=4).contains(rows) {
+                    return None;
+                }
+                quant_header(&mut h, *bits);
+                let _ = writeln!(h, "const MR: u32 = {rows}u;");
+                let vw = qmv_vec_width(*bits);
+                let wty = if vw == 1 { "u32".to_string() } else { format!("vec{vw}<u32>") };
+                h.push_str("@group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;\n");
+                let _ = writeln!(h, "@group(0) @binding(3) var<storage, read> W: array<{wty}>;");
+                buffers_from(&mut h, 4, &[("SC", "f32"), ("BI", "f32")], ("O", "f32"));
+                h.push_str(&narrow_fn(*dtype));
+                h.push_str(&load_q_fn(*bits));
+                include_str!("../kernels/qmv.wgsl")
+            }
+            KernelKey::QMatmul { dtype, bits, transpose } => {
+                if !quant_ok(*dtype, *bits) {
+                    return None;
+                }
+                quant_header(&mut h, *bits);
+                let _ = writeln!(h, "const TRANSPOSE: bool = {transpose};");
+                h.push_str("@group(0) @binding(2) var<storage, read> X: array<f32>;\n");
+                h.push_str("@group(0) @binding(3) var<storage, read> W: array<u32>;\n");
+                buffers_from(&mut h, 4, &[("SC", "f32"), ("BI", "f32")], ("O", "f32"));
+                h.push_str(&narrow_fn(*dtype));
+                h.push_str(QVAL);
+                include_str!("../kernels/qmm.wgsl")
             }
             KernelKey::RandomBits | KernelKey::MatmulCoop { .. } => unreachable!("handled above"),
         };

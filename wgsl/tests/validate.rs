@@ -66,6 +66,17 @@ fn all_keys() -> Vec<KernelKey> {
         }
     }
     keys.push(KernelKey::RandomBits);
+    for dtype in [Dtype::Float32, Dtype::Float16, Dtype::Bfloat16] {
+        for bits in [2, 3, 4, 5, 6, 8] {
+            keys.push(KernelKey::QDequantize { dtype, bits });
+            for rows in 1..=4 {
+                keys.push(KernelKey::QMatvec { dtype, bits, rows });
+            }
+            for transpose in [true, false] {
+                keys.push(KernelKey::QMatmul { dtype, bits, transpose });
+            }
+        }
+    }
     let vec4: Vec<KernelKey> = keys
         .iter()
         .filter_map(|k| match k {

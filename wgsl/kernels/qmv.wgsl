@@ -1,0 +1,91 @@
+// qmv.wgsl — quantized mat-vec for decode shapes: out[m, n] = Σ_k x[m, k] · (scale·q + bias)
+// over the packed rows of W [N, K·BITS/32] (x @ dequant(W).T), for MR (1..=4) rows of x.
+// A workgroup is 2 x 32 invocations; each 32 owns 4 consecutive weight rows, each invocation
+// walks K in chunks of 32 values (BITS words: vec4/vec2 loads, `load_q` unpacks straight-line),
+// so a row is read as 32 lanes x 16 bytes (4-bit) = 512 contiguous bytes per step. A chunk lies
+// in one group (group sizes are multiples of 32), so per chunk the partial sum is
+// scale·dot(x, q) + bias·Σx, accumulated in f32; the 32 partial sums of each output are added in
+// workgroup memory at the end. x is read as vec4 (dense, offset a multiple of 4).
+// Header: BITS, MASK, MR, X (binding 2, vec4<f32>), W (3, vec of u32), SC (4), BI (5), O (6),
+// `fn narrow`, `fn load_q`.
+
+struct Params {
+    n: u32,
+    k: u32,
+    blocks: u32,
+    off_x: u32, // in floats, a multiple of 4
+    off_w: u32, // in words, a multiple of the load width
+    off_s: u32,
+    off_b: u32,
+    rw: u32,    // words per weight row
+    g: u32,     // groups per weight row
+    cpg: u32,   // chunks of 32 values per group
+    pad0: u32,
+    pad1: u32,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
+
+const RPW: u32 = 4u;          // weight rows per 32 invocations
+const ROWS_PER_WG: u32 = 8u;  // 2 x RPW
+const NACC: u32 = RPW * MR;
+const RED_STRIDE: u32 = 65u;  // padded: the final sums read distinct banks
+
+var<workgroup> red: array<f32, 1040>; // RED_STRIDE * 16 (NACC <= 16)
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let blk = wid.x + wid.y * nwg.x;
+    if (blk >= P.blocks) { return; } // whole workgroups only: no barrier is skipped by half of one
+    let warp = lid / 32u;
+    let lane = lid % 32u;
+    let row0 = blk * ROWS_PER_WG + warp * RPW;
+    var acc: array<f32, NACC>;
+    for (var i = 0u; i < NACC; i = i + 1u) { acc[i] = 0.0; }
+    let chunks = P.k / 32u;
+    for (var c = lane; c < chunks; c = c + 32u) {
+        var xs: array<array<vec4<f32>, 8>, MR>;
+        var xsum: array<f32, MR>;
+        for (var mm = 0u; mm < MR; mm = mm + 1u) {
+            let xb = (P.off_x + mm * P.k) / 4u + c * 8u;
+            var t = vec4<f32>(0.0);
+            for (var j = 0u; j < 8u; j = j + 1u) {
+                let v = X[xb + j];
+                xs[mm][j] = v;
+                t = t + v;
+            }
+            xsum[mm] = (t.x + t.y) + (t.z + t.w);
+        }
+        let gi = c / P.cpg;
+        for (var r = 0u; r < RPW; r = r + 1u) {
+            // rows past N re-read the last row (no branch around the loads); never written
+            let row = min(row0 + r, P.n - 1u);
+            let q = load_q(P.off_w + row * P.rw + c * BITS);
+            let sc = SC[P.off_s + row * P.g + gi];
+            let bi = BI[P.off_b + row * P.g + gi];
+            for (var mm = 0u; mm < MR; mm = mm + 1u) {
+                var d = 0.0;
+                for (var j = 0u; j < 8u; j = j + 1u) {
+                    d = d + dot(q[j], xs[mm][j]);
+                }
+                acc[r * MR + mm] = acc[r * MR + mm] + (sc * d + bi * xsum[mm]);
+            }
+        }
+    }
+    for (var i = 0u; i < NACC; i = i + 1u) {
+        red[i * RED_STRIDE + lid] = acc[i];
+    }
+    workgroupBarrier();
+    if (lid < 2u * NACC) {
+        let wp = lid / NACC;
+        let i = lid % NACC;
+        var s = 0.0;
+        for (var l = 0u; l < 32u; l = l + 1u) {
+            s = s + red[i * RED_STRIDE + wp * 32u + l];
+        }
+        let row = blk * ROWS_PER_WG + wp * RPW + i / MR;
+        let mm = i % MR;
+        if (row < P.n) { O[mm * P.n + row] = narrow(s); }
+    }
+}
