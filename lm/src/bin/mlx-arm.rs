@@ -1,0 +1,152 @@
+//! The `mlx-arm` command line: `mlx-arm generate` streams text from a GGUF model like
+//! `mlx_lm.generate`, then prints prompt and generation speed and peak memory.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mlx_arm::{set_default_device, Device};
+use mlx_arm_lm::generate::{generate, GenerateOptions};
+use mlx_arm_lm::sample::{Sampler, SamplerConfig};
+use mlx_arm_lm::{load, Error};
+use mlx_arm_tokenizer::Message;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The default model (SmolLM2-135M-Instruct, Q4_1), fetched from PyPI by scripts/fetch-smollm2.sh.
+const DEFAULT_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+
+#[derive(Parser)]
+#[command(name = "mlx-arm", version, about = "MLX-ARM: MLX-style arrays and LLM inference on any GPU wgpu reaches and any CPU")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate text from a GGUF model.
+    Generate(GenerateArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DeviceArg {
+    Cpu,
+    Gpu,
+}
+
+#[derive(clap::Args)]
+struct GenerateArgs {
+    /// GGUF model file (default: SmolLM2-135M-Instruct from scripts/fetch-smollm2.sh).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// The prompt.
+    #[arg(long, short, default_value = "What is the capital of France?")]
+    prompt: String,
+    /// A system message (with --chat).
+    #[arg(long)]
+    system: Option<String>,
+    /// Apply the model's chat template to the prompt.
+    #[arg(long)]
+    chat: bool,
+    /// Most tokens to generate.
+    #[arg(long, short = 'm', default_value_t = 256)]
+    max_tokens: usize,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.0)]
+    temp: f32,
+    /// Nucleus sampling threshold (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    /// Keep only the k most likely tokens (0 = off).
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    /// Keep tokens at least min-p times as likely as the best (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    min_p: f32,
+    /// Penalty for the last 20 tokens (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    repetition_penalty: f32,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Rotating KV cache size (keeps 4 sink tokens and the latest ones).
+    #[arg(long)]
+    max_kv_size: Option<usize>,
+    /// Device to run on (default: the GPU when there is one).
+    #[arg(long, value_enum)]
+    device: Option<DeviceArg>,
+}
+
+fn run(a: GenerateArgs) -> Result<(), Error> {
+    if let Some(d) = a.device {
+        set_default_device(match d {
+            DeviceArg::Cpu => Device::cpu(),
+            DeviceArg::Gpu => Device::gpu(),
+        });
+    }
+    let path = a.model.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL));
+    if !path.is_file() {
+        let hint = if a.model.is_none() { " (run scripts/fetch-smollm2.sh to fetch the default model from PyPI)" } else { "" };
+        return Err(Error::Request(format!("model file {} not found{hint}", path.display())));
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("loading {msg} [{bar:30}] {pos}/{len} blocks").expect("valid template").progress_chars("=> "),
+    );
+    bar.set_message(path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
+    let loaded = load::load_gguf(&path, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    let tok = &loaded.tokenizer;
+    let text = if a.chat {
+        let tpl = loaded.chat_template.as_ref().ok_or_else(|| Error::Request("--chat: the model has no chat template".into()))?;
+        let mut msgs = Vec::new();
+        if let Some(s) = &a.system {
+            msgs.push(Message::new("system", s.as_str()));
+        }
+        msgs.push(Message::new("user", a.prompt.as_str()));
+        tpl.render(&msgs, true)?
+    } else {
+        a.prompt.clone()
+    };
+    // A chat template writes its own BOS; plain prompts get one when the vocabulary asks.
+    let ids = tok.encode(&text, !a.chat)?;
+    let mut sampler = Sampler::new(SamplerConfig {
+        temperature: a.temp,
+        top_p: a.top_p,
+        top_k: a.top_k,
+        min_p: a.min_p,
+        repetition_penalty: a.repetition_penalty,
+        seed: a.seed,
+        ..SamplerConfig::default()
+    });
+    let opts = GenerateOptions { max_tokens: a.max_tokens, max_kv_size: a.max_kv_size };
+    println!("==========");
+    let mut out = std::io::stdout();
+    let stats = generate(&loaded.model, tok, &ids, &mut sampler, &opts, |t| {
+        let _ = out.write_all(t.as_bytes());
+        let _ = out.flush();
+    })?;
+    println!("\n==========");
+    println!("Prompt: {} tokens, {:.3} tokens-per-sec", stats.prompt_tokens, stats.prompt_tps);
+    println!("Generation: {} tokens, {:.3} tokens-per-sec", stats.generation_tokens, stats.generation_tps);
+    println!("Peak memory: {:.3} GB", stats.peak_memory as f64 / 1e9);
+    let dev = mlx_arm::backend::backend(Device::default_device()).map(|b| b.describe()).unwrap_or_default();
+    eprintln!("device: {dev}");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let r = match cli.command {
+        Command::Generate(a) => run(a),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The Llama-family decoder: token embedding, `n_layers` blocks of RMSNorm → grouped-query
+//! attention with RoPE and a KV cache → residual → RMSNorm → SwiGLU MLP → residual, a final
+//! RMSNorm and the output projection (tied to the embedding when the file has no `output`).
+//! Tensor names are GGUF's (`token_embd`, `blk.N.attn_q`, ...).
+
+use crate::cache::KvCache;
+use crate::config::LlamaConfig;
+use crate::linear::{Linear, Tensors};
+use crate::Result;
+use mlx_arm::fast::{self, SdpaMask};
+use mlx_arm::{ops, Array};
+
+/// One decoder block's weights.
+#[derive(Debug, Clone)]
+pub struct Block {
+    attn_norm: Array,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
+    ffn_norm: Array,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
+}
+
+/// A loaded model.
+#[derive(Debug, Clone)]
+pub struct Llama {
+    /// Its hyper-parameters.
+    pub config: LlamaConfig,
+    embed: Linear,
+    blocks: Vec<Block>,
+    norm: Array,
+    output: Option<Linear>,
+}
+
+impl Llama {
+    /// Builds the model from a file's tensors (GGUF names), calling `progress` after each block.
+    pub fn from_tensors(config: LlamaConfig, t: &mut Tensors, mut progress: impl FnMut(usize)) -> Result<Llama> {
+        let c = &config;
+        let (d, hd) = (c.dim, c.head_dim);
+        let embed = t.linear("token_embd", c.vocab_size, d)?;
+        let mut blocks = Vec::with_capacity(c.n_layers);
+        for i in 0..c.n_layers {
+            let p = |n: &str| format!("blk.{i}.{n}");
+            blocks.push(Block {
+                attn_norm: t.float(&p("attn_norm.weight"), &[d])?,
+                wq: t.linear(&p("attn_q"), c.n_heads * hd, d)?,
+                wk: t.linear(&p("attn_k"), c.n_kv_heads * hd, d)?,
+                wv: t.linear(&p("attn_v"), c.n_kv_heads * hd, d)?,
+                wo: t.linear(&p("attn_output"), d, c.n_heads * hd)?,
+                ffn_norm: t.float(&p("ffn_norm.weight"), &[d])?,
+                gate: t.linear(&p("ffn_gate"), c.hidden_dim, d)?,
+                up: t.linear(&p("ffn_up"), c.hidden_dim, d)?,
+                down: t.linear(&p("ffn_down"), d, c.hidden_dim)?,
+            });
+            progress(i + 1);
+        }
+        let norm = t.float("output_norm.weight", &[d])?;
+        let output = if t.has("output.weight") { Some(t.linear("output", c.vocab_size, d)?) } else { None };
+        Ok(Llama { config, embed, blocks, norm, output })
+    }
+
+    /// Fresh caches, one per block (`max_kv_size` makes them rotating, keeping 4 sink positions
+    /// as mlx-lm does).
+    pub fn new_cache(&self, max_kv_size: Option<usize>) -> Vec<KvCache> {
+        let make = || match max_kv_size {
+            Some(m) => KvCache::rotating(m, 4),
+            None => KvCache::new(),
+        };
+        (0..self.blocks.len()).map(|_| make()).collect()
+    }
+
+    /// Bytes of all weights.
+    pub fn nbytes(&self) -> usize {
+        let b: usize = self
+            .blocks
+            .iter()
+            .map(|b| {
+                [&b.wq, &b.wk, &b.wv, &b.wo, &b.gate, &b.up, &b.down].iter().map(|l| l.nbytes()).sum::<usize>()
+                    + b.attn_norm.nbytes()
+                    + b.ffn_norm.nbytes()
+            })
+            .sum();
+        b + self.embed.nbytes() + self.norm.nbytes() + self.output.as_ref().map_or(0, |o| o.nbytes())
+    }
+
+    /// Logits `[B, L, vocab]` for token ids `[B, L]` following the cached positions (lazy: call
+    /// `eval` on the result). With `last_only`, only the last position's logits `[B, 1, vocab]`.
+    pub fn forward(&self, ids: &Array, cache: &mut [KvCache], last_only: bool) -> Result<Array> {
+        let c = &self.config;
+        let (b, l) = (ids.shape()[0] as i32, ids.shape()[1] as i32);
+        let mut h = self.embed.rows(ids)?;
+        for (blk, kv) in self.blocks.iter().zip(cache.iter_mut()) {
+            let x = fast::rms_norm(&h, Some(&blk.attn_norm), c.norm_eps)?;
+            let heads = |a: Array, n: usize| -> Result<Array> {
+                let a = ops::reshape(a, &[b, l, n as i32, c.head_dim as i32])?;
+                Ok(ops::swapaxes(a, 1, 2)?)
+            };
+            let q = heads(blk.wq.forward(&x)?, c.n_heads)?;
+            let k = heads(blk.wk.forward(&x)?, c.n_kv_heads)?;
+            let v = heads(blk.wv.forward(&x)?, c.n_kv_heads)?;
+            let off = kv.offset() as i32;
+            let rope = |a: &Array| {
+                fast::rope(a, c.rope_dims as i32, c.rope_traditional, Some(c.rope_base), c.rope_scale, off, None)
+            };
+            let (q, k) = (rope(&q)?, rope(&k)?);
+            let (k, v) = kv.update(k, v)?;
+            let mask = if l > 1 { Some(SdpaMask::Causal) } else { None };
+            let scale = 1.0 / (c.head_dim as f32).sqrt();
+            let o = fast::scaled_dot_product_attention(&q, &k, &v, scale, mask)?;
+            let o = ops::reshape(ops::swapaxes(o, 1, 2)?, &[b, l, (c.n_heads * c.head_dim) as i32])?;
+            h = ops::add(&h, blk.wo.forward(&o)?)?;
+            let x = fast::rms_norm(&h, Some(&blk.ffn_norm), c.norm_eps)?;
+            let g = blk.gate.forward(&x)?;
+            let act = ops::multiply(&g, ops::sigmoid(&g)?)?;
+            let m = ops::multiply(act, blk.up.forward(&x)?)?;
+            h = ops::add(&h, blk.down.forward(&m)?)?;
+        }
+        if last_only && l > 1 {
+            h = ops::slice(&h, &[0, l - 1, 0], &[b, l, c.dim as i32], &[1, 1, 1])?;
+        }
+        let h = fast::rms_norm(&h, Some(&self.norm), c.norm_eps)?;
+        Ok(self.output.as_ref().unwrap_or(&self.embed).forward(&h)?)
+    }
+}
