@@ -9,6 +9,7 @@ use mlx_arm_core::buffer::Data;
 use mlx_arm_core::layout::numel;
 use mlx_arm_core::{Dtype, Result};
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// Rows of `x` up to which `quantized_matmul` takes the fused mat-vec path.
 const MATVEC_MAX_ROWS: usize = 4;
@@ -53,17 +54,16 @@ fn unpack_run(words: &[u32], start: usize, bits: usize, out: &mut [f32]) {
     }
 }
 
-/// An input as dense row-major f32 (converted and gathered when needed).
-fn dense_f32(d: &Data) -> Result<Vec<f32>> {
+/// An input's host memory, as f32 for float inputs (converted when needed).
+fn host_f32(d: &Data) -> Result<Host> {
     let d32 = if d.dtype() == Dtype::Float32 { d.clone() } else { crate::elementwise::astype(d, &d.shape, Dtype::Float32)? };
-    let h = Host::of(&d32)?;
-    Ok(h.view::<f32>().to_contiguous().into_owned())
+    Host::of(&d32)
 }
 
-/// Dense row-major packed words.
-fn dense_words(d: &Data) -> Result<Vec<u32>> {
-    let h = Host::of(d)?;
-    Ok(h.view::<u32>().to_contiguous().into_owned())
+/// The dense row-major elements of a host view, borrowed when it is dense (weights are), else
+/// gathered.
+fn dense<T: mlx_arm_core::Element + Send + Sync>(h: &Host) -> Cow<'_, [T]> {
+    h.view::<T>().to_contiguous()
 }
 
 /// Rounds through the output dtype (MLX computes `scale * q + bias` in the scales' type, so
@@ -78,7 +78,8 @@ fn round_to(dt: Dtype, v: f32) -> f32 {
 
 /// `dequantize(w, scales, biases)`: output `shape`, dtype `dt` (the scales' dtype).
 pub fn dequantize(w: &Data, scales: &Data, biases: &Data, gs: usize, bits: usize, shape: &[usize], dt: Dtype) -> Result<Data> {
-    let (words, s, b) = (dense_words(w)?, dense_f32(scales)?, dense_f32(biases)?);
+    let (hw, hs, hb) = (Host::of(w)?, host_f32(scales)?, host_f32(biases)?);
+    let (words, s, b) = (dense::<u32>(&hw), dense::<f32>(&hs), dense::<f32>(&hb));
     let n = shape[shape.len() - 1];
     let total = numel(shape);
     let mut vals = vec![0f32; total];
@@ -107,9 +108,9 @@ pub fn dequantize(w: &Data, scales: &Data, biases: &Data, gs: usize, bits: usize
 
 /// `x @ W.T` (`transpose`) or `x @ W` for the packed `W`: inputs `(x, w, scales, biases)`.
 pub fn quantized_matmul(inputs: &[Data], gs: usize, bits: usize, transpose: bool, shape: &[usize], dt: Dtype) -> Result<Data> {
-    let x = dense_f32(&inputs[0])?;
-    let words = dense_words(&inputs[1])?;
-    let (s, b) = (dense_f32(&inputs[2])?, dense_f32(&inputs[3])?);
+    let (hx, hw) = (host_f32(&inputs[0])?, Host::of(&inputs[1])?);
+    let (hs, hb) = (host_f32(&inputs[2])?, host_f32(&inputs[3])?);
+    let (x, words, s, b) = (dense::<f32>(&hx), dense::<u32>(&hw), dense::<f32>(&hs), dense::<f32>(&hb));
     let n = shape[shape.len() - 1];
     let m = numel(shape) / n.max(1);
     let k = inputs[0].shape[inputs[0].shape.len() - 1];
@@ -154,13 +155,33 @@ impl Packed<'_> {
     }
 }
 
-/// Decode-shaped `x (m x k) @ W.T` with `W` `n x k`: per output, per group,
-/// `scale·Σ x·q + bias·Σ x`, parallel over blocks of outputs.
+/// Decode-shaped `x (m x k) @ W.T` with `W` `n x k`, parallel over blocks of outputs: the
+/// SIMD row dots of `simd::qdot4`/`qdot8` for 4 and 8 bits, per group `scale·Σ x·q + bias·Σ x`
+/// otherwise.
 fn matvec_t(x: &[f32], q: &Packed, out: &mut [f32], m: usize, n: usize, k: usize) {
     let gpr = k / q.gs;
+    let rw = k * q.bits / 32;
+    if q.bits == 4 || q.bits == 8 {
+        let dot = if q.bits == 4 { crate::simd::qdot4 } else { crate::simd::qdot8 };
+        let mut t = vec![0f32; m * n];
+        t.par_chunks_mut(64 * m).enumerate().for_each(|(bi, dst)| {
+            for (j, d) in dst.chunks_mut(m).enumerate() {
+                let r = bi * 64 + j;
+                let (w, s, b) = (&q.words[r * rw..(r + 1) * rw], &q.scales[r * gpr..(r + 1) * gpr], &q.biases[r * gpr..(r + 1) * gpr]);
+                for (row, o) in d.iter_mut().enumerate() {
+                    *o = dot(w, &x[row * k..(row + 1) * k], s, b, q.gs);
+                }
+            }
+        });
+        for r in 0..n {
+            for row in 0..m {
+                out[row * n + r] = t[r * m + row];
+            }
+        }
+        return;
+    }
     // Σx per (row of x, group), shared by every output.
     let xsum: Vec<f32> = x.chunks_exact(q.gs).map(|g| g.iter().sum()).collect();
-    let rw = k * q.bits / 32;
     let block = 16;
     let mut t = vec![0f32; m * n];
     t.par_chunks_mut(block * m).enumerate().for_each(|(bi, dst)| {

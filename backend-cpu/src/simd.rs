@@ -458,3 +458,39 @@ pub fn extremum_f32(x: &[f32], max: bool) -> f32 {
     }
     arch().dispatch(Op(x, max))
 }
+
+multiversion! {
+    /// `Σ_i (scale_g·q_i + bias_g)·x_i` over one packed 4-bit row (`words` 8 values each, groups
+    /// of `gs` values with their `scales`/`biases`): the quantized mat-vec inner loop, unpacking
+    /// and accumulating in 16 independent lanes.
+    fn qdot4(words: &[u32], x: &[f32], scales: &[f32], biases: &[f32], gs: usize) -> f32 {
+        let mut lanes = [0f32; 16];
+        for (g, (wg, xg)) in words.chunks_exact(gs / 8).zip(x.chunks_exact(gs)).enumerate() {
+            let (s, b) = (scales[g], biases[g]);
+            for (w2, x16) in wg.chunks_exact(2).zip(xg.chunks_exact(16)) {
+                for j in 0..16 {
+                    let q = ((w2[j / 8] >> (4 * (j % 8))) & 15) as f32;
+                    lanes[j] += (s * q + b) * x16[j];
+                }
+            }
+        }
+        lanes.iter().sum()
+    }
+}
+
+multiversion! {
+    /// [`qdot4`] for 8-bit rows (4 values per word).
+    fn qdot8(words: &[u32], x: &[f32], scales: &[f32], biases: &[f32], gs: usize) -> f32 {
+        let mut lanes = [0f32; 16];
+        for (g, (wg, xg)) in words.chunks_exact(gs / 4).zip(x.chunks_exact(gs)).enumerate() {
+            let (s, b) = (scales[g], biases[g]);
+            for (w4, x16) in wg.chunks_exact(4).zip(xg.chunks_exact(16)) {
+                for j in 0..16 {
+                    let q = ((w4[j / 4] >> (8 * (j % 4))) & 255) as f32;
+                    lanes[j] += (s * q + b) * x16[j];
+                }
+            }
+        }
+        lanes.iter().sum()
+    }
+}
