@@ -1,0 +1,101 @@
+//! Tiny random-weight Llama GGUFs (Q4_0, Q4_1, Q8_0 and F16 weights; written by the reference
+//! `gguf` package) against an independent MLX forward pass (lm/tests/fixtures/make_tiny_llama.py,
+//! MLX 0.32.4): the last-position logits of a fixed prompt and the greedy continuation through
+//! the KV cache match MLX's on the CPU and the GPU; prefill in one pass equals feeding the prompt
+//! one token at a time.
+
+use mlx_arm::{ops, with_default_device, Array, Device, Dtype};
+use mlx_arm_lm::config::LlamaConfig;
+use mlx_arm_lm::linear::Tensors;
+use mlx_arm_lm::llama::Llama;
+use mlx_arm_lm::sample::argmax;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+fn devices() -> Vec<Device> {
+    let mut v = vec![Device::cpu()];
+    if mlx_arm::backend::gpu_available() {
+        v.push(Device::gpu());
+    } else if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("CI=true but no GPU adapter was found; install mesa-vulkan-drivers (lavapipe)");
+    }
+    v
+}
+
+fn load(name: &str) -> Llama {
+    let path = format!("{FIXTURES}/tiny_{name}.gguf");
+    let (arrays, md) = mlx_arm::io::load_gguf(&path).unwrap();
+    let config = LlamaConfig::from_gguf(&md, &path).unwrap();
+    assert!(config.rope_traditional);
+    let mut t = Tensors::new(arrays, &path, Dtype::Float32);
+    Llama::from_tensors(config, &mut t, |_| {}).unwrap()
+}
+
+fn ids(v: &[u32]) -> Array {
+    Array::from_slice(&v.iter().map(|&t| t as i32).collect::<Vec<_>>(), &[1, v.len() as i32])
+}
+
+fn last_row(logits: &Array) -> Vec<f32> {
+    let s = logits.shape().to_vec();
+    let row = ops::slice(logits, &[0, s[1] as i32 - 1, 0], &[1, s[1] as i32, s[2] as i32], &[1, 1, 1]).unwrap();
+    row.to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn logits_and_greedy_ids_match_mlx() {
+    let text = std::fs::read_to_string(format!("{FIXTURES}/tiny_expected.json")).unwrap();
+    let want: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let prompt: Vec<u32> = want["prompt"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    for name in ["q4_0", "q4_1", "q8_0", "f16"] {
+        let model = load(name);
+        let exp_logits: Vec<f64> = want[name]["last_logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let exp_ids: Vec<u32> = want[name]["greedy"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        for device in devices() {
+            with_default_device(device, || {
+                let mut cache = model.new_cache(None);
+                let logits = model.forward(&ids(&prompt), &mut cache, false).unwrap();
+                assert_eq!(logits.shape(), [1, prompt.len(), 96]);
+                let got = last_row(&logits);
+                for (i, (g, w)) in got.iter().zip(&exp_logits).enumerate() {
+                    assert!((*g as f64 - w).abs() <= 2e-3 * w.abs().max(1.0), "{name} on {device:?}: logit {i}: {g} vs MLX {w}");
+                }
+                let mut out = Vec::new();
+                let mut tok = argmax(&got);
+                for _ in 0..exp_ids.len() {
+                    out.push(tok);
+                    tok = argmax(&last_row(&model.forward(&ids(&[tok]), &mut cache, true).unwrap()));
+                }
+                assert_eq!(out, exp_ids, "{name} on {device:?}: greedy ids");
+                // the same prompt fed one token at a time through the cache
+                let mut cache = model.new_cache(None);
+                let mut last = Vec::new();
+                for &t in &prompt {
+                    last = last_row(&model.forward(&ids(&[t]), &mut cache, true).unwrap());
+                }
+                for (g, w) in last.iter().zip(&got) {
+                    assert!((g - w).abs() <= 1e-3 * w.abs().max(1.0), "{name} on {device:?}: step-by-step {g} vs prefill {w}");
+                }
+            });
+        }
+    }
+}
+
+#[test]
+fn hostile_model_files_are_errors() {
+    let path = format!("{FIXTURES}/tiny_q4_0.gguf");
+    let (arrays, md) = mlx_arm::io::load_gguf(&path).unwrap();
+    // unsupported architecture
+    let mut bad = md.clone();
+    bad.insert("general.architecture".into(), mlx_arm::io::GgufValue::String("mamba".into()));
+    assert!(LlamaConfig::from_gguf(&bad, &path).unwrap_err().to_string().contains("unsupported architecture"));
+    // heads that do not divide
+    let mut bad = md.clone();
+    bad.insert("llama.attention.head_count_kv".into(), mlx_arm::io::GgufValue::U32(3));
+    assert!(LlamaConfig::from_gguf(&bad, &path).is_err());
+    // a missing tensor
+    let config = LlamaConfig::from_gguf(&md, &path).unwrap();
+    let arrays: Vec<_> = arrays.into_iter().filter(|(n, _)| n != "blk.1.ffn_up.weight").collect();
+    let mut t = Tensors::new(arrays, &path, Dtype::Float32);
+    let e = Llama::from_tensors(config, &mut t, |_| {}).unwrap_err();
+    assert!(e.to_string().contains("blk.1.ffn_up.weight"), "{e}");
+}
