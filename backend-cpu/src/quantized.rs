@@ -161,6 +161,8 @@ impl Packed<'_> {
 fn matvec_t(x: &[f32], q: &Packed, out: &mut [f32], m: usize, n: usize, k: usize) {
     let gpr = k / q.gs;
     let rw = k * q.bits / 32;
+    // Σx per (row of x, group), shared by every output.
+    let xsum: Vec<f32> = x.chunks_exact(q.gs).map(|g| g.iter().sum()).collect();
     if q.bits == 4 || q.bits == 8 {
         let dot = if q.bits == 4 { crate::simd::qdot4 } else { crate::simd::qdot8 };
         let mut t = vec![0f32; m * n];
@@ -169,7 +171,7 @@ fn matvec_t(x: &[f32], q: &Packed, out: &mut [f32], m: usize, n: usize, k: usize
                 let r = bi * 64 + j;
                 let (w, s, b) = (&q.words[r * rw..(r + 1) * rw], &q.scales[r * gpr..(r + 1) * gpr], &q.biases[r * gpr..(r + 1) * gpr]);
                 for (row, o) in d.iter_mut().enumerate() {
-                    *o = dot(w, &x[row * k..(row + 1) * k], s, b, q.gs);
+                    *o = dot(w, &x[row * k..(row + 1) * k], &xsum[row * gpr..(row + 1) * gpr], s, b, q.gs);
                 }
             }
         });
@@ -180,8 +182,6 @@ fn matvec_t(x: &[f32], q: &Packed, out: &mut [f32], m: usize, n: usize, k: usize
         }
         return;
     }
-    // Σx per (row of x, group), shared by every output.
-    let xsum: Vec<f32> = x.chunks_exact(q.gs).map(|g| g.iter().sum()).collect();
     let block = 16;
     let mut t = vec![0f32; m * n];
     t.par_chunks_mut(block * m).enumerate().for_each(|(bi, dst)| {

@@ -459,38 +459,82 @@ pub fn extremum_f32(x: &[f32], max: bool) -> f32 {
     arch().dispatch(Op(x, max))
 }
 
-multiversion! {
-    /// `Σ_i (scale_g·q_i + bias_g)·x_i` over one packed 4-bit row (`words` 8 values each, groups
-    /// of `gs` values with their `scales`/`biases`): the quantized mat-vec inner loop, unpacking
-    /// and accumulating in 16 independent lanes.
-    fn qdot4(words: &[u32], x: &[f32], scales: &[f32], biases: &[f32], gs: usize) -> f32 {
-        let mut lanes = [0f32; 16];
-        for (g, (wg, xg)) in words.chunks_exact(gs / 8).zip(x.chunks_exact(gs)).enumerate() {
-            let (s, b) = (scales[g], biases[g]);
-            for (w2, x16) in wg.chunks_exact(2).zip(xg.chunks_exact(16)) {
-                for j in 0..16 {
-                    let q = ((w2[j / 8] >> (4 * (j % 8))) & 15) as f32;
-                    lanes[j] += (s * q + b) * x16[j];
-                }
+/// `Σ_g scale_g·Σ_{i∈g} q_i·x_i + Σ_g bias_g·xsum_g` over one packed row of `BITS`-bit values
+/// (`32 / BITS` per word; groups of `GS` values with their `scales`/`biases`; `xsum` holds
+/// each group's `Σ x`): the quantized mat-vec inner loop. Constant sizes let the compiler unroll
+/// a pair of groups into four independent vector accumulators (the adds do not wait on each
+/// other); per value it unpacks, converts, multiplies and adds.
+#[inline(always)]
+fn qdot<const BITS: usize, const GS: usize>(words: &[u32], x: &[f32], xsum: &[f32], scales: &[f32], biases: &[f32]) -> f32 {
+    let per_word = 32 / BITS;
+    let mask = (1u32 << BITS) - 1;
+    let wpc = 16 / per_word; // words per 16-value chunk
+    let wpg = GS * BITS / 32;
+    let mut acc = [[0f32; 16]; 4];
+    let mut bias = 0f32;
+    // Σ q·x over one group, in two partial vectors
+    let group = |w: &[u32], xg: &[f32]| -> [[f32; 16]; 2] {
+        let mut d = [[0f32; 16]; 2];
+        for c in 0..GS / 16 {
+            let (wc, xc) = (&w[c * wpc..(c + 1) * wpc], &xg[c * 16..(c + 1) * 16]);
+            for j in 0..16 {
+                let q = ((wc[j / per_word] >> (BITS * (j % per_word))) & mask) as f32;
+                d[c % 2][j] += q * xc[j];
             }
         }
-        lanes.iter().sum()
+        d
+    };
+    // two groups per step, every loop bound constant, so accumulator indices are constants
+    let pairs = scales.len() / 2;
+    for (i, (w2, x2)) in words.chunks_exact(2 * wpg).zip(x.chunks_exact(2 * GS)).take(pairs).enumerate() {
+        for h in 0..2 {
+            let g = 2 * i + h;
+            let d = group(&w2[h * wpg..(h + 1) * wpg], &x2[h * GS..(h + 1) * GS]);
+            for j in 0..16 {
+                acc[2 * h][j] += scales[g] * d[0][j];
+                acc[2 * h + 1][j] += scales[g] * d[1][j];
+            }
+            bias += biases[g] * xsum[g];
+        }
+    }
+    if scales.len() % 2 == 1 {
+        let g = scales.len() - 1;
+        let d = group(&words[g * wpg..(g + 1) * wpg], &x[g * GS..(g + 1) * GS]);
+        for j in 0..16 {
+            acc[0][j] += scales[g] * d[0][j];
+            acc[1][j] += scales[g] * d[1][j];
+        }
+        bias += biases[g] * xsum[g];
+    }
+    let mut total = [0f32; 16];
+    for a in &acc {
+        for j in 0..16 {
+            total[j] += a[j];
+        }
+    }
+    total.iter().sum::<f32>() + bias
+}
+
+/// Picks the [`qdot`] instance for a group size.
+#[inline(always)]
+fn qdot_gs<const BITS: usize>(words: &[u32], x: &[f32], xsum: &[f32], scales: &[f32], biases: &[f32], gs: usize) -> f32 {
+    match gs {
+        32 => qdot::<BITS, 32>(words, x, xsum, scales, biases),
+        64 => qdot::<BITS, 64>(words, x, xsum, scales, biases),
+        _ => qdot::<BITS, 128>(words, x, xsum, scales, biases),
     }
 }
 
 multiversion! {
-    /// [`qdot4`] for 8-bit rows (4 values per word).
-    fn qdot8(words: &[u32], x: &[f32], scales: &[f32], biases: &[f32], gs: usize) -> f32 {
-        let mut lanes = [0f32; 16];
-        for (g, (wg, xg)) in words.chunks_exact(gs / 4).zip(x.chunks_exact(gs)).enumerate() {
-            let (s, b) = (scales[g], biases[g]);
-            for (w4, x16) in wg.chunks_exact(4).zip(xg.chunks_exact(16)) {
-                for j in 0..16 {
-                    let q = ((w4[j / 4] >> (8 * (j % 4))) & 255) as f32;
-                    lanes[j] += (s * q + b) * x16[j];
-                }
-            }
-        }
-        lanes.iter().sum()
+    /// [`qdot`] for 4-bit rows (8 values per word); `gs` is 32, 64 or 128.
+    fn qdot4(words: &[u32], x: &[f32], xsum: &[f32], scales: &[f32], biases: &[f32], gs: usize) -> f32 {
+        qdot_gs::<4>(words, x, xsum, scales, biases, gs)
+    }
+}
+
+multiversion! {
+    /// [`qdot`] for 8-bit rows (4 values per word); `gs` is 32, 64 or 128.
+    fn qdot8(words: &[u32], x: &[f32], xsum: &[f32], scales: &[f32], biases: &[f32], gs: usize) -> f32 {
+        qdot_gs::<8>(words, x, xsum, scales, biases, gs)
     }
 }
