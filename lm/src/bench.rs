@@ -1,0 +1,57 @@
+//! Throughput in llama-bench's terms: `pp` (prompt processing: one forward over `p` tokens)
+//! and `tg` (text generation: `n` single-token steps through the KV cache, greedy, end-of-text
+//! ignored), each timed to the host having the last token, over synthetic token ids.
+
+use crate::llama::Llama;
+use crate::sample::argmax;
+use crate::Result;
+use mlx_arm::{ops, Array};
+use std::time::Instant;
+
+/// One measurement.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BenchResult {
+    /// Prompt tokens per second.
+    pub pp_tps: f64,
+    /// Generated tokens per second.
+    pub tg_tps: f64,
+}
+
+fn next_token(model: &Llama, logits: &Array) -> Result<u32> {
+    let s = logits.shape().to_vec();
+    let row = ops::slice(logits, &[0, s[1] as i32 - 1, 0], &[1, s[1] as i32, s[2] as i32], &[1, 1, 1])?;
+    let t = argmax(&row.to_vec::<f32>()?);
+    Ok(t.min(model.config.vocab_size as u32 - 1))
+}
+
+/// Times a `p`-token prompt and `n` generated tokens from a fresh cache.
+pub fn bench_once(model: &Llama, p: usize, n: usize) -> Result<BenchResult> {
+    let vocab = model.config.vocab_size;
+    let prompt: Vec<i32> = (0..p.max(1)).map(|i| ((i * 7919 + 11) % vocab) as i32).collect();
+    let mut cache = model.new_cache(None);
+    let t0 = Instant::now();
+    let logits = model.forward(&Array::from_slice(&prompt, &[1, prompt.len() as i32]), &mut cache, true)?;
+    let mut tok = next_token(model, &logits)?;
+    let pp = prompt.len() as f64 / t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    for _ in 0..n {
+        let logits = model.forward(&Array::from_slice(&[tok as i32], &[1, 1]), &mut cache, true)?;
+        tok = next_token(model, &logits)?;
+    }
+    let tg = if n > 0 { n as f64 / t1.elapsed().as_secs_f64() } else { 0.0 };
+    Ok(BenchResult { pp_tps: pp, tg_tps: tg })
+}
+
+/// Runs [`bench_once`] `reps` times after one warm-up run and returns the medians.
+pub fn bench(model: &Llama, p: usize, n: usize, reps: usize) -> Result<BenchResult> {
+    bench_once(model, p.min(16), n.min(4))?;
+    let mut runs = Vec::new();
+    for _ in 0..reps.max(1) {
+        runs.push(bench_once(model, p, n)?);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok(BenchResult { pp_tps: median(runs.iter().map(|r| r.pp_tps).collect()), tg_tps: median(runs.iter().map(|r| r.tg_tps).collect()) })
+}
