@@ -8,7 +8,8 @@
 //! - [`cache`]: growing and rotating KV caches.
 //! - [`sample`]: greedy, temperature, top-k, top-p, min-p and repetition penalty.
 //! - [`generate`]: prompt processing, token streaming and speed/memory statistics.
-//! - [`load`]: a model and its tokenizer from a GGUF file.
+//! - [`load`]: a model and its tokenizer from a GGUF file; [`hf`]: from an MLX / Hugging Face
+//!   directory (`config.json`, sharded `*.safetensors`, MLX quantization, `tokenizer.json`).
 //! - [`bench`]: prompt-processing and generation throughput (`mlx-arm bench`).
 
 pub mod bench;
@@ -16,6 +17,7 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod generate;
+pub mod hf;
 pub mod linear;
 pub mod llama;
 pub mod load;

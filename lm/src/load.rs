@@ -18,7 +18,7 @@ pub struct Loaded {
     pub tokenizer: Tokenizer,
     /// The file's chat template, if it has one.
     pub chat_template: Option<ChatTemplate>,
-    /// The file's metadata.
+    /// The file's metadata (empty for MLX / Hugging Face directories).
     pub metadata: BTreeMap<String, GgufValue>,
 }
 
@@ -51,6 +51,15 @@ pub fn vocab_from_metadata(md: &BTreeMap<String, GgufValue>, path: &str) -> Resu
         v.add_space_prefix = b;
     }
     Ok(v)
+}
+
+/// Loads a model from a GGUF file or an MLX / Hugging Face directory (see [`crate::hf`]).
+pub fn load_model(path: &Path, progress: impl FnMut(usize, usize)) -> Result<Loaded> {
+    if path.is_dir() {
+        crate::hf::load_dir(path, progress)
+    } else {
+        load_gguf(path, progress)
+    }
 }
 
 /// Loads a Llama-family GGUF: weights (quantized ones stay packed), tokenizer and chat

