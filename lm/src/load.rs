@@ -53,6 +53,19 @@ pub fn vocab_from_metadata(md: &BTreeMap<String, GgufValue>, path: &str) -> Resu
     Ok(v)
 }
 
+/// Loads only the model (no tokenizer) from a GGUF file or an MLX / Hugging Face directory.
+pub fn load_weights(path: &Path, mut progress: impl FnMut(usize, usize)) -> Result<Llama> {
+    if path.is_dir() {
+        return crate::hf::load_weights(path, progress);
+    }
+    let p = path.display().to_string();
+    let (arrays, metadata) = mlx_arm::io::load_gguf(path)?;
+    let config = LlamaConfig::from_gguf(&metadata, &p)?;
+    let mut tensors = Tensors::new(arrays, &p, Dtype::Float32);
+    let total = config.n_layers;
+    Llama::from_tensors(config, &mut tensors, |done| progress(done, total))
+}
+
 /// Loads a model from a GGUF file or an MLX / Hugging Face directory (see [`crate::hf`]).
 pub fn load_model(path: &Path, progress: impl FnMut(usize, usize)) -> Result<Loaded> {
     if path.is_dir() {

@@ -117,13 +117,13 @@ fn model_path(model: &Option<PathBuf>) -> Result<PathBuf, Error> {
     Ok(path)
 }
 
-fn load_with_bar(path: &std::path::Path) -> Result<load::Loaded, Error> {
+fn load_with_bar<T>(path: &std::path::Path, load: impl FnOnce(&std::path::Path, &mut dyn FnMut(usize, usize)) -> Result<T, Error>) -> Result<T, Error> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("loading {msg} [{bar:30}] {pos}/{len} blocks").expect("valid template").progress_chars("=> "),
     );
     bar.set_message(path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
-    let loaded = load::load_model(&path, |done, total| {
+    let loaded = load(path, &mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })?;
@@ -135,8 +135,7 @@ fn run_bench(a: BenchArgs) -> Result<(), Error> {
     select(a.device);
     let path = model_path(&a.model)?;
     let t = std::time::Instant::now();
-    let loaded = load_with_bar(&path)?;
-    let model = &loaded.model;
+    let model = &load_with_bar(&path, |p, f| load::load_weights(p, f))?;
     let dev = mlx_arm::backend::backend(Device::default_device()).map(|b| b.describe()).unwrap_or_default();
     println!("model: {} ({:.2} GB of weights, loaded in {:.1} s)", path.display(), model.nbytes() as f64 / 1e9, t.elapsed().as_secs_f64());
     println!("device: {dev}");
@@ -150,7 +149,7 @@ fn run_bench(a: BenchArgs) -> Result<(), Error> {
 fn run(a: GenerateArgs) -> Result<(), Error> {
     select(a.device);
     let path = model_path(&a.model)?;
-    let loaded = load_with_bar(&path)?;
+    let loaded = load_with_bar(&path, |p, f| load::load_model(p, f))?;
     let tok = &loaded.tokenizer;
     let text = if a.chat {
         let tpl = loaded.chat_template.as_ref().ok_or_else(|| Error::Request("--chat: the model has no chat template".into()))?;
