@@ -110,6 +110,47 @@ fn rope_matches_reference() {
     }
 }
 
+#[test]
+fn fused_ops_on_strided_views_offsets_and_partial_dims() {
+    let mut rng = Rng::new(5);
+    for device in devices() {
+        with_default_device(device, || {
+            for dt in [Dtype::Float32, Dtype::Float16] {
+                let tol = common::tolerance(dt);
+                let tol = if dt == Dtype::Float32 { (1e-4, 1e-4) } else { (tol.0 * 4.0, tol.1 * 4.0) };
+                // rms_norm over a transposed view: stored [D, R], normalised as [R, D]
+                let (r, d) = (6usize, 40usize);
+                let stored = common::stored(&rand(&mut rng, d * r), dt);
+                let xt = ops::transpose(arr(&stored, &[d, r], dt), None).unwrap();
+                let x: Vec<f64> = (0..r * d).map(|k| stored[(k % d) * r + k / d]).collect();
+                let w = common::stored(&rand(&mut rng, d), dt);
+                let got = fast::rms_norm(&xt, Some(&arr(&w, &[d], dt)), 1e-5).unwrap();
+                common::check(&format!("rms_norm transposed {dt} {device:?}"), &got, &rms_ref(&x, &w, d, 1e-5), &[r, d], dt, tol);
+                let got = fast::rms_norm(&xt, None, 1e-5).unwrap();
+                common::check(&format!("rms_norm transposed no weight {dt} {device:?}"), &got, &rms_ref(&x, &vec![1.0; d], d, 1e-5), &[r, d], dt, tol);
+                // rope over a [L, H, D] buffer seen as [H, L, D] (as attention does), offset > 0,
+                // L > 1, dims < D, both pairings
+                let (l, h, d) = (7usize, 3usize, 24usize);
+                let stored = common::stored(&rand(&mut rng, l * h * d), dt);
+                let xv = ops::swapaxes(arr(&stored, &[l, h, d], dt), 0, 1).unwrap();
+                let x: Vec<f64> = (0..h * l * d)
+                    .map(|k| {
+                        let (hi, li, j) = (k / (l * d), (k / d) % l, k % d);
+                        stored[(li * h + hi) * d + j]
+                    })
+                    .collect();
+                for traditional in [false, true] {
+                    let (dims, offset, base) = (16usize, 11usize, 500.0f64);
+                    let inv: Vec<f64> = (0..dims / 2).map(|i| base.powf(-(2.0 * i as f64) / dims as f64)).collect();
+                    let got = fast::rope(&xv, dims as i32, traditional, Some(base as f32), 0.75, offset as i32, None).unwrap();
+                    let want = rope_ref(&x, l, d, dims, traditional, &inv, 0.75, offset);
+                    common::check(&format!("rope strided trad={traditional} {dt} {device:?}"), &got, &want, &[h, l, d], dt, tol);
+                }
+            }
+        });
+    }
+}
+
 /// Attention reference: q `[b, hq, lq, d]`, k/v `[b, hk, lk, d]`, mask as additive f64
 /// `[lq, lk]` (NEG_INFINITY = masked).
 #[allow(clippy::too_many_arguments)]
@@ -189,9 +230,19 @@ fn gradients_match_finite_differences() {
         with_default_device(device, || {
             let (xa, wa, ca) = (arr(&x, &[2, 3, 8], Dtype::Float32), arr(&w, &[8], Dtype::Float32), arr(&c, &[2, 3, 8], Dtype::Float32));
             type F = fn(&Array, &Array) -> mlx_arm::Result<Array>;
-            let fs: [(&str, F); 3] = [
+            let fs: [(&str, F); 6] = [
                 ("rms_norm", |x, w| fast::rms_norm(x, Some(w), 1e-5)),
+                ("rms_norm no weight", |x, _| fast::rms_norm(x, None, 1e-5)),
+                ("rms_norm weight grad", |x, w| {
+                    // a broadcast input, the weight taken from the differentiated array
+                    let wx = ops::reshape(ops::slice(x, &[0, 0, 0], &[1, 1, 8], &[1, 1, 1])?, &[8])?;
+                    fast::rms_norm(ops::broadcast_to(w, &[2, 3, 8])?, Some(&wx), 1e-5)
+                }),
                 ("rope", |x, _| fast::rope(x, 8, false, Some(10000.0), 1.0, 2, None)),
+                ("rope traditional freqs", |x, _| {
+                    let f = Array::from_slice(&[1.0f32, 3.0], &[2]);
+                    fast::rope(x, 4, true, None, 0.5, 3, Some(&f))
+                }),
                 ("sdpa", |x, _| {
                     let q = ops::reshape(x, &[1, 2, 3, 8])?;
                     fast::scaled_dot_product_attention(&q, &q, &q, 0.35, Some(SdpaMask::Causal))

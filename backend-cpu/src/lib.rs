@@ -3,6 +3,7 @@
 //! kernels live by family in their own files.
 
 mod elementwise;
+mod fast;
 mod indexing;
 mod logsumexp;
 mod matmul;
@@ -47,6 +48,11 @@ impl Backend for CpuBackend {
             Matmul => matmul::matmul(&inputs[0], &inputs[1], shape, dtype),
             Softmax => softmax::softmax(x(), shape),
             LogSumExp => logsumexp::logsumexp(x(), shape),
+            RmsNorm { eps_bits } => fast::rms_norm(x(), inputs.get(1), f32::from_bits(*eps_bits), shape),
+            Rope { dims, traditional, base_bits, scale_bits, offset } => {
+                let a = fast::RopeArgs { dims: *dims, traditional: *traditional, base: f32::from_bits(*base_bits), scale: f32::from_bits(*scale_bits), offset: *offset };
+                fast::rope(x(), inputs.get(1), a, shape)
+            }
             Take { axis } => indexing::take(*axis, &inputs[0], &inputs[1], shape),
             TakeAlongAxis { axis } => indexing::take_along_axis(*axis, &inputs[0], &inputs[1], shape),
             ScatterAlongAxis { axis, mode } => indexing::scatter_along_axis(*axis, *mode, &inputs[0], &inputs[1], &inputs[2], shape),

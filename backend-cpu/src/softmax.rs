@@ -27,7 +27,7 @@ fn softmax_row_f64(x: &[f64], out: &mut [f64]) {
 }
 
 /// Runs `block(x_rows, out_rows)` over blocks of whole rows of length `n`, spread over rayon.
-fn row_blocks<T: Sync, U: Send>(x: &[T], out: &mut [U], n: usize, block: impl Fn(&[T], &mut [U]) + Sync) {
+pub(crate) fn row_blocks<T: Sync, U: Send>(x: &[T], out: &mut [U], n: usize, block: impl Fn(&[T], &mut [U]) + Sync) {
     let per_task = ROW_GRAIN.div_ceil(n).max(1) * n;
     if out.len() <= per_task {
         return block(x, out);
@@ -36,7 +36,7 @@ fn row_blocks<T: Sync, U: Send>(x: &[T], out: &mut [U], n: usize, block: impl Fn
 }
 
 /// Runs `row(x_row, out_row)` over every row of length `n`, rows spread over rayon.
-fn rows<T: Sync, U: Send>(x: &[T], out: &mut [U], n: usize, row: impl Fn(&[T], &mut [U]) + Sync) {
+pub(crate) fn rows<T: Sync, U: Send>(x: &[T], out: &mut [U], n: usize, row: impl Fn(&[T], &mut [U]) + Sync) {
     row_blocks(x, out, n, |x, o| {
         for (o, x) in o.chunks_mut(n).zip(x.chunks(n)) {
             row(x, o);

@@ -9,7 +9,7 @@ pub mod probe;
 pub mod transfer;
 
 use engine::Engine;
-use kernels::{elementwise as ew, indexing, matmul, quantized, reduce, softmax, sort};
+use kernels::{elementwise as ew, fast, indexing, matmul, quantized, reduce, softmax, sort};
 use mlx_arm_core::backend::Backend;
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::primitive::Primitive;
@@ -71,6 +71,11 @@ impl Backend for WgpuBackend {
             Matmul => matmul::matmul(e, &inputs[0], &inputs[1], shape, dtype),
             Softmax => softmax::softmax(e, x(), shape, false),
             LogSumExp => softmax::softmax(e, x(), shape, true),
+            RmsNorm { eps_bits } => fast::rms_norm(e, x(), inputs.get(1), f32::from_bits(*eps_bits), shape),
+            Rope { dims, traditional, base_bits, scale_bits, offset } => {
+                let (base, scale) = (f32::from_bits(*base_bits), f32::from_bits(*scale_bits));
+                fast::rope(e, x(), inputs.get(1), *dims, *traditional, base, scale, *offset, shape)
+            }
             Take { axis } => indexing::take(e, *axis, &inputs[0], &inputs[1], shape),
             TakeAlongAxis { axis } => indexing::take_along_axis(e, *axis, &inputs[0], &inputs[1], shape),
             ScatterAlongAxis { axis, mode } => indexing::scatter(e, *axis, *mode, &inputs[0], &inputs[1], &inputs[2], shape),

@@ -1,10 +1,14 @@
 //! MLX's `fast` ops: normalisations, rotary position embeddings and scaled dot-product
-//! attention with MLX's signatures and semantics. Each is written with the public ops (so
-//! gradients come from their rules); statistics accumulate in f32 for half-precision inputs and
+//! attention with MLX's signatures and semantics. `rms_norm` and `rope` are single fused graph
+//! nodes (`Primitive::RmsNorm` / `Primitive::Rope`, one kernel each per backend, gradients in
+//! `autodiff::vjp_rules`); `layer_norm` and attention are written with the public ops (so
+//! gradients come from their rules). Statistics accumulate in f32 for half-precision inputs and
 //! the result has the input's dtype, as MLX's kernels do.
 
+use crate::dtype::promote_types;
 use crate::ops::{self, IntoArray};
-use crate::{Array, Dtype, Error, Result};
+use crate::primitive::Primitive;
+use crate::{Array, Dtype, Error, Result, Stream};
 
 /// Computes `f` on `x` widened to f32 when it is a half type, and narrows the result back.
 fn in_f32(x: &Array, f: impl FnOnce(&Array) -> Result<Array>) -> Result<Array> {
@@ -41,14 +45,17 @@ pub fn rms_norm(x: impl IntoArray, weight: Option<&Array>, eps: f32) -> Result<A
     if let Some(w) = weight {
         check_last("rms_norm", "weight", w, &x)?;
     }
-    let y = in_f32(&x, |x| {
-        let ms = ops::mean_axis(ops::square(x)?, -1, true)?;
-        ops::multiply(x, ops::rsqrt(ops::add(ms, eps)?)?)
-    })?;
-    match weight {
-        Some(w) => ops::multiply(y, w),
-        None => Ok(y),
-    }
+    let prim = Primitive::RmsNorm { eps_bits: eps.to_bits() };
+    let inputs = match weight {
+        Some(w) => {
+            // x and weight share one dtype (MLX's promotion of the two)
+            let dt = promote_types(x.dtype(), w.dtype());
+            vec![ops::astype(&x, dt)?, ops::astype(w, dt)?]
+        }
+        None => vec![x],
+    };
+    let (shape, dt) = (inputs[0].shape().to_vec(), inputs[0].dtype());
+    Ok(Array::from_op(shape, dt, Stream::default_stream(), prim, inputs))
 }
 
 /// Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps) * weight + bias`.
@@ -106,56 +113,25 @@ pub fn rope(
         return Err(Error::arg("rope", format!("offset must be non-negative, got {offset}")));
     }
     let half = dims / 2;
-    let inv_freqs = match (base, freqs) {
-        (Some(b), None) => {
-            let i = ops::arange(0.0, -(half as f64), -1.0, Dtype::Float32)?;
-            ops::exp(ops::multiply(i, (b as f64).ln() as f32 / half as f32)?)?
-        }
+    let prim = Primitive::Rope {
+        dims: dims as usize,
+        traditional,
+        base_bits: base.unwrap_or(0.0).to_bits(),
+        scale_bits: scale.to_bits(),
+        offset: offset as usize,
+    };
+    let inputs = match (base, freqs) {
+        (Some(_), None) => vec![x],
         (None, Some(f)) => {
             if f.shape() != [half as usize] {
                 return Err(Error::shape("rope", format!("freqs must have shape [{half}], got {:?}", f.shape())));
             }
-            ops::reciprocal(ops::astype(f, Dtype::Float32)?)?
+            vec![x, ops::astype(f, Dtype::Float32)?]
         }
         _ => return Err(Error::arg("rope", "exactly one of base and freqs must be given")),
     };
-    let l = x.shape()[x.ndim() - 2];
-    let pos = ops::multiply(ops::arange(offset as f64, (offset as usize + l) as f64, 1.0, Dtype::Float32)?, scale)?;
-    let theta = ops::multiply(ops::reshape(pos, &[-1, 1])?, ops::reshape(inv_freqs, &[1, -1])?)?;
-    let (cos, sin) = (ops::cos(&theta)?, ops::sin(&theta)?);
-    let nd = x.ndim();
-    let along = |a: &Array, start: i32, stop: i32, step: i32| -> Result<Array> {
-        let mut st = vec![0; nd];
-        let mut sp: Vec<i32> = a.shape().iter().map(|&v| v as i32).collect();
-        let mut sd = vec![1; nd];
-        st[nd - 1] = start;
-        sp[nd - 1] = stop;
-        sd[nd - 1] = step;
-        ops::slice(a, &st, &sp, &sd)
-    };
-    let rotate = |x: &Array| -> Result<Array> {
-        let (x1, x2) = if traditional {
-            (along(x, 0, dims, 2)?, along(x, 1, dims, 2)?)
-        } else {
-            (along(x, 0, half, 1)?, along(x, half, dims, 1)?)
-        };
-        let r1 = ops::subtract(ops::multiply(&x1, &cos)?, ops::multiply(&x2, &sin)?)?;
-        let r2 = ops::add(ops::multiply(&x1, &sin)?, ops::multiply(&x2, &cos)?)?;
-        let rotated = if traditional {
-            let mut sh: Vec<i32> = r1.shape().iter().map(|&v| v as i32).collect();
-            sh[nd - 1] = dims;
-            let st = ops::stack(&[r1, r2], -1)?;
-            ops::reshape(st, &sh)?
-        } else {
-            ops::concatenate(&[r1, r2], -1)?
-        };
-        if (dims as usize) < d {
-            ops::concatenate(&[rotated, along(x, dims, d as i32, 1)?], -1)
-        } else {
-            Ok(rotated)
-        }
-    };
-    in_f32(&x, rotate)
+    let (shape, dt) = (inputs[0].shape().to_vec(), inputs[0].dtype());
+    Ok(Array::from_op(shape, dt, Stream::default_stream(), prim, inputs))
 }
 
 /// The mask of [`scaled_dot_product_attention`].

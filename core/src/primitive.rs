@@ -274,6 +274,18 @@ pub enum Primitive {
     /// Fused `log(sum(exp(x)))` over the last axis of a float input (the maximum is taken out
     /// first; an infinite maximum is replaced by 0, as MLX's op); the last axis is kept as 1.
     LogSumExp,
+    /// Fused RMS normalisation over the last axis of a float input: inputs `(x)` or
+    /// `(x, weight)` (weight `[D]`, x's dtype); `x * rsqrt(mean(x²) + eps) * weight` with the
+    /// statistics in f32 (f64 for f64) and, for half types, `x * r` rounded to x's dtype before
+    /// the weight multiplies it (as MLX's kernel). `eps` is stored as f32 bits.
+    RmsNorm { eps_bits: u32 },
+    /// Fused rotary position embedding over `x` `[.., L, D]`: inputs `(x)` (frequencies
+    /// `base^(-2i/dims)`, computed as `exp(-i · ln(base)/(dims/2))` in f32) or `(x, freqs)`
+    /// (`freqs` f32 `[dims/2]`, inverse frequencies `1/freqs[i]`; `base_bits` is then unused).
+    /// Row `l` along axis -2 rotates feature pairs `(2i, 2i+1)` (`traditional`) or
+    /// `(i, i + dims/2)` by `(offset + l) · scale · inv_freq[i]` (f32); features past `dims`
+    /// pass through. `base` and `scale` are stored as f32 bits.
+    Rope { dims: usize, traditional: bool, base_bits: u32, scale_bits: u32, offset: usize },
     /// `take(a, indices, axis)`: output shape `a[:axis] + indices + a[axis+1:]`.
     Take { axis: usize },
     /// `take_along_axis(a, indices, axis)`: indices have a's shape except along `axis`.
@@ -335,6 +347,8 @@ impl Primitive {
             Matmul => "matmul",
             Softmax => "softmax",
             LogSumExp => "logsumexp",
+            RmsNorm { .. } => "rms_norm",
+            Rope { .. } => "rope",
             Take { .. } => "take",
             TakeAlongAxis { .. } => "take_along_axis",
             ScatterAlongAxis { mode: ScatterMode::Set, .. } => "put_along_axis",

@@ -50,6 +50,12 @@ pub enum KernelKey {
     /// Fused softmax over the last axis of a dense float input.
     /// `lse`: logsumexp instead (one value per row).
     Softmax { dtype: Dtype, lse: bool },
+    /// Fused RMS normalisation over the last axis of a dense float input, one workgroup per row
+    /// (the weight optional, by a params flag).
+    RmsNorm { dtype: Dtype },
+    /// Fused rotary position embedding of a dense float `[.., L, D]`, one invocation per
+    /// element (traditional pairs, offset, scale and explicit frequencies by params).
+    Rope { dtype: Dtype },
     /// take (`along == false`) or take_along_axis.
     Gather { along: bool, dtype: Dtype },
     /// Scatter along an axis (set or add).
@@ -81,6 +87,8 @@ impl fmt::Display for KernelKey {
             KernelKey::Scan { op, dtype } => write!(f, "scan:{op:?}:{dtype}"),
             KernelKey::Matmul { dtype, tile } => write!(f, "matmul{tile}:{dtype}"),
             KernelKey::Softmax { dtype, lse } => write!(f, "{}:{dtype}", if *lse { "logsumexp" } else { "softmax" }),
+            KernelKey::RmsNorm { dtype } => write!(f, "rms_norm:{dtype}"),
+            KernelKey::Rope { dtype } => write!(f, "rope:{dtype}"),
             KernelKey::Gemv { dtype } => write!(f, "gemv:{dtype}"),
             KernelKey::MatmulCoop { dtype } => write!(f, "matmul_coop:{dtype}"),
             KernelKey::Gather { along, dtype } => write!(f, "gather:{along}:{dtype}"),
@@ -392,6 +400,19 @@ impl KernelKey {
                 buffers(&mut h, &[("A", "f32")], ("O", "f32"));
                 h.push_str(&narrow_fn(*dtype));
                 include_str!("../kernels/softmax.wgsl")
+            }
+            KernelKey::RmsNorm { dtype } | KernelKey::Rope { dtype } => {
+                if scalar(*dtype) != Scalar::F32 {
+                    return None;
+                }
+                let second = if matches!(self, KernelKey::RmsNorm { .. }) { "W" } else { "F" };
+                buffers(&mut h, &[("A", "f32"), (second, "f32")], ("O", "f32"));
+                h.push_str(&narrow_fn(*dtype));
+                if matches!(self, KernelKey::RmsNorm { .. }) {
+                    include_str!("../kernels/rms_norm.wgsl")
+                } else {
+                    include_str!("../kernels/rope.wgsl")
+                }
             }
             KernelKey::Gather { along, dtype } => {
                 let s = scalar(*dtype).wgsl();

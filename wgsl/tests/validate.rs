@@ -53,6 +53,8 @@ fn all_keys() -> Vec<KernelKey> {
         keys.push(KernelKey::Matmul { dtype: d, tile: 128 });
         keys.push(KernelKey::Softmax { dtype: d, lse: false });
         keys.push(KernelKey::Softmax { dtype: d, lse: true });
+        keys.push(KernelKey::RmsNorm { dtype: d });
+        keys.push(KernelKey::Rope { dtype: d });
         keys.push(KernelKey::Gemv { dtype: d });
         keys.push(KernelKey::MatmulCoop { dtype: d });
         keys.push(KernelKey::Gather { along: false, dtype: d });

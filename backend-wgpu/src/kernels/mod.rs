@@ -2,6 +2,7 @@
 //! and records dispatches on the [`Engine`].
 
 pub mod elementwise;
+pub mod fast;
 pub mod indexing;
 pub mod matmul;
 pub mod quantized;

@@ -29,6 +29,35 @@ pub(crate) fn unbroadcast(g: &Array, shape: &[usize]) -> Result<Array> {
     ops::reshape(s, &target)
 }
 
+/// RMS norm: with `r = rsqrt(mean(x²) + eps)` and `h = g · w`,
+/// `dx = r · h - x · r³ · mean(x · h)` and `dw = Σ_rows g · x · r` (in f32 for half types).
+fn rms_norm_vjp(eps: f32, inputs: &[Array], cot: &Array) -> Result<Grads> {
+    let x = &inputs[0];
+    let wide = |a: &Array| -> Result<Array> {
+        if matches!(a.dtype(), crate::Dtype::Float16 | crate::Dtype::Bfloat16) {
+            ops::astype(a, crate::Dtype::Float32)
+        } else {
+            Ok(a.clone())
+        }
+    };
+    let (xf, gf) = (wide(x)?, wide(cot)?);
+    let r = ops::rsqrt(ops::add(ops::mean_axis(ops::square(&xf)?, -1, true)?, eps)?)?;
+    let h = match inputs.get(1) {
+        Some(w) => ops::multiply(&gf, wide(w)?)?,
+        None => gf.clone(),
+    };
+    let m = ops::mean_axis(ops::multiply(&xf, &h)?, -1, true)?;
+    let r3 = ops::multiply(ops::square(&r)?, &r)?;
+    let dx = ops::subtract(ops::multiply(&h, &r)?, ops::multiply(&xf, ops::multiply(r3, m)?)?)?;
+    let mut out = vec![Some(ops::astype(dx, x.dtype())?)];
+    if let Some(w) = inputs.get(1) {
+        let d = *x.shape().last().expect("rms_norm input has an axis") as i32;
+        let gxr = ops::reshape(ops::multiply(ops::multiply(&gf, &xf)?, &r)?, &[-1, d])?;
+        out.push(Some(ops::astype(ops::sum_axes(gxr, &[0], false)?, w.dtype())?));
+    }
+    Ok(out)
+}
+
 /// Cotangents of `prim` applied to `inputs` giving `out`, for output cotangent `cot`.
 pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) -> Result<Grads> {
     use Primitive::*;
@@ -101,6 +130,26 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
             // d logsumexp: softmax(x) * g, with `out` (last axis kept) broadcast along the row
             let p = ops::exp(ops::subtract(&inputs[0], out)?)?;
             vec![Some(ops::multiply(p, cot)?)]
+        }
+        RmsNorm { eps_bits } => rms_norm_vjp(f32::from_bits(*eps_bits), inputs, cot)?,
+        Rope { dims, traditional, base_bits, scale_bits, offset } => {
+            // the transpose of a rotation by θ is the rotation by -θ: the same rope with the
+            // scale negated ((offset + l) · (-scale) · f = -θ exactly in f32)
+            let neg = Rope {
+                dims: *dims,
+                traditional: *traditional,
+                base_bits: *base_bits,
+                scale_bits: (-f32::from_bits(*scale_bits)).to_bits(),
+                offset: *offset,
+            };
+            let mut ins = vec![ops::astype(cot, inputs[0].dtype())?];
+            ins.extend(inputs.get(1).cloned());
+            let g = Array::from_op(inputs[0].shape().to_vec(), inputs[0].dtype(), cot.stream(), neg, ins);
+            let mut out = vec![Some(g)];
+            if inputs.len() > 1 {
+                out.push(None); // frequencies are not differentiated (as in MLX)
+            }
+            out
         }
         Softmax => {
             // d softmax: y * (g - sum(g * y, last axis))

@@ -1,0 +1,88 @@
+//! Fused `fast` kernels: RMS normalisation (one workgroup per row) and rotary position
+//! embedding (one invocation per element). Strided inputs are made dense first.
+
+use super::{elementwise, Resident};
+use crate::engine::Engine;
+use mlx_arm_core::buffer::Data;
+use mlx_arm_core::Result;
+use mlx_arm_wgsl::sources::KernelKey;
+use std::sync::Arc;
+
+fn dense(engine: &Arc<Engine>, x: &Data) -> Result<Data> {
+    if x.is_row_contiguous() {
+        Ok(x.clone())
+    } else {
+        elementwise::copy(engine, x, &x.shape)
+    }
+}
+
+/// `x · rsqrt(mean(x²) + eps) · w` over the last axis (`w` `[D]` optional).
+pub fn rms_norm(engine: &Arc<Engine>, x: &Data, w: Option<&Data>, eps: f32, shape: &[usize]) -> Result<Data> {
+    let dt = x.dtype();
+    let total = x.size();
+    let mem = engine.alloc(total)?;
+    let n = *shape.last().unwrap_or(&1);
+    if total == 0 {
+        return Ok(Engine::output(mem, dt, shape));
+    }
+    let xd = dense(engine, x)?;
+    let wd = w.map(|w| dense(engine, w)).transpose()?;
+    let r = Resident::of(engine, &xd)?;
+    let rw = wd.as_ref().map(|w| Resident::of(engine, w)).transpose()?;
+    let off_w = wd.as_ref().map_or(0, |w| w.offset as u32);
+    let params = [(total / n) as u32, n as u32, xd.offset as u32, off_w, w.is_some() as u32, eps.to_bits(), 0, 0];
+    let wbuf = rw.as_ref().map_or(r.buf(), |w| w.buf());
+    engine.dispatch_1d(&KernelKey::RmsNorm { dtype: dt }, "main", &params, None, &[(2, r.buf()), (3, wbuf), (4, mem.buf())], total / n)?;
+    Ok(Engine::output(mem, dt, shape))
+}
+
+/// Rotary embedding of `x` `[.., L, D]` (see `Primitive::Rope`), with `freqs` (f32 `[dims/2]`)
+/// or frequencies from `base`.
+#[allow(clippy::too_many_arguments)]
+pub fn rope(
+    engine: &Arc<Engine>,
+    x: &Data,
+    freqs: Option<&Data>,
+    dims: usize,
+    traditional: bool,
+    base: f32,
+    scale: f32,
+    offset: usize,
+    shape: &[usize],
+) -> Result<Data> {
+    let dt = x.dtype();
+    let total = x.size();
+    let mem = engine.alloc(total)?;
+    if total == 0 {
+        return Ok(Engine::output(mem, dt, shape));
+    }
+    let nd = shape.len();
+    let (l, d) = (shape[nd - 2], shape[nd - 1]);
+    let xd = dense(engine, x)?;
+    // the frequencies are read from index 0: make them dense and start at 0
+    let fd = match freqs {
+        Some(f) if f.is_row_contiguous() && f.offset == 0 => Some(f.clone()),
+        Some(f) => Some(elementwise::copy(engine, f, &f.shape)?),
+        None => None,
+    };
+    let r = Resident::of(engine, &xd)?;
+    let rf = fd.as_ref().map(|f| Resident::of(engine, f)).transpose()?;
+    let log_base = (base as f64).ln() as f32 / (dims / 2) as f32;
+    let params = [
+        total as u32,
+        d as u32,
+        l as u32,
+        dims as u32,
+        xd.offset as u32,
+        offset as u32,
+        freqs.is_some() as u32,
+        traditional as u32,
+        scale.to_bits(),
+        log_base.to_bits(),
+        0,
+        0,
+    ];
+    let fbuf = rf.as_ref().map_or(r.buf(), |f| f.buf());
+    engine.dispatch_1d(&KernelKey::Rope { dtype: dt }, "main", &params, None, &[(2, r.buf()), (3, fbuf), (4, mem.buf())], total.div_ceil(256))?;
+    Ok(Engine::output(mem, dt, shape))
+}
