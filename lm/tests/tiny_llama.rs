@@ -168,3 +168,48 @@ fn mlx_safetensors_directory_gives_the_same_logits() {
     assert!(mlx_arm_lm::hf::load_weights(&dir, |_, _| {}).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn models_written_by_our_gguf_writer_load_and_agree() {
+    // The F16 model rewritten by mlx_arm::io::save_gguf — as it is (F16) and with every linear
+    // weight quantized by the writer to Q8_0 / Q4_1 — loads and gives the F16 model's logits
+    // (exactly for F16; within the quantization error otherwise).
+    use mlx_arm::io::{GgmlType, GgufTensor};
+    let src = format!("{FIXTURES}/tiny_f16.gguf");
+    let (arrays, md) = mlx_arm::io::load_gguf(&src).unwrap();
+    let prompt = [1u32, 17, 42, 5, 88, 23, 9];
+    let logits_of = |path: &std::path::Path| {
+        let (arrays, md) = mlx_arm::io::load_gguf(path).unwrap();
+        let config = LlamaConfig::from_gguf(&md, "written").unwrap();
+        let mut t = Tensors::new(arrays, "written", Dtype::Float32);
+        let model = Llama::from_tensors(config, &mut t, |_| {}).unwrap();
+        with_default_device(Device::cpu(), || last_row(&model.forward(&ids(&prompt), &mut model.new_cache(None), true).unwrap()))
+    };
+    let reference = logits_of(std::path::Path::new(&src));
+    let dir = std::env::temp_dir().join(format!("mlx-arm-writer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // tolerances relative to the largest logit: Q8_0 steps are ~1% of a weight's range, Q4_1's ~7%
+    let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    for (ty, tol) in [(None, 0.0f32), (Some(GgmlType::Q8_0), 0.04), (Some(GgmlType::Q4_1), 0.3)] {
+        let tensors: Vec<(&str, GgufTensor)> = arrays
+            .iter()
+            .map(|(n, a)| {
+                let t = match ty {
+                    Some(q) if a.ndim() == 2 => GgufTensor::Quantized(a, q),
+                    _ => GgufTensor::Plain(a),
+                };
+                (n.as_str(), t)
+            })
+            .collect();
+        let path = dir.join("written.gguf");
+        mlx_arm::io::save_gguf(&path, &tensors, &md).unwrap();
+        let got = logits_of(&path);
+        let worst = got.iter().zip(&reference).map(|(g, r)| (g - r).abs()).fold(0.0f32, f32::max) / scale;
+        eprintln!("{ty:?}: worst logit difference {worst} of the largest logit");
+        assert!(worst <= tol, "{ty:?}: logits differ by up to {worst} (relative to the largest) from the F16 model's");
+        if ty.is_some() {
+            assert!(worst > 0.0, "{ty:?}: quantized weights cannot give identical logits");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
