@@ -1,6 +1,8 @@
 //! Throughput in llama-bench's terms: `pp` (prompt processing: one forward over `p` tokens)
 //! and `tg` (text generation: `n` single-token steps through the KV cache, greedy, end-of-text
-//! ignored), each timed to the host having the last token, over synthetic token ids.
+//! ignored), each timed to the host having the last token, over synthetic token ids. Greedy
+//! tokens are picked on the device and fed to the next step lazily, as in generation (see
+//! [`crate::generate::DevicePipeline`]), so building step t+1 overlaps running step t.
 
 use crate::llama::Llama;
 use crate::sample::argmax;
@@ -34,10 +36,12 @@ pub fn bench_once(model: &Llama, p: usize, n: usize) -> Result<BenchResult> {
     let mut tok = next_token(model, &logits)?;
     let pp = prompt.len() as f64 / t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
+    let mut pipe = crate::generate::DevicePipeline::start(&Array::from_slice(&[tok as i32], &[1, 1]))?;
     for _ in 0..n {
-        let logits = model.forward(&Array::from_slice(&[tok as i32], &[1, 1]), &mut cache, true)?;
-        tok = next_token(model, &logits)?;
+        pipe.step(model, &mut cache)?;
     }
+    tok = pipe.pending()?; // n forward passes, the last one waited for
+    let _ = tok;
     let tg = if n > 0 { n as f64 / t1.elapsed().as_secs_f64() } else { 0.0 };
     Ok(BenchResult { pp_tps: pp, tg_tps: tg })
 }

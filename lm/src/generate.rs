@@ -35,6 +35,37 @@ pub struct GenerateStats {
     pub ids: Vec<u32>,
 }
 
+/// Greedy decoding with the token kept on the device: each step's argmax feeds the next step's
+/// graph lazily, and the graph is submitted without waiting, so the host builds and records
+/// step t+1 while the device runs step t (mlx-lm's `async_eval` pipelining). The host reads a
+/// token one step later.
+pub struct DevicePipeline {
+    /// The token `[1, 1]` submitted last (lazy or evaluated).
+    current: Array,
+}
+
+impl DevicePipeline {
+    /// Starts from the token ids `[1, 1]` to feed first.
+    pub fn start(first: &Array) -> Result<DevicePipeline> {
+        Ok(DevicePipeline { current: first.clone() })
+    }
+    /// Submits the step that consumes the current token and returns that token's id (read
+    /// while the step runs).
+    pub fn step(&mut self, model: &Llama, cache: &mut [KvCache]) -> Result<u32> {
+        let logits = model.forward(&self.current, cache, true)?;
+        let next = ops::argmax_axis(&logits, -1, false)?;
+        mlx_arm::transforms::eval(&[&next])?;
+        mlx_arm::backend::backend(next.stream().device)?.flush()?;
+        let tok = ops::astype(&self.current, mlx_arm::Dtype::Int32)?.to_vec::<i32>()?[0] as u32;
+        self.current = next;
+        Ok(tok)
+    }
+    /// The token the last submitted step produces (waits for it).
+    pub fn pending(&self) -> Result<u32> {
+        Ok(ops::astype(&self.current, mlx_arm::Dtype::Int32)?.to_vec::<i32>()?[0] as u32)
+    }
+}
+
 /// Last-position logits of `[1, L, V]` as a host vector.
 fn last_logits(logits: &Array) -> Result<Vec<f32>> {
     let v = logits.shape()[2] as i32;
@@ -76,6 +107,28 @@ pub fn generate(
     let prompt_done = Instant::now();
     stats.prompt_tps = prompt.len() as f64 / (prompt_done - start).as_secs_f64();
     let mut decode_steps = 0usize;
+    if sampler.is_greedy() {
+        // argmax on the device, pipelined: the host never waits for the step it just submitted
+        let mut pipe = DevicePipeline::start(&Array::from_slice(&[next as i32], &[1, 1]))?;
+        for step in 0..opts.max_tokens {
+            let tok = pipe.step(model, &mut cache)?;
+            if step > 0 {
+                decode_steps += 1;
+            }
+            if eos.contains(&tok) {
+                break;
+            }
+            stats.ids.push(tok);
+            history.push(tok);
+            if let Some(text) = decoder.push(tok)? {
+                on_text(&text);
+            }
+            if opts.max_kv_size.is_none() && history.len() >= ctx {
+                break;
+            }
+        }
+        return finish(decoder, stats, decode_steps, prompt_done, on_text);
+    }
     for step in 0..opts.max_tokens {
         if eos.contains(&next) {
             break;
@@ -96,6 +149,17 @@ pub fn generate(
         next = sampler.sample(&last_logits(&logits)?, &history);
         decode_steps += 1;
     }
+    finish(decoder, stats, decode_steps, prompt_done, on_text)
+}
+
+/// Flushes the decoder and fills in the speed and memory figures.
+fn finish(
+    mut decoder: mlx_arm_tokenizer::StreamDecoder,
+    mut stats: GenerateStats,
+    decode_steps: usize,
+    prompt_done: Instant,
+    mut on_text: impl FnMut(&str),
+) -> Result<GenerateStats> {
     let rest = decoder.finish()?;
     if !rest.is_empty() {
         on_text(&rest);

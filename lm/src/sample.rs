@@ -41,6 +41,12 @@ impl Sampler {
         Sampler { config, state }
     }
 
+    /// True when sampling is plain argmax (temperature 0, no repetition penalty), which the
+    /// device can do itself.
+    pub fn is_greedy(&self) -> bool {
+        self.config.temperature <= 0.0 && self.config.repetition_penalty == 1.0
+    }
+
     /// Uniform in [0, 1) (splitmix64).
     fn uniform(&mut self) -> f64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
