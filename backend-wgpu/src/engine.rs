@@ -83,6 +83,8 @@ pub struct GpuMem {
     pub buffer: Option<wgpu::Buffer>,
     engine: Arc<Engine>,
     _reservation: Reservation,
+    /// A started readback: the staging buffer, the submission that fills it, the words copied.
+    prefetched: Mutex<Option<(wgpu::Buffer, wgpu::SubmissionIndex, usize)>>,
 }
 
 impl GpuMem {
@@ -113,8 +115,20 @@ fn size_class(bytes: u64) -> u64 {
 
 impl DeviceMem for GpuMem {
     fn read(&self, dtype: Dtype, len: usize) -> Result<HostMem> {
-        let words = self.engine.read_back(self.buf(), len)?;
+        let started = self.prefetched.lock().unwrap().take().filter(|p| p.2 == len);
+        let words = match started {
+            Some((staging, index, _)) => self.engine.finish_read(&staging, index, len)?,
+            None => self.engine.read_back(self.buf(), len)?,
+        };
         HostMem::from_bytes(&transfer::from_gpu_layout(dtype, &words, len))
+    }
+    fn prefetch(&self, _dtype: Dtype, len: usize) -> Result<()> {
+        let mut slot = self.prefetched.lock().unwrap();
+        if slot.is_none() {
+            let (staging, index) = self.engine.stage_copy(self.buf(), len)?;
+            *slot = Some((staging, index, len));
+        }
+        Ok(())
     }
     fn read_async(&self, dtype: Dtype, len: usize) -> Pin<Box<dyn Future<Output = Result<HostMem>> + '_>> {
         Box::pin(async move {
@@ -197,7 +211,7 @@ impl Engine {
             })
         });
         self.gpu.take_error()?;
-        Ok(Arc::new(GpuMem { buffer: Some(buffer), engine: self.clone(), _reservation: reservation }))
+        Ok(Arc::new(GpuMem { buffer: Some(buffer), engine: self.clone(), _reservation: reservation, prefetched: Mutex::default() }))
     }
 
     /// The GPU copy of an input's buffer, uploading the host copy first if needed.
@@ -221,7 +235,7 @@ impl Engine {
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
         });
         self.gpu.take_error()?;
-        let mem: Arc<dyn DeviceMem> = Arc::new(GpuMem { buffer: Some(buffer), engine: self.clone(), _reservation: reservation });
+        let mem: Arc<dyn DeviceMem> = Arc::new(GpuMem { buffer: Some(buffer), engine: self.clone(), _reservation: reservation, prefetched: Mutex::default() });
         d.buffer.set_device_mem(mem.clone());
         Ok(mem)
     }
@@ -332,14 +346,14 @@ impl Engine {
     /// Encodes every recorded dispatch into one compute pass and submits it.
     pub fn flush(&self) -> Result<()> {
         let mut pending = self.pending.lock().unwrap();
-        self.submit_locked(&mut pending, |_| ())
+        self.submit_locked(&mut pending, |_| ()).map(|_| ())
     }
 
     /// Submits the recorded dispatches, then `after` (e.g. a readback copy), in one command
     /// buffer. Callers hold the pending lock for the whole submission, so batches reach the queue
     /// in the order they were recorded, whichever thread flushes (pooled buffers are reused across
     /// threads, so order matters).
-    fn submit_locked(&self, pending: &mut Batch, after: impl FnOnce(&mut wgpu::CommandEncoder)) -> Result<()> {
+    fn submit_locked(&self, pending: &mut Batch, after: impl FnOnce(&mut wgpu::CommandEncoder)) -> Result<wgpu::SubmissionIndex> {
         let Batch { dispatches: batch, params, dims } = std::mem::take(pending);
         if !params.is_empty() {
             self.gpu.queue.write_buffer(&self.params_arena, 0, &params);
@@ -357,8 +371,9 @@ impl Engine {
             }
         }
         after(&mut enc);
-        self.gpu.queue.submit([enc.finish()]);
-        self.gpu.take_error()
+        let index = self.gpu.queue.submit([enc.finish()]);
+        self.gpu.take_error()?;
+        Ok(index)
     }
 
     /// Blocks until the queue is idle (native; a no-op on the web).
@@ -370,7 +385,8 @@ impl Engine {
             .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("waiting for the GPU: {e}") })
     }
 
-    fn stage_copy(&self, src: &wgpu::Buffer, len: usize) -> Result<wgpu::Buffer> {
+    /// Submits pending work plus a copy of `len` words of `src` into a new staging buffer.
+    fn stage_copy(&self, src: &wgpu::Buffer, len: usize) -> Result<(wgpu::Buffer, wgpu::SubmissionIndex)> {
         let bytes = (len.max(1) * 4) as u64;
         let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("mlx-arm readback"),
@@ -379,30 +395,36 @@ impl Engine {
             mapped_at_creation: false,
         });
         let mut pending = self.pending.lock().unwrap();
-        self.submit_locked(&mut pending, |enc| enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes))?;
-        Ok(staging)
+        let index = self.submit_locked(&mut pending, |enc| enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes))?;
+        Ok((staging, index))
     }
 
     /// Blocking readback of `len` 32-bit words (flushes pending work first).
     pub fn read_back(&self, src: &wgpu::Buffer, len: usize) -> Result<Vec<u8>> {
-        let staging = self.stage_copy(src, len)?;
+        let (staging, index) = self.stage_copy(src, len)?;
+        self.finish_read(&staging, index, len)
+    }
+
+    /// Maps a staging buffer filled by submission `index` and copies its `len` words out,
+    /// waiting for that submission only (work submitted after it keeps running).
+    fn finish_read(&self, staging: &wgpu::Buffer, index: wgpu::SubmissionIndex, len: usize) -> Result<Vec<u8>> {
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
         });
         self.gpu
             .device
-            .poll(wgpu::PollType::wait_indefinitely())
+            .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
             .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("waiting for the GPU: {e}") })?;
         rx.recv()
             .map_err(|_| Error::Backend { backend: "wgpu", detail: "readback callback dropped".into() })?
             .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("mapping a readback buffer: {e}") })?;
-        read_mapped(&staging, len)
+        read_mapped(staging, len)
     }
 
     /// Readback that awaits the map instead of blocking (the path the web needs).
     pub async fn read_back_async(&self, src: &wgpu::Buffer, len: usize) -> Result<Vec<u8>> {
-        let staging = self.stage_copy(src, len)?;
+        let (staging, _) = self.stage_copy(src, len)?;
         let slot: Arc<Mutex<(Option<std::result::Result<(), wgpu::BufferAsyncError>>, Option<std::task::Waker>)>> = Arc::default();
         let s2 = slot.clone();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {

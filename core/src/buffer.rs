@@ -83,6 +83,12 @@ pub trait DeviceMem: Send + Sync + Any {
         dtype: Dtype,
         len: usize,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<HostMem>> + '_>>;
+    /// Starts copying the contents towards the host without waiting (a later [`DeviceMem::read`]
+    /// then waits only for that copy, not for work submitted after it). Backends without
+    /// asynchronous copies do nothing.
+    fn prefetch(&self, _dtype: Dtype, _len: usize) -> Result<()> {
+        Ok(())
+    }
     /// Downcasting support for the owning backend.
     fn as_any(&self) -> &dyn Any;
 }
@@ -144,6 +150,16 @@ impl Buffer {
         let mem = Arc::new(dev.read_async(self.dtype, self.len).await?);
         let _ = self.host.set(mem);
         Ok(self.host.get().expect("just set").clone())
+    }
+    /// Starts the copy to host memory without waiting, when the data lives only on a device.
+    pub fn prefetch_host(&self) -> Result<()> {
+        if self.host.get().is_some() {
+            return Ok(());
+        }
+        match self.device_mem() {
+            Some(dev) => dev.prefetch(self.dtype, self.len),
+            None => Ok(()),
+        }
     }
     /// The device copy if one exists.
     pub fn device_mem(&self) -> Option<Arc<dyn DeviceMem>> {

@@ -38,6 +38,18 @@ pub fn eval(outputs: &[&Array]) -> Result<()> {
     Ok(())
 }
 
+/// Evaluates arrays, submits the device work and starts copying the results to host memory,
+/// without waiting (MLX's `async_eval`): the caller can build the next graph while the device
+/// runs, and a later read of these arrays waits only for their own work.
+pub fn async_eval(outputs: &[&Array]) -> Result<()> {
+    eval(outputs)?;
+    for a in outputs {
+        let data = a.0.data.get().expect("evaluated");
+        data.buffer.prefetch_host()?;
+    }
+    Ok(())
+}
+
 /// Evaluates arrays and waits for their data to reach host memory without blocking the thread
 /// (the wasm path; natively it is the same as [`eval`] followed by a readback).
 pub async fn eval_async(outputs: &[&Array]) -> Result<()> {

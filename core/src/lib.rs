@@ -33,8 +33,8 @@ pub use error::{Error, Result};
 pub use backend::synchronize;
 pub use eval::eval_async;
 
-/// Function transforms, as in mlx-rs: `eval`, `vjp`, `grad`, `value_and_grad`.
+/// Function transforms, as in mlx-rs: `eval`, `async_eval`, `vjp`, `grad`, `value_and_grad`.
 pub mod transforms {
     pub use crate::autodiff::{grad, value_and_grad, vjp};
-    pub use crate::eval::{eval, eval_async};
+    pub use crate::eval::{async_eval, eval, eval_async};
 }

@@ -54,16 +54,25 @@ impl DevicePipeline {
     pub fn step(&mut self, model: &Llama, cache: &mut [KvCache]) -> Result<u32> {
         let logits = model.forward(&self.current, cache, true)?;
         let next = ops::argmax_axis(&logits, -1, false)?;
-        mlx_arm::transforms::eval(&[&next])?;
-        mlx_arm::backend::backend(next.stream().device)?.flush()?;
-        let tok = ops::astype(&self.current, mlx_arm::Dtype::Int32)?.to_vec::<i32>()?[0] as u32;
+        // submits the step and starts copying its token back, without waiting
+        mlx_arm::transforms::async_eval(&[&next])?;
+        let tok = token_of(&self.current)?;
         self.current = next;
         Ok(tok)
     }
     /// The token the last submitted step produces (waits for it).
     pub fn pending(&self) -> Result<u32> {
-        Ok(ops::astype(&self.current, mlx_arm::Dtype::Int32)?.to_vec::<i32>()?[0] as u32)
+        token_of(&self.current)
     }
+}
+
+/// The id held by a `[1, 1]` token array (uint32 from argmax, int32 from the host), read
+/// without adding an op (so the wait covers only the step that made it).
+fn token_of(a: &Array) -> Result<u32> {
+    Ok(match a.dtype() {
+        mlx_arm::Dtype::Uint32 => a.to_vec::<u32>()?[0],
+        _ => a.to_vec::<i32>()?[0] as u32,
+    })
 }
 
 /// Last-position logits of `[1, L, V]` as a host vector.
