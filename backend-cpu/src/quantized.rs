@@ -82,7 +82,8 @@ pub fn dequantize(w: &Data, scales: &Data, biases: &Data, gs: usize, bits: usize
     let (words, s, b) = (dense::<u32>(&hw), dense::<f32>(&hs), dense::<f32>(&hb));
     let n = shape[shape.len() - 1];
     let total = numel(shape);
-    let mut vals = vec![0f32; total];
+    let mut out = Output::new(Dtype::Float32, total)?;
+    let vals = out.slice::<f32>();
     let row_words = n * bits / 32;
     if n > 0 {
         vals.par_chunks_mut(n).enumerate().for_each(|(r, row)| {
@@ -96,8 +97,6 @@ pub fn dequantize(w: &Data, scales: &Data, biases: &Data, gs: usize, bits: usize
             }
         });
     }
-    let mut out = Output::new(Dtype::Float32, total)?;
-    out.slice::<f32>().copy_from_slice(&vals);
     let f = out.finish(shape);
     if dt == Dtype::Float32 {
         Ok(f)
@@ -114,17 +113,16 @@ pub fn quantized_matmul(inputs: &[Data], gs: usize, bits: usize, transpose: bool
     let n = shape[shape.len() - 1];
     let m = numel(shape) / n.max(1);
     let k = inputs[0].shape[inputs[0].shape.len() - 1];
-    let mut out = vec![0f32; m * n];
+    let mut o = Output::new(Dtype::Float32, m * n)?;
     if m > 0 && n > 0 && k > 0 {
+        let out = o.slice::<f32>();
         let q = Packed { words: &words, scales: &s, biases: &b, gs, bits };
         if transpose && m <= MATVEC_MAX_ROWS {
-            matvec_t(&x, &q, &mut out, m, n, k);
+            matvec_t(&x, &q, out, m, n, k);
         } else {
-            tiled(&x, &q, &mut out, m, n, k, transpose);
+            tiled(&x, &q, out, m, n, k, transpose);
         }
     }
-    let mut o = Output::new(Dtype::Float32, m * n)?;
-    o.slice::<f32>().copy_from_slice(&out);
     let f = o.finish(shape);
     if dt == Dtype::Float32 {
         Ok(f)

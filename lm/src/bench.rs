@@ -7,7 +7,7 @@
 use crate::llama::Llama;
 use crate::sample::argmax;
 use crate::Result;
-use mlx_arm::{ops, Array};
+use mlx_arm::Array;
 use std::time::Instant;
 
 /// One measurement.
@@ -19,12 +19,6 @@ pub struct BenchResult {
     pub tg_tps: f64,
 }
 
-fn next_token(model: &Llama, logits: &Array) -> Result<u32> {
-    let s = logits.shape().to_vec();
-    let row = ops::slice(logits, &[0, s[1] as i32 - 1, 0], &[1, s[1] as i32, s[2] as i32], &[1, 1, 1])?;
-    let t = argmax(&row.to_vec::<f32>()?);
-    Ok(t.min(model.config.vocab_size as u32 - 1))
-}
 
 /// Times a `p`-token prompt and `n` generated tokens from a fresh cache.
 pub fn bench_once(model: &Llama, p: usize, n: usize) -> Result<BenchResult> {
@@ -33,15 +27,14 @@ pub fn bench_once(model: &Llama, p: usize, n: usize) -> Result<BenchResult> {
     let mut cache = model.new_cache(None);
     let t0 = Instant::now();
     let logits = model.forward(&Array::from_slice(&prompt, &[1, prompt.len() as i32]), &mut cache, true)?;
-    let mut tok = next_token(model, &logits)?;
+    let tok = argmax(&crate::generate::last_logits(&logits)?);
     let pp = prompt.len() as f64 / t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let mut pipe = crate::generate::DevicePipeline::start(&Array::from_slice(&[tok as i32], &[1, 1]))?;
     for _ in 0..n {
         pipe.step(model, &mut cache)?;
     }
-    tok = pipe.pending()?; // n forward passes, the last one waited for
-    let _ = tok;
+    pipe.pending()?; // n forward passes, the last one waited for
     let tg = if n > 0 { n as f64 / t1.elapsed().as_secs_f64() } else { 0.0 };
     Ok(BenchResult { pp_tps: pp, tg_tps: tg })
 }

@@ -76,7 +76,7 @@ fn token_of(a: &Array) -> Result<u32> {
 }
 
 /// Last-position logits of `[1, L, V]` as a host vector.
-fn last_logits(logits: &Array) -> Result<Vec<f32>> {
+pub(crate) fn last_logits(logits: &Array) -> Result<Vec<f32>> {
     let v = logits.shape()[2] as i32;
     let l = logits.shape()[1] as i32;
     let row = ops::slice(logits, &[0, l - 1, 0], &[1, l, v], &[1, 1, 1])?;
