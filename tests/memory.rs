@@ -37,7 +37,40 @@ fn limits_accounting_and_release() {
             assert_eq!(big.to_vec::<f32>().unwrap()[999_999], 1_000_000.0);
             memory::clear_cache();
             assert_eq!(memory::get_cache_memory(), 0);
+            drop(big);
+            to_device_keeps_one_copy(device);
         });
     }
     let _ = Device::cpu();
+}
+
+/// `Array::to_device`: a host array used on the GPU keeps its host copy beside the uploaded one;
+/// moved with `to_device` and the original dropped, only the device copy is left (on the CPU,
+/// the one host copy). Views keep their shape, strides and offset.
+fn to_device_keeps_one_copy(device: Device) {
+    let n = 1usize << 20;
+    let values: Vec<f32> = (0..n).map(|i| (i % 977) as f32 - 400.0).collect();
+    let base = memory::get_active_memory();
+    let host = mlx_arm::Array::from_slice(&values, &[1024, 1024]);
+    let used = ops::sum(&host, false).unwrap();
+    used.eval().unwrap();
+    let both = memory::get_active_memory() - base;
+    let moved = host.to_device(device).unwrap();
+    drop(host);
+    let one = memory::get_active_memory() - base;
+    let bytes = 4 * n;
+    assert!(one >= bytes && one < bytes + 65_536, "{device}: {one} bytes held after moving {bytes}");
+    if device == Device::gpu() {
+        assert!(both >= 2 * bytes, "{device}: a used host array should be held twice ({both} bytes)");
+    }
+    // the moved array computes as the original did, including through a strided view
+    assert_eq!(moved.to_vec::<f32>().unwrap(), values);
+    let view = ops::slice(&moved.t().unwrap(), &[3, 5], &[1000, 900], &[7, 3]).unwrap().to_device(device).unwrap();
+    let want: Vec<f32> = (0..view.shape()[0])
+        .flat_map(|i| (0..view.shape()[1]).map(move |j| (3 + 7 * i, 5 + 3 * j)))
+        .map(|(r, c)| values[c * 1024 + r])
+        .collect();
+    assert_eq!(ops::multiply(&view, 1.0f32).unwrap().to_vec::<f32>().unwrap(), want);
+    let want_sum: f64 = values.iter().map(|&v| v as f64).sum();
+    assert!((used.item::<f32>().unwrap() as f64 - want_sum).abs() <= 1e-5 * want_sum.abs(), "{device}: sum");
 }

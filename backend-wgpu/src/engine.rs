@@ -214,13 +214,32 @@ impl Engine {
         Ok(Arc::new(GpuMem { buffer: Some(buffer), engine: self.clone(), _reservation: reservation, prefetched: Mutex::default() }))
     }
 
-    /// The GPU copy of an input's buffer, uploading the host copy first if needed.
+    /// The GPU copy of an input's buffer, uploading the host copy first if needed (the buffer
+    /// then keeps both copies).
     pub fn resident(self: &Arc<Self>, d: &Data) -> Result<Arc<dyn DeviceMem>> {
         if let Some(m) = d.buffer.device_mem() {
             if m.as_any().is::<GpuMem>() {
                 return Ok(m);
             }
         }
+        let mem = self.upload(d)?;
+        d.buffer.set_device_mem(mem.clone());
+        Ok(mem)
+    }
+
+    /// The same view over a buffer that lives only on the GPU (the GPU copy of `d`'s buffer,
+    /// uploaded when it has none), so dropping `d` frees its host copy.
+    pub fn to_own_memory(self: &Arc<Self>, d: &Data) -> Result<Data> {
+        let mem = match d.buffer.device_mem() {
+            Some(m) if m.as_any().is::<GpuMem>() => m,
+            _ => self.upload(d)?,
+        };
+        let buffer = Buffer::from_device(d.dtype(), d.buffer.len(), mem);
+        Ok(Data { buffer, shape: d.shape.clone(), strides: d.strides.clone(), offset: d.offset })
+    }
+
+    /// A fresh GPU buffer holding the host copy of `d`'s whole buffer in the GPU layout.
+    fn upload(self: &Arc<Self>, d: &Data) -> Result<Arc<dyn DeviceMem>> {
         let host = d.buffer.host()?;
         let words = transfer::to_gpu_layout(d.dtype(), host.bytes())?;
         let reservation = memory::reserve(words.len().max(16).next_multiple_of(16))?;
@@ -235,9 +254,7 @@ impl Engine {
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
         });
         self.gpu.take_error()?;
-        let mem: Arc<dyn DeviceMem> = Arc::new(GpuMem { buffer: Some(buffer), engine: self.clone(), _reservation: reservation, prefetched: Mutex::default() });
-        d.buffer.set_device_mem(mem.clone());
-        Ok(mem)
+        Ok(Arc::new(GpuMem { buffer: Some(buffer), engine: self.clone(), _reservation: reservation, prefetched: Mutex::default() }))
     }
 
     /// Evaluated data for a fresh dense output.

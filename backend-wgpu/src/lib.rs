@@ -111,4 +111,7 @@ impl Backend for WgpuBackend {
     fn clear_cache(&self) {
         self.engine.clear_cache()
     }
+    fn to_own_memory(&self, data: &Data) -> Result<Option<Data>> {
+        self.engine.to_own_memory(data).map(Some)
+    }
 }

@@ -190,6 +190,19 @@ impl Array {
         crate::eval::eval(&[self])
     }
 
+    /// The same values held only in `device`'s own memory (evaluating first), for long-lived
+    /// arrays such as weights. A GPU otherwise uploads a host array on first use and keeps both
+    /// copies (MLX on Apple silicon has one copy in unified memory); moving the weights and
+    /// dropping the originals frees the host copies. On the CPU it returns a clone of `self`.
+    /// Ops on the result run on `device`'s default stream unless given another.
+    pub fn to_device(&self, device: crate::Device) -> Result<Array> {
+        let data = self.data()?;
+        match crate::backend::backend(device)?.to_own_memory(data)? {
+            Some(moved) => Ok(Array::from_data(moved, crate::Stream::new(device))),
+            None => Ok(self.clone()),
+        }
+    }
+
     /// The evaluated data (evaluating first).
     pub fn data(&self) -> Result<&Data> {
         self.eval()?;

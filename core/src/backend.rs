@@ -39,6 +39,12 @@ pub trait Backend: Send + Sync {
     }
     /// Frees the cache.
     fn clear_cache(&self) {}
+    /// The same view over a buffer held only in this device's own memory, sharing nothing with
+    /// `data`'s host copy (so dropping `data` frees it); `None` when the backend computes on
+    /// host memory, as the CPU does.
+    fn to_own_memory(&self, _data: &Data) -> Result<Option<Data>> {
+        Ok(None)
+    }
 }
 
 /// Builds the GPU backend, or says why none is available.

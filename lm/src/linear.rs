@@ -2,7 +2,7 @@
 //! `QuantizedLinear`, `Embedding` and `QuantizedEmbedding`).
 
 use crate::{Error, Result};
-use mlx_arm::{ops, Array, Dtype};
+use mlx_arm::{ops, Array, Device, Dtype};
 use std::collections::HashMap;
 
 /// Weights of a linear map `x @ Wᵀ (+ bias)`, `W` being `[out, in]`.
@@ -60,9 +60,7 @@ impl Tensors {
         if !a.dtype().is_float() {
             return Err(self.bad(format!("tensor {name:?} has dtype {}, not a float", a.dtype())));
         }
-        let a = ops::astype(&a, self.dtype)?;
-        a.eval()?;
-        Ok(a)
+        Ok(resident(ops::astype(&a, self.dtype)?)?)
     }
     fn check_shape(&self, name: &str, a: &Array, shape: &[usize]) -> Result<()> {
         if a.shape() != shape {
@@ -97,12 +95,18 @@ impl Tensors {
         // f32 scales and biases: dequantizing in float16 loses the small differences between
         // large `scale * q` and `bias` terms (Q8_0 biases are -128·d).
         let (scales, biases) = (ops::astype(&scales, Dtype::Float32)?, ops::astype(&biases, Dtype::Float32)?);
-        mlx_arm::transforms::eval(&[&scales, &biases])?;
+        let (w, scales, biases) = (resident(w)?, resident(scales)?, resident(biases)?);
         let l = Linear::Quantized { w, scales, biases, group_size, bits, bias };
         // validates group size, bits and shapes once, at load
         l.forward(&ops::zeros(&[1, inp as i32], Dtype::Float32)?)?;
         Ok(l)
     }
+}
+
+/// `a` evaluated and held only in the default device's memory: on a GPU the file's host copy is
+/// freed once the caller drops the original, instead of living beside the uploaded copy.
+fn resident(a: Array) -> mlx_arm::Result<Array> {
+    a.to_device(Device::default_device())
 }
 
 impl Linear {
