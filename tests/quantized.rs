@@ -160,3 +160,26 @@ fn bad_arguments_are_typed_errors() {
     let s16 = ops::astype(&s, Dtype::Float16).unwrap();
     assert!(matches!(ops::dequantize(&wq, &s16, &b, 32, 4), Err(Error::Dtype { .. })));
 }
+
+/// `quantize` is lazy for 2, 4 and 8 bits (it runs on the device, e.g. for a quantized KV
+/// cache) and handles leading axes: a `[2, 3, 128]` input quantizes as its six rows do.
+#[test]
+fn quantize_is_lazy_and_batched() {
+    let mut rng = Rng::new(7);
+    let vals = random(&mut rng, 2 * 3 * 128);
+    for device in devices() {
+        with_default_device(device, || {
+            for bits in [2, 4, 8] {
+                let w = Array::from_slice(&vals, &[2, 3, 128]);
+                let (wq, s, b) = ops::quantize(&w, 32, bits).unwrap();
+                assert!(!wq.is_evaluated() && !s.is_evaluated(), "{bits} bits should be lazy");
+                assert_eq!(wq.shape(), [2, 3, 128 * bits as usize / 32]);
+                assert_eq!(s.shape(), [2, 3, 4]);
+                let (wq2, s2, b2) = ops::quantize(Array::from_slice(&vals, &[6, 128]), 32, bits).unwrap();
+                assert_eq!(wq.to_vec::<u32>().unwrap(), wq2.to_vec::<u32>().unwrap(), "{device:?} {bits}");
+                assert_eq!(s.to_vec::<f32>().unwrap(), s2.to_vec::<f32>().unwrap());
+                assert_eq!(b.to_vec::<f32>().unwrap(), b2.to_vec::<f32>().unwrap());
+            }
+        });
+    }
+}

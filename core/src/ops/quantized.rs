@@ -7,9 +7,9 @@
 //! consecutive values of a row, in the original float dtype). A value is `scale * q + bias`.
 //! This is exactly MLX's packing, so MLX-format quantized safetensors load as they are.
 //!
-//! `quantize` runs eagerly on the host (it is a load-time operation); `dequantize` and
-//! `quantized_matmul` are lazy primitives with kernels on every backend that read the packed
-//! weights directly.
+//! `quantize` is lazy and composed of ordinary ops for 2, 4 and 8 bits, eager on the host for
+//! 3, 5 and 6; `dequantize` and `quantized_matmul` are lazy primitives with kernels on every
+//! backend that read the packed weights directly.
 
 use super::IntoArray;
 use crate::primitive::Primitive;
@@ -34,8 +34,12 @@ fn check_params(op: &'static str, group_size: i32, bits: i32) -> Result<(usize, 
 /// `group_size`) along its last axis, returning `(w_q, scales, biases)` as MLX's
 /// `quantize(w, group_size, bits)` does, bit for bit: per group, the scale spans min to max in
 /// `2^bits - 1` steps, the edge of larger magnitude is represented exactly, values are rounded to
-/// nearest even. Scales and biases have `w`'s dtype. Runs eagerly on the host (evaluates `w`).
-pub fn quantize(w: impl IntoArray, group_size: i32, bits: i32) -> Result<(Array, Array, Array)> {
+/// nearest even. Scales and biases have `w`'s dtype.
+///
+/// Lazy on `stream` for 2, 4 and 8 bits (composed of reductions and elementwise ops, so it runs
+/// on the GPU, e.g. for a quantized KV cache); 3, 5 and 6 bits, whose values straddle words, are
+/// packed eagerly on the host (evaluating `w`).
+pub fn quantize_device(w: impl IntoArray, group_size: i32, bits: i32, stream: impl Into<Stream>) -> Result<(Array, Array, Array)> {
     let w = w.into_array();
     let (gs, bits) = check_params("quantize", group_size, bits)?;
     if !w.dtype().is_float() {
@@ -48,6 +52,55 @@ pub fn quantize(w: impl IntoArray, group_size: i32, bits: i32) -> Result<(Array,
     if last % gs != 0 {
         return Err(Error::shape("quantize", format!("the last axis of {:?} is not a multiple of the group size {gs}", w.shape())));
     }
+    if 32 % bits == 0 {
+        return quantize_lazy(&w, gs, bits, stream.into());
+    }
+    quantize_host(&w, gs, bits, last)
+}
+/// [`quantize_device`] on the default stream.
+pub fn quantize(w: impl IntoArray, group_size: i32, bits: i32) -> Result<(Array, Array, Array)> {
+    quantize_device(w, group_size, bits, Stream::default_stream())
+}
+
+/// The composed quantizer for bit widths that divide 32 (the same arithmetic as
+/// [`quantize_host`], op by op, then `32 / bits` values shifted into each word and summed:
+/// their bits are disjoint, so the sum is their bitwise or).
+fn quantize_lazy(w: &Array, gs: usize, bits: usize, s: Stream) -> Result<(Array, Array, Array)> {
+    use super::*;
+    let nd = w.ndim();
+    let dims: Vec<i32> = w.shape().iter().map(|&d| d as i32).collect();
+    let mut grouped = dims.clone();
+    grouped[nd - 1] = (w.shape()[nd - 1] / gs) as i32;
+    grouped.push(gs as i32);
+    let x = reshape_device(astype_device(w, Dtype::Float32, s)?, &grouped, s)?;
+    let n_bins = ((1u32 << bits) - 1) as f32;
+    let hi = max_device(&x, Some(&[-1]), true, s)?;
+    let lo = min_device(&x, Some(&[-1]), true, s)?;
+    let mask = greater_device(abs_device(&lo, s)?, abs_device(&hi, s)?, s)?;
+    let scale = maximum_device(divide_device(subtract_device(&hi, &lo, s)?, n_bins, s)?, 1e-7f32, s)?;
+    let scale = where_device(&mask, &scale, negative_device(&scale, s)?, s)?;
+    let edge = where_device(&mask, &lo, &hi, s)?;
+    let q0 = round_device(divide_device(&edge, &scale, s)?, s)?;
+    let nonzero = not_equal_device(&q0, 0.0f32, s)?;
+    let scale = where_device(&nonzero, divide_device(&edge, &q0, s)?, &scale, s)?;
+    let bias = where_device(&nonzero, &edge, 0.0f32, s)?;
+    let q = round_device(divide_device(subtract_device(&x, &bias, s)?, &scale, s)?, s)?;
+    let q = astype_device(clip_device(q, Some(Array::from_scalar(0.0f32)), Some(Array::from_scalar(n_bins)), s)?, Dtype::Uint32, s)?;
+    let per = 32 / bits;
+    let mut packed_shape = dims.clone();
+    packed_shape[nd - 1] = (w.shape()[nd - 1] / per) as i32;
+    packed_shape.push(per as i32);
+    let shifts: Vec<u32> = (0..per as u32).map(|i| i * bits as u32).collect();
+    let q = left_shift_device(reshape_device(q, &packed_shape, s)?, Array::from_slice(&shifts, &[per as i32]), s)?;
+    let wq = sum_device(q, Some(&[-1]), false, s)?;
+    let mut sshape = dims;
+    sshape[nd - 1] = (w.shape()[nd - 1] / gs) as i32;
+    let out = |a: Array| -> Result<Array> { astype_device(reshape_device(a, &sshape, s)?, w.dtype(), s) };
+    Ok((wq, out(scale)?, out(bias)?))
+}
+
+/// The host quantizer (every bit width; MLX's arithmetic in f32).
+fn quantize_host(w: &Array, gs: usize, bits: usize, last: usize) -> Result<(Array, Array, Array)> {
     let vals = super::astype(&w, Dtype::Float32)?.to_vec::<f32>()?;
     let groups = vals.len() / gs;
     let n_bins = ((1u32 << bits) - 1) as f32;
