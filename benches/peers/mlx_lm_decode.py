@@ -137,13 +137,19 @@ class Llama:
             q = b["attn_q"](x).reshape(1, L, H, D).transpose(0, 2, 1, 3)
             k = b["attn_k"](x).reshape(1, L, KV, D).transpose(0, 2, 1, 3)
             v = b["attn_v"](x).reshape(1, L, KV, D).transpose(0, 2, 1, 3)
-            off = 0 if cache[i] is None else cache[i][0].shape[2]
+            off = 0 if cache[i] is None else (cache[i][0][0] if self.kv_bits else cache[i][0]).shape[2]
             q = mx.fast.rope(q, self.rope_dim, traditional=True, base=self.base, scale=1.0, offset=off)
             k = mx.fast.rope(k, self.rope_dim, traditional=True, base=self.base, scale=1.0, offset=off)
+            if self.kv_bits:  # stored as mx.quantize triples (mlx_lm's QuantizedKVCache)
+                k = mx.quantize(k, group_size=self.kv_group, bits=self.kv_bits)
+                v = mx.quantize(v, group_size=self.kv_group, bits=self.kv_bits)
             if cache[i] is not None:
-                k = mx.concatenate([cache[i][0], k], axis=2)
-                v = mx.concatenate([cache[i][1], v], axis=2)
+                k = tuple(mx.concatenate([c, n], axis=2) for c, n in zip(cache[i][0], k)) if self.kv_bits else mx.concatenate([cache[i][0], k], axis=2)
+                v = tuple(mx.concatenate([c, n], axis=2) for c, n in zip(cache[i][1], v)) if self.kv_bits else mx.concatenate([cache[i][1], v], axis=2)
             cache[i] = (k, v)
+            if self.kv_bits:
+                k = mx.dequantize(*k, group_size=self.kv_group, bits=self.kv_bits)
+                v = mx.dequantize(*v, group_size=self.kv_group, bits=self.kv_bits)
             o = mx.fast.scaled_dot_product_attention(q, k, v, scale=D ** -0.5, mask="causal" if L > 1 else None)
             o = o.transpose(0, 2, 1, 3).reshape(1, L, H * D)
             h = h + b["attn_output"](o)
@@ -178,8 +184,11 @@ def main():
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--dequantize", action="store_true", help="f32 weights, plain matmul")
+    ap.add_argument("--kv-bits", type=int, default=0, help="quantized KV cache (as mlx-arm --kv-bits)")
+    ap.add_argument("--kv-group-size", type=int, default=64)
     args = ap.parse_args()
     Linear.DEQUANTIZE = args.dequantize
+    Llama.kv_bits, Llama.kv_group = args.kv_bits, args.kv_group_size
     path = args.model or subprocess.check_output(
         ["bash", os.path.join(ROOT, "scripts/fetch-smollm2.sh")], text=True).strip().splitlines()[-1]
     mx.set_default_device(mx.cpu)

@@ -24,7 +24,7 @@ pub struct BenchResult {
 pub fn bench_once(model: &Llama, p: usize, n: usize) -> Result<BenchResult> {
     let vocab = model.config.vocab_size;
     let prompt: Vec<i32> = (0..p.max(1)).map(|i| ((i * 7919 + 11) % vocab) as i32).collect();
-    let mut cache = model.new_cache(None);
+    let mut cache = model.new_cache(None, None)?;
     let t0 = Instant::now();
     let logits = model.forward(&Array::from_slice(&prompt, &[1, prompt.len() as i32]), &mut cache, true)?;
     let tok = argmax(&crate::generate::last_logits(&logits)?);

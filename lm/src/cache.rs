@@ -1,16 +1,48 @@
 //! Key/value caches of one attention layer: keys and values `[B, Hkv, T, D]` of every position
 //! seen so far (growing), or of the first `keep` and the most recent positions up to
 //! `max_size` (rotating, mlx-lm's `RotatingKVCache`, for `--max-kv-size`). Keys are stored
-//! after RoPE, so evicting old positions needs no re-rotation.
+//! after RoPE, so evicting old positions needs no re-rotation. Either kind may hold its entries
+//! affine-quantized (mlx-lm's `QuantizedKVCache`, `--kv-bits`): new keys and values are quantized
+//! on the device as they arrive and the whole cache is dequantized for attention, so the cache
+//! takes `bits / 32 + 2 / group_size` of the f32 memory between steps.
 
-use crate::Result;
+use crate::{Error, Result};
 use mlx_arm::{ops, Array};
+
+/// How cache entries are quantized (`--kv-bits`, `--kv-group-size`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KvQuant {
+    /// Bits per value: 2, 4 or 8 (the widths `quantize` packs on the device).
+    pub bits: i32,
+    /// Values per scale and bias along the head dimension (32, 64 or 128).
+    pub group_size: i32,
+}
+
+impl KvQuant {
+    /// Checks the widths against a head dimension.
+    pub fn check(&self, head_dim: usize) -> Result<()> {
+        if ![2, 4, 8].contains(&self.bits) {
+            return Err(Error::Request(format!("--kv-bits must be 2, 4 or 8, got {}", self.bits)));
+        }
+        if ![32, 64, 128].contains(&self.group_size) || head_dim % self.group_size as usize != 0 {
+            return Err(Error::Request(format!(
+                "--kv-group-size must be 32, 64 or 128 and divide the head dimension {head_dim}, got {}",
+                self.group_size
+            )));
+        }
+        Ok(())
+    }
+}
 
 /// One layer's cache.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
-    keys: Option<Array>,
-    values: Option<Array>,
+    /// `[k]`, or `[packed, scales, biases]` when quantized, each `[B, Hkv, T, ..]`.
+    keys: Vec<Array>,
+    /// Like `keys`.
+    values: Vec<Array>,
+    /// Set when entries are stored quantized.
+    quant: Option<KvQuant>,
     /// Positions seen (the RoPE offset of the next token), evicted ones included.
     offset: usize,
     /// Most positions kept (`None`: grow without bound).
@@ -28,13 +60,17 @@ impl KvCache {
     pub fn rotating(max_size: usize, keep: usize) -> KvCache {
         KvCache { max_size: Some(max_size.max(keep + 1)), keep, ..KvCache::default() }
     }
+    /// The same cache storing its entries quantized.
+    pub fn quantized(self, quant: KvQuant) -> KvCache {
+        KvCache { quant: Some(quant), ..self }
+    }
     /// Positions processed so far (the RoPE offset of the next token).
     pub fn offset(&self) -> usize {
         self.offset
     }
     /// Positions currently held.
     pub fn len(&self) -> usize {
-        self.keys.as_ref().map_or(0, |k| k.shape()[2])
+        self.keys.first().map_or(0, |k| k.shape()[2])
     }
     /// True when nothing is cached.
     pub fn is_empty(&self) -> bool {
@@ -44,13 +80,18 @@ impl KvCache {
     /// attend to.
     pub fn update(&mut self, keys: Array, values: Array) -> Result<(Array, Array)> {
         let l = keys.shape()[2];
-        let (mut k, mut v) = match (self.keys.take(), self.values.take()) {
-            (Some(k0), Some(v0)) => (ops::concatenate(&[k0, keys], 2)?, ops::concatenate(&[v0, values], 2)?),
-            _ => (keys, values),
+        let (new_k, new_v) = (self.store(keys)?, self.store(values)?);
+        let append = |old: Vec<Array>, new: Vec<Array>| -> Result<Vec<Array>> {
+            if old.is_empty() {
+                return Ok(new);
+            }
+            old.into_iter().zip(new).map(|(o, n)| Ok(ops::concatenate(&[o, n], 2)?)).collect()
         };
+        let mut k = append(std::mem::take(&mut self.keys), new_k)?;
+        let mut v = append(std::mem::take(&mut self.values), new_v)?;
         self.offset += l;
         if let Some(max) = self.max_size {
-            let t = k.shape()[2];
+            let t = k[0].shape()[2];
             // keep at least the new positions so the current queries see themselves
             let limit = max.max(l + self.keep);
             if t > limit {
@@ -60,17 +101,35 @@ impl KvCache {
                     let tail = slice_axis2(a, self.keep + drop, t)?;
                     Ok(ops::concatenate(&[head, tail], 2)?)
                 };
-                k = trim(&k)?;
-                v = trim(&v)?;
+                k = k.iter().map(trim).collect::<Result<_>>()?;
+                v = v.iter().map(trim).collect::<Result<_>>()?;
             }
         }
-        self.keys = Some(k.clone());
-        self.values = Some(v.clone());
-        Ok((k, v))
+        let out = (self.load(&k)?, self.load(&v)?);
+        self.keys = k;
+        self.values = v;
+        Ok(out)
+    }
+    /// What is kept of new entries: the array, or its quantized triple.
+    fn store(&self, a: Array) -> Result<Vec<Array>> {
+        Ok(match self.quant {
+            None => vec![a],
+            Some(q) => {
+                let (w, s, b) = ops::quantize(&a, q.group_size, q.bits)?;
+                vec![w, s, b]
+            }
+        })
+    }
+    /// The entries attention reads.
+    fn load(&self, parts: &[Array]) -> Result<Array> {
+        Ok(match self.quant {
+            None => parts[0].clone(),
+            Some(q) => ops::dequantize(&parts[0], &parts[1], &parts[2], q.group_size, q.bits)?,
+        })
     }
     /// Bytes held.
     pub fn nbytes(&self) -> usize {
-        self.keys.as_ref().map_or(0, |k| k.nbytes()) + self.values.as_ref().map_or(0, |v| v.nbytes())
+        self.keys.iter().chain(&self.values).map(|a| a.nbytes()).sum()
     }
 }
 
@@ -78,4 +137,41 @@ fn slice_axis2(a: &Array, start: usize, stop: usize) -> Result<Array> {
     let s = a.shape();
     let stop_all: Vec<i32> = [s[0], s[1], stop, s[3]].iter().map(|&v| v as i32).collect();
     Ok(ops::slice(a, &[0, 0, start as i32, 0], &stop_all, &[1, 1, 1, 1])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(seed: u32, l: usize) -> Array {
+        let v: Vec<f32> = (0..2 * l * 64).map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 250.0 - 2.0).collect();
+        Array::from_slice(&v, &[1, 2, l as i32, 64])
+    }
+
+    /// A quantized cache returns the dequantized entries (within one quantization step: MLX's
+    /// quantizer represents one edge of each group exactly and may clip the other), stores a fraction of the f32 bytes, and rotates like the plain cache.
+    #[test]
+    fn quantized_cache_round_trips_and_rotates() {
+        for (bits, max) in [(8, None), (4, None), (4, Some(6))] {
+            let q = KvQuant { bits, group_size: 32 };
+            let mut plain = match max { Some(m) => KvCache::rotating(m, 2), None => KvCache::new() };
+            let mut quant = plain.clone().quantized(q);
+            for (step, l) in [5usize, 1, 1, 3].into_iter().enumerate() {
+                let (k, v) = (entries(step as u32, l), entries(100 + step as u32, l));
+                let (pk, pv) = plain.update(k.clone(), v.clone()).unwrap();
+                let (qk, qv) = quant.update(k, v).unwrap();
+                assert_eq!(qk.shape(), pk.shape());
+                assert_eq!(quant.offset(), plain.offset());
+                let step_size = 4.0 / ((1 << bits) - 1) as f32;
+                for (a, b) in [(&pk, &qk), (&pv, &qv)] {
+                    let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
+                    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+                    assert!(worst <= step_size + 1e-5, "{bits} bits, step {step}: error {worst}");
+                }
+            }
+            let ratio = quant.nbytes() as f64 / plain.nbytes() as f64;
+            let want = bits as f64 / 32.0 + 2.0 / 32.0;
+            assert!((ratio - want).abs() < 1e-9, "{bits} bits: {ratio} of the f32 bytes, expected {want}");
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! The generation loop: the prompt in one forward pass, then one token per step, streamed as
 //! text, with mlx-lm's statistics (prompt and generation tokens per second, peak memory).
 
-use crate::cache::KvCache;
+use crate::cache::{KvCache, KvQuant};
 use crate::llama::Llama;
 use crate::sample::Sampler;
 use crate::{Error, Result};
@@ -16,6 +16,14 @@ pub struct GenerateOptions {
     pub max_tokens: usize,
     /// Rotating KV cache size (`None`: keep everything).
     pub max_kv_size: Option<usize>,
+    /// Quantized KV cache (`None`: full precision).
+    pub kv_quant: Option<KvQuant>,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> GenerateOptions {
+        GenerateOptions { max_tokens: 256, max_kv_size: None, kv_quant: None }
+    }
 }
 
 /// What a generation did.
@@ -104,7 +112,7 @@ pub fn generate(
         return Err(Error::Request(format!("token id {bad} is outside the vocabulary of {vocab}")));
     }
     mlx_arm::memory::reset_peak_memory();
-    let mut cache: Vec<KvCache> = model.new_cache(opts.max_kv_size);
+    let mut cache: Vec<KvCache> = model.new_cache(opts.max_kv_size, opts.kv_quant)?;
     let eos = tokenizer.eos_ids();
     let mut history: Vec<u32> = prompt.to_vec();
     let mut stats = GenerateStats { prompt_tokens: prompt.len(), ..Default::default() };

@@ -3,7 +3,7 @@
 //! RMSNorm and the output projection (tied to the embedding when the file has no `output`).
 //! Tensor names are GGUF's (`token_embd`, `blk.N.attn_q`, ...).
 
-use crate::cache::KvCache;
+use crate::cache::{KvCache, KvQuant};
 use crate::config::LlamaConfig;
 use crate::linear::{Linear, Tensors};
 use crate::Result;
@@ -63,13 +63,22 @@ impl Llama {
     }
 
     /// Fresh caches, one per block (`max_kv_size` makes them rotating, keeping 4 sink positions
-    /// as mlx-lm does).
-    pub fn new_cache(&self, max_kv_size: Option<usize>) -> Vec<KvCache> {
-        let make = || match max_kv_size {
-            Some(m) => KvCache::rotating(m, 4),
-            None => KvCache::new(),
+    /// as mlx-lm does; `quant` stores entries quantized).
+    pub fn new_cache(&self, max_kv_size: Option<usize>, quant: Option<KvQuant>) -> Result<Vec<KvCache>> {
+        if let Some(q) = quant {
+            q.check(self.config.head_dim)?;
+        }
+        let make = || {
+            let c = match max_kv_size {
+                Some(m) => KvCache::rotating(m, 4),
+                None => KvCache::new(),
+            };
+            match quant {
+                Some(q) => c.quantized(q),
+                None => c,
+            }
         };
-        (0..self.blocks.len()).map(|_| make()).collect()
+        Ok((0..self.blocks.len()).map(|_| make()).collect())
     }
 
     /// Bytes of all weights.

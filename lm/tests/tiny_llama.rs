@@ -52,7 +52,7 @@ fn logits_and_greedy_ids_match_mlx() {
         let exp_ids: Vec<u32> = want[name]["greedy"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
         for device in devices() {
             with_default_device(device, || {
-                let mut cache = model.new_cache(None);
+                let mut cache = model.new_cache(None, None).unwrap();
                 let logits = model.forward(&ids(&prompt), &mut cache, false).unwrap();
                 assert_eq!(logits.shape(), [1, prompt.len(), 96]);
                 let got = last_row(&logits);
@@ -67,7 +67,7 @@ fn logits_and_greedy_ids_match_mlx() {
                 }
                 assert_eq!(out, exp_ids, "{name} on {device:?}: greedy ids");
                 // the same prompt fed one token at a time through the cache
-                let mut cache = model.new_cache(None);
+                let mut cache = model.new_cache(None, None).unwrap();
                 let mut last = Vec::new();
                 for &t in &prompt {
                     last = last_row(&model.forward(&ids(&[t]), &mut cache, true).unwrap());
@@ -154,7 +154,7 @@ fn mlx_safetensors_directory_gives_the_same_logits() {
     let model = mlx_arm_lm::hf::load_weights(&dir, |_, _| {}).unwrap();
     for device in devices() {
         with_default_device(device, || {
-            let mut cache = model.new_cache(None);
+            let mut cache = model.new_cache(None, None).unwrap();
             let got = last_row(&model.forward(&ids(&prompt), &mut cache, true).unwrap());
             for (i, (g, w)) in got.iter().zip(&exp).enumerate() {
                 assert!((*g as f64 - w).abs() <= 2e-3 * w.abs().max(1.0), "MLX layout on {device:?}: logit {i}: {g} vs MLX {w}");
@@ -183,7 +183,7 @@ fn models_written_by_our_gguf_writer_load_and_agree() {
         let config = LlamaConfig::from_gguf(&md, "written").unwrap();
         let mut t = Tensors::new(arrays, "written", Dtype::Float32);
         let model = Llama::from_tensors(config, &mut t, |_| {}).unwrap();
-        with_default_device(Device::cpu(), || last_row(&model.forward(&ids(&prompt), &mut model.new_cache(None), true).unwrap()))
+        with_default_device(Device::cpu(), || last_row(&model.forward(&ids(&prompt), &mut model.new_cache(None, None).unwrap(), true).unwrap()))
     };
     let reference = logits_of(std::path::Path::new(&src));
     let dir = std::env::temp_dir().join(format!("mlx-arm-writer-{}", std::process::id()));

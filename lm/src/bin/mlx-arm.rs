@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mlx_arm::{set_default_device, Device};
+use mlx_arm_lm::cache::KvQuant;
 use mlx_arm_lm::generate::{generate, GenerateOptions};
 use mlx_arm_lm::sample::{Sampler, SamplerConfig};
 use mlx_arm_lm::{load, Error};
@@ -94,6 +95,12 @@ struct GenerateArgs {
     /// Rotating KV cache size (keeps 4 sink tokens and the latest ones).
     #[arg(long)]
     max_kv_size: Option<usize>,
+    /// Store the KV cache quantized to this many bits (2, 4 or 8).
+    #[arg(long)]
+    kv_bits: Option<i32>,
+    /// Values per scale in the quantized KV cache.
+    #[arg(long, default_value_t = 64)]
+    kv_group_size: i32,
     /// Device to run on (default: the GPU when there is one).
     #[arg(long, value_enum)]
     device: Option<DeviceArg>,
@@ -173,7 +180,8 @@ fn run(a: GenerateArgs) -> Result<(), Error> {
         seed: a.seed,
         ..SamplerConfig::default()
     });
-    let opts = GenerateOptions { max_tokens: a.max_tokens, max_kv_size: a.max_kv_size };
+    let kv_quant = a.kv_bits.map(|bits| KvQuant { bits, group_size: a.kv_group_size });
+    let opts = GenerateOptions { max_tokens: a.max_tokens, max_kv_size: a.max_kv_size, kv_quant };
     println!("==========");
     let mut out = std::io::stdout();
     let stats = generate(&loaded.model, tok, &ids, &mut sampler, &opts, |t| {
