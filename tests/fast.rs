@@ -188,6 +188,10 @@ fn attention_matches_reference() {
                 (2, 9, 3, 1, 13, 64, Dtype::Float32),
                 (1, 8, 1, 6, 9, 128, Dtype::Float16),
                 (1, 6, 2, 4, 4, 80, Dtype::Bfloat16),
+                // several 128-key blocks of the GPU kernel's online softmax, the widest head
+                (1, 4, 2, 3, 300, 256, Dtype::Float32),
+                (2, 2, 2, 7, 150, 32, Dtype::Float32),
+                (1, 3, 1, 2, 129, 96, Dtype::Float16),
             ] {
                 let q = common::stored(&rand(&mut rng, b * hq * lq * d), dt);
                 let k = common::stored(&rand(&mut rng, b * hk * lk * d), dt);
@@ -215,6 +219,38 @@ fn attention_matches_reference() {
                 let got = fast::scaled_dot_product_attention(&qa, &ka, &va, scale as f32, Some(SdpaMask::Array(&aa))).unwrap();
                 let am = |_: usize, h: usize, i: usize, j: usize| add[(h * lq + i) * lk + j];
                 common::check(&format!("{what} additive mask"), &got, &sdpa_ref(&q, &k, &v, b, hq, hk, lq, lk, d, scale, &am), &shape, dt, tol);
+            }
+        });
+    }
+}
+
+/// The fused attention on views laid out as a model makes them (`[B, L, H, D]` swapped to
+/// `[B, H, L, D]`, keys sliced out of a longer cache) equals it on dense copies; causal rows
+/// that see no key (more queries than keys) are NaN, as the composed softmax gives.
+#[test]
+fn fused_attention_on_views_and_empty_rows() {
+    let mut rng = Rng::new(11);
+    for device in devices() {
+        with_default_device(device, || {
+            let (b, h, l, d) = (1usize, 4usize, 6usize, 64usize);
+            let q = arr(&rand(&mut rng, b * l * h * d), &[b, l, h, d], Dtype::Float32);
+            let kv = arr(&rand(&mut rng, b * h * 2 * l * d), &[b, h, 2 * l, d], Dtype::Float32);
+            let qv = ops::swapaxes(&q, 1, 2).unwrap();
+            let kview = ops::slice(&kv, &[0, 0, 3, 0], &[1, h as i32, 3 + l as i32, d as i32], &[1, 1, 1, 1]).unwrap();
+            let vview = ops::slice(&kv, &[0, 0, 0, 0], &[1, h as i32, 2 * l as i32, d as i32], &[1, 1, 2, 1]).unwrap();
+            for mask in [None, Some(SdpaMask::Causal)] {
+                let got = fast::scaled_dot_product_attention(&qv, &kview, &vview, 0.125, mask).unwrap();
+                assert_eq!(got.primitive().map(|p| p.name()), Some("scaled_dot_product_attention"), "the fused node");
+                let dense = |a: &Array| ops::contiguous(a).unwrap();
+                let want = fast::scaled_dot_product_attention(dense(&qv), dense(&kview), dense(&vview), 0.125, mask).unwrap();
+                assert_eq!(got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap(), "{device:?} {mask:?}");
+            }
+            let few = ops::slice(&kv, &[0, 0, 0, 0], &[1, h as i32, 4, d as i32], &[1, 1, 1, 1]).unwrap();
+            let out = fast::scaled_dot_product_attention(&qv, &few, &few, 0.125, Some(SdpaMask::Causal)).unwrap().to_vec::<f32>().unwrap();
+            for (r, row) in out.chunks(d).enumerate() {
+                let sees = (r % l + 4 + 1).saturating_sub(l);
+                assert_eq!(row.iter().all(|x| x.is_nan()), sees == 0, "{device:?} row {r}");
+                assert!(sees == 0 || row.iter().all(|x| x.is_finite()), "{device:?} row {r}");
             }
         });
     }

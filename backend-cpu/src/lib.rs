@@ -9,6 +9,7 @@ mod logsumexp;
 mod matmul;
 mod quantized;
 mod reduce;
+mod sdpa;
 pub mod simd;
 mod softmax;
 mod sort;
@@ -53,6 +54,7 @@ impl Backend for CpuBackend {
                 let a = fast::RopeArgs { dims: *dims, traditional: *traditional, base: f32::from_bits(*base_bits), scale: f32::from_bits(*scale_bits), offset: *offset };
                 fast::rope(x(), inputs.get(1), a, shape)
             }
+            Sdpa { scale_bits, causal } => sdpa::sdpa(&inputs[0], &inputs[1], &inputs[2], f32::from_bits(*scale_bits), *causal, shape),
             Take { axis } => indexing::take(*axis, &inputs[0], &inputs[1], shape),
             TakeAlongAxis { axis } => indexing::take_along_axis(*axis, &inputs[0], &inputs[1], shape),
             ScatterAlongAxis { axis, mode } => indexing::scatter_along_axis(*axis, *mode, &inputs[0], &inputs[1], &inputs[2], shape),

@@ -72,6 +72,7 @@ impl Backend for WgpuBackend {
             Softmax => softmax::softmax(e, x(), shape, false),
             LogSumExp => softmax::softmax(e, x(), shape, true),
             RmsNorm { eps_bits } => fast::rms_norm(e, x(), inputs.get(1), f32::from_bits(*eps_bits), shape),
+            Sdpa { scale_bits, causal } => fast::sdpa(e, &inputs[0], &inputs[1], &inputs[2], f32::from_bits(*scale_bits), *causal, shape),
             Rope { dims, traditional, base_bits, scale_bits, offset } => {
                 let (base, scale) = (f32::from_bits(*base_bits), f32::from_bits(*scale_bits));
                 fast::rope(e, x(), inputs.get(1), *dims, *traditional, base, scale, *offset, shape)

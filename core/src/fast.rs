@@ -1,8 +1,9 @@
 //! MLX's `fast` ops: normalisations, rotary position embeddings and scaled dot-product
 //! attention with MLX's signatures and semantics. `rms_norm` and `rope` are single fused graph
 //! nodes (`Primitive::RmsNorm` / `Primitive::Rope`, one kernel each per backend, gradients in
-//! `autodiff::vjp_rules`); `layer_norm` and attention are written with the public ops (so
-//! gradients come from their rules). Statistics accumulate in f32 for half-precision inputs and
+//! `autodiff::vjp_rules`); attention is the fused node `Primitive::Sdpa` where it can be (its
+//! gradient is that of the composed attention) and composed otherwise; `layer_norm` is written
+//! with the public ops (so gradients come from their rules). Statistics accumulate in f32 for half-precision inputs and
 //! the result has the input's dtype, as MLX's kernels do.
 
 use crate::dtype::promote_types;
@@ -147,6 +148,12 @@ pub enum SdpaMask<'a> {
 /// `softmax(q @ kᵀ · scale + mask) @ v` for `q` `[B, Hq, Lq, D]`, `k` `[B, Hkv, Lk, D]`, `v`
 /// `[B, Hkv, Lk, Dv]` with `Hq` a multiple of `Hkv` (grouped-query and multi-query attention
 /// share each key/value head among `Hq / Hkv` query heads). The softmax runs in f32.
+///
+/// Without a mask or with the causal one, for f32/f16/bf16 inputs of one dtype and head
+/// dimensions up to [`SDPA_MAX_HEAD_DIM`], this is one fused node (`Primitive::Sdpa`: one pass
+/// per query row with an online softmax, no scores matrix in memory; the weighted sum of values
+/// also runs in f32); array masks and f64 use the composed ops. Gradients are those of the
+/// composed ops either way.
 pub fn scaled_dot_product_attention(
     q: impl IntoArray,
     k: impl IntoArray,
@@ -155,14 +162,36 @@ pub fn scaled_dot_product_attention(
     mask: Option<SdpaMask>,
 ) -> Result<Array> {
     let (q, k, v) = (q.into_array(), k.into_array(), v.into_array());
+    check_sdpa(&q, &k, &v)?;
+    let causal = match &mask {
+        None => Some(false),
+        Some(SdpaMask::Causal) => Some(true),
+        Some(SdpaMask::Array(_)) => None,
+    };
+    let dt = q.dtype();
+    let fused_dtype = matches!(dt, Dtype::Float32 | Dtype::Float16 | Dtype::Bfloat16) && k.dtype() == dt && v.dtype() == dt;
+    match causal {
+        Some(causal) if fused_dtype && q.shape()[3] <= SDPA_MAX_HEAD_DIM && v.shape()[3] <= SDPA_MAX_HEAD_DIM => {
+            let shape = vec![q.shape()[0], q.shape()[1], q.shape()[2], v.shape()[3]];
+            let prim = Primitive::Sdpa { scale_bits: scale.to_bits(), causal };
+            Ok(Array::from_op(shape, dt, Stream::default_stream(), prim, vec![q, k, v]))
+        }
+        _ => sdpa_composed(&q, &k, &v, scale, mask),
+    }
+}
+
+/// Largest head dimension of the fused attention kernels (larger ones use the composed path).
+pub const SDPA_MAX_HEAD_DIM: usize = 256;
+
+fn check_sdpa(q: &Array, k: &Array, v: &Array) -> Result<()> {
     const OP: &str = "scaled_dot_product_attention";
-    for a in [&q, &k, &v] {
+    for a in [q, k, v] {
         check_float(OP, a)?;
         if a.ndim() != 4 {
             return Err(Error::shape(OP, format!("q, k and v must be 4-D [B, H, L, D], got {:?}", a.shape())));
         }
     }
-    let (b, hq, lq, dq) = (q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]);
+    let (b, hq, dq) = (q.shape()[0], q.shape()[1], q.shape()[3]);
     let (hk, lk) = (k.shape()[1], k.shape()[2]);
     if k.shape()[0] != b || v.shape()[0] != b || k.shape()[3] != dq || v.shape()[1] != hk || v.shape()[2] != lk {
         return Err(Error::shape(OP, format!("incompatible q {:?}, k {:?}, v {:?}", q.shape(), k.shape(), v.shape())));
@@ -170,6 +199,15 @@ pub fn scaled_dot_product_attention(
     if hk == 0 || hq % hk != 0 {
         return Err(Error::shape(OP, format!("query heads ({hq}) must be a multiple of key/value heads ({hk})")));
     }
+    Ok(())
+}
+
+/// Attention written with the public ops (the fused kernels' reference and gradient, and the
+/// path for array masks and f64).
+pub(crate) fn sdpa_composed(q: &Array, k: &Array, v: &Array, scale: f32, mask: Option<SdpaMask<'_>>) -> Result<Array> {
+    let (q, k, v) = (q.clone(), k.clone(), v.clone());
+    let (b, hq, lq, dq) = (q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]);
+    let (hk, lk) = (k.shape()[1], k.shape()[2]);
     let rep = (hq / hk) as i32;
     let (b, hk32, lq32, lk32) = (b as i32, hk as i32, lq as i32, lk as i32);
     // [B, Hkv, rep, Lq, D] against [B, Hkv, 1, Lk, D]

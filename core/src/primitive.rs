@@ -286,6 +286,13 @@ pub enum Primitive {
     /// `(i, i + dims/2)` by `(offset + l) · scale · inv_freq[i]` (f32); features past `dims`
     /// pass through. `base` and `scale` are stored as f32 bits.
     Rope { dims: usize, traditional: bool, base_bits: u32, scale_bits: u32, offset: usize },
+    /// Fused scaled dot-product attention: inputs `(q, k, v)` `[B, Hq, Lq, D]`, `[B, Hkv, Lk, D]`,
+    /// `[B, Hkv, Lk, Dv]` of one float dtype (f32, f16 or bf16), `Hq` a multiple of `Hkv` (query
+    /// head `h` reads key/value head `h / (Hq / Hkv)`); output `[B, Hq, Lq, Dv]` in that dtype.
+    /// Scores `scale · q·k`, softmax and the weighted sum of values all in f32. With `causal`,
+    /// query `i` sees keys `j ≤ i + Lk - Lq` (aligned to the end, as MLX); a row that sees no
+    /// key is NaN. `scale` is stored as f32 bits.
+    Sdpa { scale_bits: u32, causal: bool },
     /// `take(a, indices, axis)`: output shape `a[:axis] + indices + a[axis+1:]`.
     Take { axis: usize },
     /// `take_along_axis(a, indices, axis)`: indices have a's shape except along `axis`.
@@ -349,6 +356,7 @@ impl Primitive {
             LogSumExp => "logsumexp",
             RmsNorm { .. } => "rms_norm",
             Rope { .. } => "rope",
+            Sdpa { .. } => "scaled_dot_product_attention",
             Take { .. } => "take",
             TakeAlongAxis { .. } => "take_along_axis",
             ScatterAlongAxis { mode: ScatterMode::Set, .. } => "put_along_axis",

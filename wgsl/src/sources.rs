@@ -53,6 +53,8 @@ pub enum KernelKey {
     /// Fused RMS normalisation over the last axis of a dense float input, one workgroup per row
     /// (the weight optional, by a params flag).
     RmsNorm { dtype: Dtype },
+    /// Fused attention, one workgroup per query row (`sdpa.wgsl`).
+    Sdpa { dtype: Dtype },
     /// Fused rotary position embedding of a dense float `[.., L, D]`, one invocation per
     /// element (traditional pairs, offset, scale and explicit frequencies by params).
     Rope { dtype: Dtype },
@@ -88,6 +90,7 @@ impl fmt::Display for KernelKey {
             KernelKey::Matmul { dtype, tile } => write!(f, "matmul{tile}:{dtype}"),
             KernelKey::Softmax { dtype, lse } => write!(f, "{}:{dtype}", if *lse { "logsumexp" } else { "softmax" }),
             KernelKey::RmsNorm { dtype } => write!(f, "rms_norm:{dtype}"),
+            KernelKey::Sdpa { dtype } => write!(f, "sdpa:{dtype}"),
             KernelKey::Rope { dtype } => write!(f, "rope:{dtype}"),
             KernelKey::Gemv { dtype } => write!(f, "gemv:{dtype}"),
             KernelKey::MatmulCoop { dtype } => write!(f, "matmul_coop:{dtype}"),
@@ -413,6 +416,14 @@ impl KernelKey {
                 } else {
                     include_str!("../kernels/rope.wgsl")
                 }
+            }
+            KernelKey::Sdpa { dtype } => {
+                if scalar(*dtype) != Scalar::F32 {
+                    return None;
+                }
+                buffers(&mut h, &[("Q", "f32"), ("K", "f32"), ("V", "f32")], ("O", "f32"));
+                h.push_str(&narrow_fn(*dtype));
+                include_str!("../kernels/sdpa.wgsl")
             }
             KernelKey::Gather { along, dtype } => {
                 let s = scalar(*dtype).wgsl();

@@ -54,6 +54,7 @@ fn all_keys() -> Vec<KernelKey> {
         keys.push(KernelKey::Softmax { dtype: d, lse: false });
         keys.push(KernelKey::Softmax { dtype: d, lse: true });
         keys.push(KernelKey::RmsNorm { dtype: d });
+        keys.push(KernelKey::Sdpa { dtype: d });
         keys.push(KernelKey::Rope { dtype: d });
         keys.push(KernelKey::Gemv { dtype: d });
         keys.push(KernelKey::MatmulCoop { dtype: d });

@@ -86,3 +86,33 @@ pub fn rope(
     engine.dispatch_1d(&KernelKey::Rope { dtype: dt }, "main", &params, None, &[(2, r.buf()), (3, fbuf), (4, mem.buf())], total.div_ceil(256))?;
     Ok(Engine::output(mem, dt, shape))
 }
+
+/// Fused attention (see `Primitive::Sdpa`): one workgroup per query row, online softmax.
+pub fn sdpa(engine: &Arc<Engine>, q: &Data, k: &Data, v: &Data, scale: f32, causal: bool, shape: &[usize]) -> Result<Data> {
+    let dt = q.dtype();
+    let total: usize = shape.iter().product();
+    let mem = engine.alloc(total)?;
+    if total == 0 {
+        return Ok(Engine::output(mem, dt, shape));
+    }
+    let (qd, kd, vd) = (dense(engine, q)?, dense(engine, k)?, dense(engine, v)?);
+    let (rq, rk, rv) = (Resident::of(engine, &qd)?, Resident::of(engine, &kd)?, Resident::of(engine, &vd)?);
+    let rows = q.shape[0] * q.shape[1] * q.shape[2];
+    let params = [
+        rows as u32,
+        q.shape[1] as u32,
+        k.shape[1] as u32,
+        q.shape[2] as u32,
+        k.shape[2] as u32,
+        q.shape[3] as u32,
+        v.shape[3] as u32,
+        causal as u32,
+        scale.to_bits(),
+        qd.offset as u32,
+        kd.offset as u32,
+        vd.offset as u32,
+    ];
+    let bufs = [(2, rq.buf()), (3, rk.buf()), (4, rv.buf()), (5, mem.buf())];
+    engine.dispatch_1d(&KernelKey::Sdpa { dtype: dt }, "main", &params, None, &bufs, rows)?;
+    Ok(Engine::output(mem, dt, shape))
+}

@@ -132,6 +132,15 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
             vec![Some(ops::multiply(p, cot)?)]
         }
         RmsNorm { eps_bits } => rms_norm_vjp(f32::from_bits(*eps_bits), inputs, cot)?,
+        Sdpa { scale_bits, causal } => {
+            // the gradient of the composed attention the fused kernel computes
+            let (scale, causal) = (f32::from_bits(*scale_bits), *causal);
+            let f = move |xs: &[Array]| -> Result<Vec<Array>> {
+                Ok(vec![crate::fast::sdpa_composed(&xs[0], &xs[1], &xs[2], scale, causal.then_some(crate::fast::SdpaMask::Causal))?])
+            };
+            let (_, grads) = crate::autodiff::vjp(f, inputs, &[cot.clone()])?;
+            grads.into_iter().map(Some).collect()
+        }
         Rope { dims, traditional, base_bits, scale_bits, offset } => {
             // the transpose of a rotation by θ is the rotation by -θ: the same rope with the
             // scale negated ((offset + l) · (-scale) · f = -θ exactly in f32)
