@@ -179,6 +179,15 @@ fn quantize_is_lazy_and_batched() {
                 assert_eq!(wq.to_vec::<u32>().unwrap(), wq2.to_vec::<u32>().unwrap(), "{device:?} {bits}");
                 assert_eq!(s.to_vec::<f32>().unwrap(), s2.to_vec::<f32>().unwrap());
                 assert_eq!(b.to_vec::<f32>().unwrap(), b2.to_vec::<f32>().unwrap());
+                // a strided view with an offset (values sliced out of a wider row, heads swapped
+                // to the front, as a model's keys are) quantizes as its dense copy does
+                let wide = Array::from_slice(&vals, &[1, 3, 256]);
+                let view = ops::slice(&wide, &[0, 0, 64], &[1, 3, 192], &[1, 1, 1]).unwrap();
+                let view = ops::swapaxes(ops::reshape(view, &[1, 3, 2, 64]).unwrap(), 1, 2).unwrap();
+                let dense = ops::contiguous(&view).unwrap();
+                let (a, b) = (ops::quantize(&view, 32, bits).unwrap(), ops::quantize(&dense, 32, bits).unwrap());
+                assert_eq!(a.0.to_vec::<u32>().unwrap(), b.0.to_vec::<u32>().unwrap(), "{device:?} {bits}: view");
+                assert_eq!(a.1.to_vec::<f32>().unwrap(), b.1.to_vec::<f32>().unwrap(), "{device:?} {bits}: view scales");
             }
         });
     }

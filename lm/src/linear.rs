@@ -133,11 +133,120 @@ impl Linear {
             }
         })
     }
+    /// Output features.
+    pub fn out_features(&self) -> usize {
+        match self {
+            Linear::Dense { weight, .. } => weight.shape()[0],
+            Linear::Quantized { w, .. } => w.shape()[0],
+        }
+    }
+    fn bias(&self) -> Option<&Array> {
+        match self {
+            Linear::Dense { bias, .. } | Linear::Quantized { bias, .. } => bias.as_ref(),
+        }
+    }
+    fn weight(&self) -> &Array {
+        match self {
+            Linear::Dense { weight, .. } => weight,
+            Linear::Quantized { w, .. } => w,
+        }
+    }
     /// Bytes of the weights.
     pub fn nbytes(&self) -> usize {
         match self {
             Linear::Dense { weight, .. } => weight.nbytes(),
             Linear::Quantized { w, scales, biases, .. } => w.nbytes() + scales.nbytes() + biases.nbytes(),
+        }
+    }
+}
+
+/// Linear maps of one input computed as a single product (their rows stacked at load: q/k/v,
+/// gate/up), so a decode step runs one mat-vec instead of several; the outputs are split off
+/// the product's last axis. Maps that cannot stack (different kinds or quantization, bias on
+/// some only) stay separate.
+#[derive(Debug, Clone)]
+pub enum Stacked {
+    /// One map whose output holds the parts' outputs side by side.
+    One {
+        /// The stacked map.
+        linear: Linear,
+        /// Output features of each part, in order.
+        sizes: Vec<usize>,
+    },
+    /// The maps as they were.
+    Separate(Vec<Linear>),
+}
+
+impl Stacked {
+    /// Stacks `parts` when they share a kind, quantization and bias presence.
+    pub fn new(parts: Vec<Linear>) -> Result<Stacked> {
+        let same = parts.windows(2).all(|w| match (&w[0], &w[1]) {
+            (Linear::Dense { weight: a, bias: ba }, Linear::Dense { weight: b, bias: bb }) => {
+                a.dtype() == b.dtype() && ba.is_some() == bb.is_some()
+            }
+            (
+                Linear::Quantized { scales: sa, group_size: ga, bits: ka, bias: ba, .. },
+                Linear::Quantized { scales: sb, group_size: gb, bits: kb, bias: bb, .. },
+            ) => ga == gb && ka == kb && sa.dtype() == sb.dtype() && ba.is_some() == bb.is_some(),
+            _ => false,
+        });
+        if !same || parts.len() < 2 {
+            return Ok(Stacked::Separate(parts));
+        }
+        let sizes: Vec<usize> = parts.iter().map(|l| l.out_features()).collect();
+        let cat = |f: &dyn Fn(&Linear) -> Option<Array>| -> Result<Option<Array>> {
+            let arrays: Option<Vec<Array>> = parts.iter().map(f).collect();
+            Ok(match arrays {
+                Some(a) => Some(resident(ops::concatenate(&a, 0)?)?),
+                None => None,
+            })
+        };
+        let bias = cat(&|l| l.bias().cloned())?;
+        let linear = match &parts[0] {
+            Linear::Dense { .. } => Linear::Dense { weight: cat(&|l| Some(l.weight().clone()))?.expect("all dense"), bias },
+            Linear::Quantized { group_size, bits, .. } => {
+                let part = |i: usize| move |l: &Linear| match l {
+                    Linear::Quantized { w, scales, biases, .. } => Some([w, scales, biases][i].clone()),
+                    Linear::Dense { .. } => None,
+                };
+                Linear::Quantized {
+                    w: cat(&part(0))?.expect("all quantized"),
+                    scales: cat(&part(1))?.expect("all quantized"),
+                    biases: cat(&part(2))?.expect("all quantized"),
+                    group_size: *group_size,
+                    bits: *bits,
+                    bias,
+                }
+            }
+        };
+        Ok(Stacked::One { linear, sizes })
+    }
+    /// Each part's output for `x` `[.., in]`.
+    pub fn forward(&self, x: &Array) -> Result<Vec<Array>> {
+        match self {
+            Stacked::Separate(parts) => parts.iter().map(|l| l.forward(x)).collect(),
+            Stacked::One { linear, sizes } => {
+                let y = linear.forward(x)?;
+                let lead: Vec<i32> = y.shape()[..y.ndim() - 1].iter().map(|&d| d as i32).collect();
+                let mut start = 0i32;
+                sizes
+                    .iter()
+                    .map(|&n| {
+                        let (mut lo, mut hi) = (vec![0; lead.len()], lead.clone());
+                        lo.push(start);
+                        hi.push(start + n as i32);
+                        start += n as i32;
+                        Ok(ops::slice(&y, &lo, &hi, &vec![1; lead.len() + 1])?)
+                    })
+                    .collect()
+            }
+        }
+    }
+    /// Bytes of the weights.
+    pub fn nbytes(&self) -> usize {
+        match self {
+            Stacked::One { linear, .. } => linear.nbytes(),
+            Stacked::Separate(parts) => parts.iter().map(Linear::nbytes).sum(),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::cache::{KvCache, KvQuant};
 use crate::config::LlamaConfig;
-use crate::linear::{Linear, Tensors};
+use crate::linear::{Linear, Stacked, Tensors};
 use crate::Result;
 use mlx_arm::fast::{self, SdpaMask};
 use mlx_arm::{ops, Array};
@@ -14,13 +14,12 @@ use mlx_arm::{ops, Array};
 #[derive(Debug, Clone)]
 pub struct Block {
     attn_norm: Array,
-    wq: Linear,
-    wk: Linear,
-    wv: Linear,
+    /// q, k and v projections.
+    qkv: Stacked,
     wo: Linear,
     ffn_norm: Array,
-    gate: Linear,
-    up: Linear,
+    /// gate and up projections.
+    gate_up: Stacked,
     down: Linear,
 }
 
@@ -46,13 +45,14 @@ impl Llama {
             let p = |n: &str| format!("blk.{i}.{n}");
             blocks.push(Block {
                 attn_norm: t.float(&p("attn_norm.weight"), &[d])?,
-                wq: t.linear(&p("attn_q"), c.n_heads * hd, d)?,
-                wk: t.linear(&p("attn_k"), c.n_kv_heads * hd, d)?,
-                wv: t.linear(&p("attn_v"), c.n_kv_heads * hd, d)?,
+                qkv: Stacked::new(vec![
+                    t.linear(&p("attn_q"), c.n_heads * hd, d)?,
+                    t.linear(&p("attn_k"), c.n_kv_heads * hd, d)?,
+                    t.linear(&p("attn_v"), c.n_kv_heads * hd, d)?,
+                ])?,
                 wo: t.linear(&p("attn_output"), d, c.n_heads * hd)?,
                 ffn_norm: t.float(&p("ffn_norm.weight"), &[d])?,
-                gate: t.linear(&p("ffn_gate"), c.hidden_dim, d)?,
-                up: t.linear(&p("ffn_up"), c.hidden_dim, d)?,
+                gate_up: Stacked::new(vec![t.linear(&p("ffn_gate"), c.hidden_dim, d)?, t.linear(&p("ffn_up"), c.hidden_dim, d)?])?,
                 down: t.linear(&p("ffn_down"), d, c.hidden_dim)?,
             });
             progress(i + 1);
@@ -87,7 +87,9 @@ impl Llama {
             .blocks
             .iter()
             .map(|b| {
-                [&b.wq, &b.wk, &b.wv, &b.wo, &b.gate, &b.up, &b.down].iter().map(|l| l.nbytes()).sum::<usize>()
+                [&b.wo, &b.down].iter().map(|l| l.nbytes()).sum::<usize>()
+                    + b.qkv.nbytes()
+                    + b.gate_up.nbytes()
                     + b.attn_norm.nbytes()
                     + b.ffn_norm.nbytes()
             })
@@ -107,9 +109,8 @@ impl Llama {
                 let a = ops::reshape(a, &[b, l, n as i32, c.head_dim as i32])?;
                 Ok(ops::swapaxes(a, 1, 2)?)
             };
-            let q = heads(blk.wq.forward(&x)?, c.n_heads)?;
-            let k = heads(blk.wk.forward(&x)?, c.n_kv_heads)?;
-            let v = heads(blk.wv.forward(&x)?, c.n_kv_heads)?;
+            let [q, k, v]: [Array; 3] = blk.qkv.forward(&x)?.try_into().expect("three projections");
+            let (q, k, v) = (heads(q, c.n_heads)?, heads(k, c.n_kv_heads)?, heads(v, c.n_kv_heads)?);
             let off = kv.offset() as i32;
             let rope = |a: &Array| {
                 fast::rope(a, c.rope_dims as i32, c.rope_traditional, Some(c.rope_base), c.rope_scale, off, None)
@@ -122,9 +123,9 @@ impl Llama {
             let o = ops::reshape(ops::swapaxes(o, 1, 2)?, &[b, l, (c.n_heads * c.head_dim) as i32])?;
             h = ops::add(&h, blk.wo.forward(&o)?)?;
             let x = fast::rms_norm(&h, Some(&blk.ffn_norm), c.norm_eps)?;
-            let g = blk.gate.forward(&x)?;
+            let [g, up]: [Array; 2] = blk.gate_up.forward(&x)?.try_into().expect("two projections");
             let act = ops::multiply(&g, ops::sigmoid(&g)?)?;
-            let m = ops::multiply(act, blk.up.forward(&x)?)?;
+            let m = ops::multiply(act, up)?;
             h = ops::add(&h, blk.down.forward(&m)?)?;
         }
         if last_only && l > 1 {

@@ -34,26 +34,53 @@ fn answers_paris_identically_on_cpu_and_gpu() {
     let text = tpl.render(&[Message::new("user", "What is the capital of France?")], true).unwrap();
     assert!(text.starts_with("<|im_start|>"), "{text}");
     let ids = loaded.tokenizer.encode(&text, false).unwrap();
-    // full-precision and 8-bit quantized KV caches (MLX's QuantizedKVCache, checked against
-    // benches/peers/mlx_lm_decode.py --kv-bits 8: the same answer)
-    for kv_quant in [None, Some(KvQuant { bits: 8, group_size: 64 })] {
-        let mut runs = Vec::new();
-        for device in devices() {
-            let (out, stats) = with_default_device(device, || {
-                let mut s = Sampler::new(SamplerConfig::default());
-                let mut out = String::new();
-                let opts = GenerateOptions { max_tokens: 24, max_kv_size: None, kv_quant };
-                let stats = generate(&loaded.model, &loaded.tokenizer, &ids, &mut s, &opts, |t| out.push_str(t)).unwrap();
-                (out, stats)
-            });
-            assert!(out.contains("Paris"), "{device:?} {kv_quant:?} answered {out:?}");
-            assert_eq!(stats.prompt_tokens, ids.len());
-            assert!(stats.generation_tokens > 0 && stats.generation_tokens <= 24);
-            runs.push((device, stats.ids, out));
-        }
-        for w in runs.windows(2) {
-            assert_eq!(w[0].1, w[1].1, "{:?} and {:?} disagree ({kv_quant:?}): {:?} vs {:?}", w[0].0, w[1].0, w[0].2, w[1].2);
-        }
+    let mut runs = Vec::new();
+    for device in devices() {
+        let (out, stats) = with_default_device(device, || {
+            let mut s = Sampler::new(SamplerConfig::default());
+            let mut out = String::new();
+            let opts = GenerateOptions { max_tokens: 24, max_kv_size: None, kv_quant: None };
+            let stats = generate(&loaded.model, &loaded.tokenizer, &ids, &mut s, &opts, |t| out.push_str(t)).unwrap();
+            (out, stats)
+        });
+        assert!(out.contains("Paris"), "{device:?} answered {out:?}");
+        assert_eq!(stats.prompt_tokens, ids.len());
+        assert!(stats.generation_tokens > 0 && stats.generation_tokens <= 24);
+        runs.push((device, stats.ids, out));
+    }
+    for w in runs.windows(2) {
+        assert_eq!(w[0].1, w[1].1, "{:?} and {:?} disagree: {:?} vs {:?}", w[0].0, w[1].0, w[0].2, w[1].2);
+    }
+}
+
+/// An 8-bit KV cache keeps the France prompt's logits within 1.0 of the full-precision cache's
+/// on each device (measured 0.26 CPU / 0.28 GPU; 4 bits move them by ~5, a broken cache far
+/// more). Greedy ids are not compared across devices here: the first answer token leads its
+/// runner-up by 0.08 even at full precision, and quantization turns ulp-level differences
+/// between the backends into whole steps of some keys.
+#[test]
+fn quantized_kv_cache_tracks_full_precision() {
+    let loaded = load_gguf(&model_path(), |_, _| {}).unwrap();
+    let tpl = loaded.chat_template.as_ref().expect("SmolLM2 ships a chat template");
+    let text = tpl.render(&[Message::new("user", "What is the capital of France?")], true).unwrap();
+    let ids: Vec<i32> = loaded.tokenizer.encode(&text, false).unwrap().iter().map(|&t| t as i32).collect();
+    let mut eight = Vec::new();
+    for device in devices() {
+        with_default_device(device, || {
+            let logits = |q: Option<KvQuant>| -> Vec<f32> {
+                let mut cache = loaded.model.new_cache(None, q).unwrap();
+                let x = mlx_arm::Array::from_slice(&ids, &[1, ids.len() as i32]);
+                loaded.model.forward(&x, &mut cache, true).unwrap().to_vec::<f32>().unwrap()
+            };
+            let (full, q8) = (logits(None), logits(Some(KvQuant { bits: 8, group_size: 64 })));
+            let worst = full.iter().zip(&q8).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(worst < 1.0, "{device:?}: 8-bit KV moved a logit by {worst}");
+            eight.push(q8);
+        });
+    }
+    if let [cpu, gpu] = &eight[..] {
+        let worst = cpu.iter().zip(gpu).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 1.0, "8-bit KV: CPU and GPU logits differ by {worst}");
     }
 }
 
