@@ -17,6 +17,8 @@ pub struct BenchResult {
     pub pp_tps: f64,
     /// Generated tokens per second.
     pub tg_tps: f64,
+    /// Host time per generated token (build, record+submit, wait), in the median run's terms.
+    pub tg_host: crate::generate::StepTimes,
 }
 
 
@@ -36,7 +38,10 @@ pub fn bench_once(model: &Llama, p: usize, n: usize) -> Result<BenchResult> {
     }
     pipe.pending()?; // n forward passes, the last one waited for
     let tg = if n > 0 { n as f64 / t1.elapsed().as_secs_f64() } else { 0.0 };
-    Ok(BenchResult { pp_tps: pp, tg_tps: tg })
+    let per = |d: std::time::Duration| d / n.max(1) as u32;
+    let t = pipe.times;
+    let tg_host = crate::generate::StepTimes { build: per(t.build), submit: per(t.submit), wait: per(t.wait) };
+    Ok(BenchResult { pp_tps: pp, tg_tps: tg, tg_host })
 }
 
 /// Runs [`bench_once`] `reps` times after one warm-up run and returns the medians.
@@ -50,5 +55,7 @@ pub fn bench(model: &Llama, p: usize, n: usize, reps: usize) -> Result<BenchResu
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    Ok(BenchResult { pp_tps: median(runs.iter().map(|r| r.pp_tps).collect()), tg_tps: median(runs.iter().map(|r| r.tg_tps).collect()) })
+    let tg_tps = median(runs.iter().map(|r| r.tg_tps).collect());
+    let tg_host = runs.iter().find(|r| r.tg_tps == tg_tps).map_or_else(Default::default, |r| r.tg_host);
+    Ok(BenchResult { pp_tps: median(runs.iter().map(|r| r.pp_tps).collect()), tg_tps, tg_host })
 }

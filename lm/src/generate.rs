@@ -50,21 +50,41 @@ pub struct GenerateStats {
 pub struct DevicePipeline {
     /// The token `[1, 1]` submitted last (lazy or evaluated).
     current: Array,
+    /// Where the host's time went, summed over steps.
+    pub times: StepTimes,
+}
+
+/// Host time of pipelined steps, summed: building graphs, recording and submitting them, and
+/// waiting for tokens (near zero when the host is the bottleneck, i.e. the device idles).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepTimes {
+    /// Building the forward graph (ops on lazy arrays).
+    pub build: std::time::Duration,
+    /// `async_eval`: running the backends' kernel selection, recording dispatches, submitting.
+    pub submit: std::time::Duration,
+    /// Waiting for the previous step's token.
+    pub wait: std::time::Duration,
 }
 
 impl DevicePipeline {
     /// Starts from the token ids `[1, 1]` to feed first.
     pub fn start(first: &Array) -> Result<DevicePipeline> {
-        Ok(DevicePipeline { current: first.clone() })
+        Ok(DevicePipeline { current: first.clone(), times: StepTimes::default() })
     }
     /// Submits the step that consumes the current token and returns that token's id (read
     /// while the step runs).
     pub fn step(&mut self, model: &Llama, cache: &mut [KvCache]) -> Result<u32> {
+        let t0 = Instant::now();
         let logits = model.forward(&self.current, cache, true)?;
         let next = ops::argmax_axis(&logits, -1, false)?;
+        let t1 = Instant::now();
         // submits the step and starts copying its token back, without waiting
         mlx_arm::transforms::async_eval(&[&next])?;
+        let t2 = Instant::now();
         let tok = token_of(&self.current)?;
+        self.times.build += t1 - t0;
+        self.times.submit += t2 - t1;
+        self.times.wait += t2.elapsed();
         self.current = next;
         Ok(tok)
     }

@@ -149,6 +149,13 @@ fn run_bench(a: BenchArgs) -> Result<(), Error> {
     let r = mlx_arm_lm::bench::bench(model, a.prompt_tokens, a.gen_tokens, a.reps)?;
     println!("pp{}: {:.1} tok/s", a.prompt_tokens, r.pp_tps);
     println!("tg{}: {:.1} tok/s", a.gen_tokens, r.tg_tps);
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "tg host time per token: build {:.2} ms, record+submit {:.2} ms, wait {:.2} ms",
+        ms(r.tg_host.build),
+        ms(r.tg_host.submit),
+        ms(r.tg_host.wait)
+    );
     println!("peak memory: {:.3} GB", mlx_arm::memory::get_peak_memory() as f64 / 1e9);
     Ok(())
 }
