@@ -171,13 +171,19 @@ pub fn scaled_dot_product_attention(
     let dt = q.dtype();
     let fused_dtype = matches!(dt, Dtype::Float32 | Dtype::Float16 | Dtype::Bfloat16) && k.dtype() == dt && v.dtype() == dt;
     match causal {
-        Some(causal) if fused_dtype && q.shape()[3] <= SDPA_MAX_HEAD_DIM && v.shape()[3] <= SDPA_MAX_HEAD_DIM => {
+        Some(causal) if fused_dtype && !sdpa_composed_forced() && q.shape()[3] <= SDPA_MAX_HEAD_DIM && v.shape()[3] <= SDPA_MAX_HEAD_DIM => {
             let shape = vec![q.shape()[0], q.shape()[1], q.shape()[2], v.shape()[3]];
             let prim = Primitive::Sdpa { scale_bits: scale.to_bits(), causal };
             Ok(Array::from_op(shape, dt, Stream::default_stream(), prim, vec![q, k, v]))
         }
         _ => sdpa_composed(&q, &k, &v, scale, mask),
     }
+}
+
+/// `MLX_ARM_SDPA=composed` turns the fused attention node off (for benchmarks and bisecting).
+fn sdpa_composed_forced() -> bool {
+    static FORCED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FORCED.get_or_init(|| std::env::var("MLX_ARM_SDPA").as_deref() == Ok("composed"))
 }
 
 /// Largest head dimension of the fused attention kernels (larger ones use the composed path).

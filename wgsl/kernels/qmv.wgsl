@@ -1,12 +1,12 @@
 // qmv.wgsl — quantized mat-vec for decode shapes: out[m, n] = Σ_k x[m, k] · (scale·q + bias)
 // over the packed rows of W [N, K·BITS/32] (x @ dequant(W).T), for MR (1..=4) rows of x.
-// A workgroup is 2 x 32 invocations; each 32 owns 4 consecutive weight rows, each invocation
+// A workgroup is 2 x 32 invocations; each 32 owns RPW consecutive weight rows, each invocation
 // walks K in chunks of 32 values (BITS words: vec4/vec2 loads, `load_q` unpacks straight-line),
 // so a row is read as 32 lanes x 16 bytes (4-bit) = 512 contiguous bytes per step. A chunk lies
 // in one group (group sizes are multiples of 32), so per chunk the partial sum is
 // scale·dot(x, q) + bias·Σx, accumulated in f32; the 32 partial sums of each output are added in
 // workgroup memory at the end. x is read as vec4 (dense, offset a multiple of 4).
-// Header: BITS, MASK, MR, X (binding 2, vec4<f32>), W (3, vec of u32), SC (4), BI (5), O (6),
+// Header: BITS, MASK, MR, RPW (weight rows per 32 invocations: 2, 4, 8 or 16), X (binding 2, vec4<f32>), W (3, vec of u32), SC (4), BI (5), O (6),
 // `fn narrow`, `fn load_q`.
 
 struct Params {
@@ -26,12 +26,11 @@ struct Params {
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
 
-const RPW: u32 = 4u;          // weight rows per 32 invocations
-const ROWS_PER_WG: u32 = 8u;  // 2 x RPW
+const ROWS_PER_WG: u32 = 2u * RPW;
 const NACC: u32 = RPW * MR;
 const RED_STRIDE: u32 = 65u;  // padded: the final sums read distinct banks
 
-var<workgroup> red: array<f32, 1040>; // RED_STRIDE * 16 (NACC <= 16)
+var<workgroup> red: array<f32, RED_STRIDE * NACC>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -77,9 +76,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         red[i * RED_STRIDE + lid] = acc[i];
     }
     workgroupBarrier();
-    if (lid < 2u * NACC) {
-        let wp = lid / NACC;
-        let i = lid % NACC;
+    for (var t = lid; t < 2u * NACC; t = t + 64u) {
+        let wp = t / NACC;
+        let i = t % NACC;
         var s = 0.0;
         for (var l = 0u; l < 32u; l = l + 1u) {
             s = s + red[i * RED_STRIDE + wp * 32u + l];

@@ -72,7 +72,7 @@ pub enum KernelKey {
     QDequantize { dtype: Dtype, bits: u32 },
     /// Quantized mat-vec `x @ dequant(w).T` for `rows` (1..=4) rows of x: 2 x 32 invocations per
     /// workgroup, 4 weight rows per 32, 32 packed values per invocation and step.
-    QMatvec { dtype: Dtype, bits: u32, rows: u32 },
+    QMatvec { dtype: Dtype, bits: u32, rows: u32, rpw: u32 },
     /// Tiled quantized matmul (64x64 output tiles, K in steps of 32 dequantized into workgroup
     /// memory), `x @ dequant(w).T` (`transpose`) or `x @ dequant(w)`.
     QMatmul { dtype: Dtype, bits: u32, transpose: bool },
@@ -100,7 +100,7 @@ impl fmt::Display for KernelKey {
             KernelKey::Arange { dtype } => write!(f, "arange:{dtype}"),
             KernelKey::RandomBits => write!(f, "random_bits"),
             KernelKey::QDequantize { dtype, bits } => write!(f, "qdequantize:{bits}:{dtype}"),
-            KernelKey::QMatvec { dtype, bits, rows } => write!(f, "qmv:{bits}:{rows}:{dtype}"),
+            KernelKey::QMatvec { dtype, bits, rows, rpw } => write!(f, "qmv:{bits}:{rows}:r{rpw}:{dtype}"),
             KernelKey::QMatmul { dtype, bits, transpose } => write!(f, "qmm:{bits}:{transpose}:{dtype}"),
         }
     }
@@ -495,12 +495,13 @@ impl KernelKey {
                 h.push_str(QVAL);
                 include_str!("../kernels/qdequantize.wgsl")
             }
-            KernelKey::QMatvec { dtype, bits, rows } => {
-                if !quant_ok(*dtype, *bits) || !(1..=4).contains(rows) {
+            KernelKey::QMatvec { dtype, bits, rows, rpw } => {
+                if !quant_ok(*dtype, *bits) || !(1..=4).contains(rows) || ![2, 4, 8, 16].contains(rpw) {
                     return None;
                 }
                 quant_header(&mut h, *bits);
                 let _ = writeln!(h, "const MR: u32 = {rows}u;");
+                let _ = writeln!(h, "const RPW: u32 = {rpw}u;");
                 let vw = qmv_vec_width(*bits);
                 let wty = if vw == 1 { "u32".to_string() } else { format!("vec{vw}<u32>") };
                 h.push_str("@group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;\n");

@@ -73,7 +73,9 @@ fn all_keys() -> Vec<KernelKey> {
         for bits in [2, 3, 4, 5, 6, 8] {
             keys.push(KernelKey::QDequantize { dtype, bits });
             for rows in 1..=4 {
-                keys.push(KernelKey::QMatvec { dtype, bits, rows });
+                for rpw in [2, 4, 8, 16] {
+                    keys.push(KernelKey::QMatvec { dtype, bits, rows, rpw });
+                }
             }
             for transpose in [true, false] {
                 keys.push(KernelKey::QMatmul { dtype, bits, transpose });

@@ -19,7 +19,14 @@ use std::sync::Arc;
 /// Rows of x up to which `quantized_matmul` (transposed) takes the mat-vec kernel.
 pub const MATVEC_MAX_ROWS: usize = 4;
 /// Output rows per workgroup of the mat-vec kernel.
-const MATVEC_ROWS_PER_WG: usize = 8;
+/// Weight rows per 32 invocations of the mat-vec (a workgroup is two of them):
+/// `MLX_ARM_QMV_RPW` = 2, 4 (default), 8 or 16, for tuning on new hardware.
+fn matvec_rows_per_warp() -> usize {
+    static RPW: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *RPW.get_or_init(|| {
+        std::env::var("MLX_ARM_QMV_RPW").ok().and_then(|v| v.parse().ok()).filter(|r| [2, 4, 8, 16].contains(r)).unwrap_or(4)
+    })
+}
 /// Output tile side of the tiled kernel.
 const TILE: usize = 64;
 
@@ -70,11 +77,12 @@ pub fn quantized_matmul(e: &Arc<Engine>, inputs: &[Data], gs: usize, bits: usize
     let groups = (cols / gs) as u32;
     let bits = bits as u32;
     if transpose && m <= MATVEC_MAX_ROWS {
-        let blocks = n.div_ceil(MATVEC_ROWS_PER_WG);
+        let rpw = matvec_rows_per_warp();
+        let blocks = n.div_ceil(2 * rpw);
         let params = [
             n as u32, k as u32, blocks as u32, x.offset as u32, w.offset as u32, s.offset as u32, b.offset as u32, row_words, groups, (gs / 32) as u32, 0, 0,
         ];
-        e.dispatch_1d(&KernelKey::QMatvec { dtype: dt, bits, rows: m as u32 }, "main", &params, None, &bufs, blocks)?;
+        e.dispatch_1d(&KernelKey::QMatvec { dtype: dt, bits, rows: m as u32, rpw: rpw as u32 }, "main", &params, None, &bufs, blocks)?;
     } else {
         let tn = n.div_ceil(TILE);
         let tiles = tn * m.div_ceil(TILE);
