@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Kernel-variant sweep for LLM decode/prefill on the lent GPU (one device call; carry as for
+# run-llm-on-device.sh: .gl, .device-bin, .whl). Each line of the log is one `mlx-arm bench`
+# under one environment: the default, the composed attention instead of the fused one, and the
+# mat-vec with 2/8/16 weight rows per 32 invocations.
+#   bash benches/gpu/run-llm-variants.sh
+set -uo pipefail
+OUT="${OUT:-/tmp/out}"
+mkdir -p "$OUT"
+for f in .gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
+export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
+bin=.device-bin/mlx-arm
+log="$OUT/variants.log"
+{
+  for shape in 1b 8b; do
+    python3 .device-bin/make_random_llama_gguf.py $shape /tmp/$shape.gguf >/dev/null
+    for envs in "X=default" "MLX_ARM_SDPA=composed" "MLX_ARM_QMV_RPW=2" "MLX_ARM_QMV_RPW=8" "MLX_ARM_QMV_RPW=16"; do
+      echo "== $shape $envs"
+      env $envs $bin bench --device gpu -p 512 -n 128 -r 2 --model /tmp/$shape.gguf 2>&1 | grep -E "pp|tg|peak"
+    done
+  done
+} 2>&1 | tee "$log"
