@@ -192,6 +192,8 @@ fn attention_matches_reference() {
                 (1, 4, 2, 3, 300, 256, Dtype::Float32),
                 (2, 2, 2, 7, 150, 32, Dtype::Float32),
                 (1, 3, 1, 2, 129, 96, Dtype::Float16),
+                // more queries than the fused kernel takes: the composed path
+                (1, 2, 1, 12, 20, 32, Dtype::Float32),
             ] {
                 let q = common::stored(&rand(&mut rng, b * hq * lq * d), dt);
                 let k = common::stored(&rand(&mut rng, b * hk * lk * d), dt);
