@@ -221,6 +221,13 @@ impl Stacked {
         };
         Ok(Stacked::One { linear, sizes })
     }
+    /// The stacked product for `x` `[.., in]` (the parts side by side), when stacked.
+    pub fn joint(&self, x: &Array) -> Result<Option<Array>> {
+        match self {
+            Stacked::One { linear, .. } => Ok(Some(linear.forward(x)?)),
+            Stacked::Separate(_) => Ok(None),
+        }
+    }
     /// Each part's output for `x` `[.., in]`.
     pub fn forward(&self, x: &Array) -> Result<Vec<Array>> {
         match self {

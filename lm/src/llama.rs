@@ -109,13 +109,29 @@ impl Llama {
                 let a = ops::reshape(a, &[b, l, n as i32, c.head_dim as i32])?;
                 Ok(ops::swapaxes(a, 1, 2)?)
             };
-            let [q, k, v]: [Array; 3] = blk.qkv.forward(&x)?.try_into().expect("three projections");
-            let (q, k, v) = (heads(q, c.n_heads)?, heads(k, c.n_kv_heads)?, heads(v, c.n_kv_heads)?);
             let off = kv.offset() as i32;
             let rope = |a: &Array| {
                 fast::rope(a, c.rope_dims as i32, c.rope_traditional, Some(c.rope_base), c.rope_scale, off, None)
             };
-            let (q, k) = (rope(&q)?, rope(&k)?);
+            let (q, k, v) = match blk.qkv.joint(&x)? {
+                // one rope over the query and key heads of the stacked product (a view when
+                // decoding), then q, k and v are views of it
+                Some(y) => {
+                    let (hq, hk) = (c.n_heads as i32, c.n_kv_heads as i32);
+                    let all = heads(y, c.n_heads + 2 * c.n_kv_heads)?;
+                    let span = |a: &Array, h0: i32, h1: i32| -> Result<Array> {
+                        let s = a.shape();
+                        Ok(ops::slice(a, &[0, h0, 0, 0], &[s[0] as i32, h1, s[2] as i32, s[3] as i32], &[1, 1, 1, 1])?)
+                    };
+                    let qk = rope(&span(&all, 0, hq + hk)?)?;
+                    (span(&qk, 0, hq)?, span(&qk, hq, hq + hk)?, span(&all, hq + hk, hq + 2 * hk)?)
+                }
+                None => {
+                    let [q, k, v]: [Array; 3] = blk.qkv.forward(&x)?.try_into().expect("three projections");
+                    let (q, k, v) = (heads(q, c.n_heads)?, heads(k, c.n_kv_heads)?, heads(v, c.n_kv_heads)?);
+                    (rope(&q)?, rope(&k)?, v)
+                }
+            };
             let (k, v) = kv.update(k, v)?;
             let mask = if l > 1 { Some(SdpaMask::Causal) } else { None };
             let scale = 1.0 / (c.head_dim as f32).sqrt();
