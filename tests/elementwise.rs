@@ -180,6 +180,7 @@ fn binary_ref(op: BinaryOp, a: f64, b: f64, dt: Dtype) -> f64 {
         Minimum => if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) },
         Arctan2 => a.atan2(b),
         LogAddExp => { let m = a.max(b); m + (-(a - b).abs()).exp().ln_1p() }
+        SiluMul => a / (1.0 + (-a).exp()) * b,
         Equal => (a == b) as u8 as f64,
         NotEqual => (a != b) as u8 as f64,
         Less => (a < b) as u8 as f64,

@@ -44,6 +44,7 @@ fn cases() -> Vec<Case> {
     v.push(case("minimum", vec![(sh(&[3, 4]), -2.0, 2.0), (sh(&[3, 4]), -2.0, 2.0)], |x| ops::minimum(&x[0], &x[1])));
     v.push(case("arctan2", ab(), |x| ops::arctan2(&x[0], &x[1])));
     v.push(case("logaddexp", ab(), |x| ops::logaddexp(&x[0], &x[1])));
+    v.push(case("silu_mul", vec![(sh(&[3, 1]), -2.0, 2.0), (sh(&[1, 4]), -2.0, 2.0)], |x| ops::silu_mul(&x[0], &x[1])));
     v.push(case("remainder", vec![(sh(&[5]), 2.1, 2.9), (sh(&[5]), 1.1, 1.9)], |x| ops::remainder(&x[0], &x[1])));
     v.push(case("where", vec![(sh(&[2, 3]), -1.0, 1.0), (sh(&[2, 3]), -1.0, 1.0)], |x| ops::r#where(ops::greater(&x[0], 0.0f32)?, &x[0], &x[1])));
     v.push(case("clip", vec![(sh(&[7]), -2.0, 2.0)], |x| ops::clip(&x[0], Some(Array::from(-1.0f32)), Some(Array::from(1.0f32)))));

@@ -146,6 +146,7 @@ macro_rules! float_math {
                         if m == <$t>::NEG_INFINITY || m == <$t>::INFINITY { return m; }
                         m + (-(a - b).abs()).exp().ln_1p()
                     }
+                    SiluMul => a / (1.0 + (-a).exp()) * b,
                     _ => unreachable!("{} is not a float op", op.name()),
                 }
             }

@@ -123,6 +123,9 @@ pub enum BinaryOp {
     Minimum,
     Arctan2,
     LogAddExp,
+    /// `silu(a) · b = a · sigmoid(a) · b`, the SwiGLU gate of Llama-family MLPs in one kernel
+    /// (an MLX-ARM extension: MLX fuses it through `compile`).
+    SiluMul,
     Equal,
     NotEqual,
     Less,
@@ -139,11 +142,11 @@ pub enum BinaryOp {
 }
 
 /// Every binary op.
-pub const ALL_BINARY: [BinaryOp; 24] = {
+pub const ALL_BINARY: [BinaryOp; 25] = {
     use BinaryOp::*;
     [
         Add, Subtract, Multiply, Divide, FloorDivide, Remainder, Power, Maximum, Minimum, Arctan2,
-        LogAddExp, Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual, LogicalAnd, LogicalOr,
+        LogAddExp, SiluMul, Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual, LogicalAnd, LogicalOr,
         BitwiseAnd, BitwiseOr, BitwiseXor, LeftShift, RightShift,
     ]
 };
@@ -164,6 +167,7 @@ impl BinaryOp {
             Minimum => "minimum",
             Arctan2 => "arctan2",
             LogAddExp => "logaddexp",
+            SiluMul => "silu_mul",
             Equal => "equal",
             NotEqual => "not_equal",
             Less => "less",
@@ -191,7 +195,7 @@ impl BinaryOp {
     }
     /// True for ops computed in float (ints are cast first).
     pub fn is_float_only(self) -> bool {
-        matches!(self, BinaryOp::Divide | BinaryOp::Arctan2 | BinaryOp::LogAddExp)
+        matches!(self, BinaryOp::Divide | BinaryOp::Arctan2 | BinaryOp::LogAddExp | BinaryOp::SiluMul)
     }
 }
 

@@ -140,8 +140,7 @@ impl Llama {
             h = ops::add(&h, blk.wo.forward(&o)?)?;
             let x = fast::rms_norm(&h, Some(&blk.ffn_norm), c.norm_eps)?;
             let [g, up]: [Array; 2] = blk.gate_up.forward(&x)?.try_into().expect("two projections");
-            let act = ops::multiply(&g, ops::sigmoid(&g)?)?;
-            let m = ops::multiply(act, up)?;
+            let m = ops::silu_mul(&g, up)?;
             h = ops::add(&h, blk.down.forward(&m)?)?;
         }
         if last_only && l > 1 {

@@ -82,7 +82,8 @@ pub fn binary_expr(op: BinaryOp, dt: Dtype) -> Option<&'static str> {
         (Minimum, _) => "min(a, b)",
         (Arctan2, Scalar::F32) => "atan2_f32(a, b)",
         (LogAddExp, Scalar::F32) => "logaddexp_f32(a, b)",
-        (Arctan2 | LogAddExp, _) => return None,
+        (SiluMul, Scalar::F32) => "a / (1.0 + exp(-a)) * b",
+        (Arctan2 | LogAddExp | SiluMul, _) => return None,
         (Equal, _) => "select(0u, 1u, a == b)",
         (NotEqual, _) => "select(0u, 1u, !(a == b))", // true for NaN (an unordered compare)
         (Less, _) => "select(0u, 1u, a < b)",

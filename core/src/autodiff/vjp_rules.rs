@@ -299,6 +299,13 @@ fn binary_vjp(op: BinaryOp, a: &Array, b: &Array, out: &Array, g: &Array) -> Res
             Some(multiply(g, exp(subtract(a, out)?)?)?),
             Some(multiply(g, exp(subtract(b, out)?)?)?),
         ],
+        SiluMul => {
+            // d/da = b·σ(a)·(1 + a·(1 − σ(a))), d/db = a·σ(a)
+            let s = sigmoid(a)?;
+            let silu = multiply(a, &s)?;
+            let slope = multiply(&s, add(multiply(a, subtract(1.0f32, &s)?)?, 1.0f32)?)?;
+            vec![Some(multiply(multiply(g, b)?, slope)?), Some(multiply(g, silu)?)]
+        }
         Equal | NotEqual | Less | LessEqual | Greater | GreaterEqual | LogicalAnd | LogicalOr | BitwiseAnd
         | BitwiseOr | BitwiseXor | LeftShift | RightShift => vec![None, None],
     })

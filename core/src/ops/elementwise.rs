@@ -246,6 +246,9 @@ binary_fns! {
     arctan2, arctan2_device => Arctan2;
     /// `log(e^a + e^b)`, computed stably.
     logaddexp, logaddexp_device => LogAddExp;
+    /// `silu(a) · b` (`a · sigmoid(a) · b`) in one kernel: the SwiGLU gate of Llama-family
+    /// MLPs. An MLX-ARM extension (MLX fuses it through `compile`); computed in float.
+    silu_mul, silu_mul_device => SiluMul;
     /// `a == b`.
     equal, equal_device => Equal;
     /// `a != b`.
