@@ -8,6 +8,7 @@ mod indexing;
 mod logsumexp;
 mod matmul;
 mod quantized;
+pub mod qdot_i8;
 mod reduce;
 mod sdpa;
 pub mod simd;

@@ -11,8 +11,10 @@ use mlx_arm_core::{Dtype, Result};
 use rayon::prelude::*;
 use std::borrow::Cow;
 
-/// Rows of `x` up to which `quantized_matmul` takes the fused mat-vec path.
+/// Rows of `x` up to which `quantized_matmul` takes the fused mat-vec path (f32 row dots).
 const MATVEC_MAX_ROWS: usize = 4;
+/// Rows of `x` up to which the mat-vec takes int8 activations (4 and 8 bits).
+const MATVEC_MAX_ROWS_INT8: usize = 8;
 /// Weight rows (transposed layout) or columns per tile of the tiled path.
 const TILE: usize = 128;
 
@@ -108,18 +110,31 @@ pub fn dequantize(w: &Data, scales: &Data, biases: &Data, gs: usize, bits: usize
 /// `x @ W.T` (`transpose`) or `x @ W` for the packed `W`: inputs `(x, w, scales, biases)`.
 pub fn quantized_matmul(inputs: &[Data], gs: usize, bits: usize, transpose: bool, shape: &[usize], dt: Dtype) -> Result<Data> {
     let (hx, hw) = (host_f32(&inputs[0])?, Host::of(&inputs[1])?);
-    let (hs, hb) = (host_f32(&inputs[2])?, host_f32(&inputs[3])?);
-    let (x, words, s, b) = (dense::<f32>(&hx), dense::<u32>(&hw), dense::<f32>(&hs), dense::<f32>(&hb));
+    let (x, words) = (dense::<f32>(&hx), dense::<u32>(&hw));
     let n = shape[shape.len() - 1];
     let m = numel(shape) / n.max(1);
     let k = inputs[0].shape[inputs[0].shape.len() - 1];
     let mut o = Output::new(Dtype::Float32, m * n)?;
     if m > 0 && n > 0 && k > 0 {
         let out = o.slice::<f32>();
-        let q = Packed { words: &words, scales: &s, biases: &b, gs, bits };
-        if transpose && m <= MATVEC_MAX_ROWS {
-            matvec_t(&x, &q, out, m, n, k);
+        let path = crate::qdot_i8::default_path();
+        let int8 = path.level().is_some() && (bits == 4 || bits == 8);
+        if transpose && (m <= MATVEC_MAX_ROWS || (int8 && m <= MATVEC_MAX_ROWS_INT8)) {
+            // half-precision scales and biases are widened a few rows at a time by the mat-vec
+            // (not as a whole f32 copy per call: GGUF models keep them as f16)
+            let (hs, hb) = (Host::of(&inputs[2])?, Host::of(&inputs[3])?);
+            let (s, b) = (ScaleSrc::of(&hs, inputs[2].dtype()), ScaleSrc::of(&hb, inputs[3].dtype()));
+            if let (Some(s), Some(b)) = (&s, &b) {
+                matvec_t_path(&x, &words, s.as_ref(), b.as_ref(), gs, bits, out, m, n, k, path);
+            } else {
+                let (hs, hb) = (host_f32(&inputs[2])?, host_f32(&inputs[3])?);
+                let (s, b) = (dense::<f32>(&hs), dense::<f32>(&hb));
+                matvec_t_path(&x, &words, Scales::F32(&s), Scales::F32(&b), gs, bits, out, m, n, k, path);
+            }
         } else {
+            let (hs, hb) = (host_f32(&inputs[2])?, host_f32(&inputs[3])?);
+            let (s, b) = (dense::<f32>(&hs), dense::<f32>(&hb));
+            let q = Packed { words: &words, scales: &s, biases: &b, gs, bits };
             tiled(&x, &q, out, m, n, k, transpose);
         }
     }
@@ -128,6 +143,65 @@ pub fn quantized_matmul(inputs: &[Data], gs: usize, bits: usize, transpose: bool
         Ok(f)
     } else {
         crate::elementwise::astype(&f, shape, dt)
+    }
+}
+
+/// Dense scales or biases of a mat-vec in their stored float type.
+enum ScaleSrc<'a> {
+    F32(Cow<'a, [f32]>),
+    F16(Cow<'a, [half::f16]>),
+    Bf16(Cow<'a, [half::bf16]>),
+}
+
+impl<'a> ScaleSrc<'a> {
+    /// The dense values of a float32/float16/bfloat16 input; None for other dtypes.
+    fn of(h: &'a Host, dt: Dtype) -> Option<ScaleSrc<'a>> {
+        Some(match dt {
+            Dtype::Float32 => ScaleSrc::F32(dense(h)),
+            Dtype::Float16 => ScaleSrc::F16(dense(h)),
+            Dtype::Bfloat16 => ScaleSrc::Bf16(dense(h)),
+            _ => return None,
+        })
+    }
+
+    fn as_ref(&self) -> Scales<'_> {
+        match self {
+            ScaleSrc::F32(v) => Scales::F32(v),
+            ScaleSrc::F16(v) => Scales::F16(v),
+            ScaleSrc::Bf16(v) => Scales::Bf16(v),
+        }
+    }
+}
+
+/// Borrowed scales or biases of a mat-vec.
+#[derive(Clone, Copy)]
+pub(crate) enum Scales<'a> {
+    F32(&'a [f32]),
+    F16(&'a [half::f16]),
+    Bf16(&'a [half::bf16]),
+}
+
+impl<'a> Scales<'a> {
+    /// Values `start..start + len` as f32: borrowed, or widened into `buf`.
+    #[inline]
+    fn range<'b>(&self, start: usize, len: usize, buf: &'b mut Vec<f32>) -> &'b [f32]
+    where
+        'a: 'b,
+    {
+        use half::slice::HalfFloatSliceExt;
+        match *self {
+            Scales::F32(v) => &v[start..start + len],
+            Scales::F16(v) => {
+                buf.resize(len, 0.0);
+                v[start..start + len].convert_to_f32_slice(buf);
+                buf
+            }
+            Scales::Bf16(v) => {
+                buf.resize(len, 0.0);
+                v[start..start + len].convert_to_f32_slice(buf);
+                buf
+            }
+        }
     }
 }
 
@@ -153,56 +227,88 @@ impl Packed<'_> {
     }
 }
 
-/// Decode-shaped `x (m x k) @ W.T` with `W` `n x k`, parallel over blocks of outputs: the
-/// SIMD row dots of `simd::qdot4`/`qdot8` for 4 and 8 bits, per group `scale·Σ x·q + bias·Σ x`
-/// otherwise.
-fn matvec_t(x: &[f32], q: &Packed, out: &mut [f32], m: usize, n: usize, k: usize) {
-    let gpr = k / q.gs;
-    let rw = k * q.bits / 32;
+/// Weight values (`n·k·m`) below which a mat-vec runs on the calling thread: waking the pool
+/// costs more than it saves on these.
+const MATVEC_SERIAL_WORK: usize = 1 << 16;
+/// Tasks per pool thread for a mat-vec (a few, so that an unevenly loaded thread is evened out).
+const MATVEC_TASKS_PER_THREAD: usize = 2;
+
+/// Output rows per widening of half-precision scales and biases in the mat-vec.
+const MATVEC_SUB_ROWS: usize = 32;
+
+/// `x (m x k) @ W.T` along `path`, parallel over blocks of outputs: for 4 and 8 bits the int8
+/// row dots of [`crate::qdot_i8`] (rows of `x` holding NaN/inf, and `Path::F32`, use the f32 row
+/// dots of `simd::qdot4`/`qdot8`); per group `scale·Σ x·q + bias·Σ x` for other bits.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matvec_t_path(x: &[f32], words: &[u32], scales: Scales, biases: Scales, gs: usize, bits: usize, out: &mut [f32], m: usize, n: usize, k: usize, path: crate::qdot_i8::Path) {
+    use crate::qdot_i8::{self, Path, BLOCK};
+    let gpr = k / gs;
+    let rw = k * bits / 32;
     // Σx per (row of x, group), shared by every output.
-    let xsum: Vec<f32> = x.chunks_exact(q.gs).map(|g| g.iter().sum()).collect();
-    if q.bits == 4 || q.bits == 8 {
-        let dot = if q.bits == 4 { crate::simd::qdot4 } else { crate::simd::qdot8 };
-        let mut t = vec![0f32; m * n];
-        t.par_chunks_mut(64 * m).enumerate().for_each(|(bi, dst)| {
-            for (j, d) in dst.chunks_mut(m).enumerate() {
-                let r = bi * 64 + j;
-                let (w, s, b) = (&q.words[r * rw..(r + 1) * rw], &q.scales[r * gpr..(r + 1) * gpr], &q.biases[r * gpr..(r + 1) * gpr]);
-                for (row, o) in d.iter_mut().enumerate() {
-                    *o = dot(w, &x[row * k..(row + 1) * k], &xsum[row * gpr..(row + 1) * gpr], s, b, q.gs);
+    let xsum: Vec<f32> = x.chunks_exact(gs).map(|g| g.iter().sum()).collect();
+    let qx = match path {
+        Path::Int8(level) | Path::Int8x2(level) if bits == 4 || bits == 8 => {
+            assert!(level.available(), "{level:?} is not available on this CPU");
+            let fine = matches!(path, Path::Int8x2(_));
+            Some((qdot_i8::quantize_x(x, m, k, bits, gs, fine), qdot_i8::row_dot(level, bits, fine), if fine { 2 * k } else { k }))
+        }
+        _ => None,
+    };
+    let f32dot = if bits == 4 { crate::simd::qdot4 } else { crate::simd::qdot8 };
+    let nbr = k / BLOCK;
+    // Output rows r0.. into dst ([rows, m]), scales and biases widened MATVEC_SUB_ROWS rows at a time.
+    let task = |r0: usize, dst: &mut [f32]| {
+        let (mut sbuf, mut bbuf, mut vals) = (Vec::new(), Vec::new(), Vec::new());
+        for (c, dc) in dst.chunks_mut(MATVEC_SUB_ROWS * m).enumerate() {
+            let ra = r0 + c * MATVEC_SUB_ROWS;
+            let rows = dc.len() / m;
+            let sc = scales.range(ra * gpr, rows * gpr, &mut sbuf);
+            let bi = biases.range(ra * gpr, rows * gpr, &mut bbuf);
+            for (j, d) in dc.chunks_mut(m).enumerate() {
+                let r = ra + j;
+                let (w, s, b) = (&words[r * rw..(r + 1) * rw], &sc[j * gpr..(j + 1) * gpr], &bi[j * gpr..(j + 1) * gpr]);
+                if bits == 4 || bits == 8 {
+                    for (i, o) in d.iter_mut().enumerate() {
+                        let xs = &xsum[i * gpr..(i + 1) * gpr];
+                        *o = match &qx {
+                            Some((qx, dot, per_row)) if qx.finite[i] => {
+                                let blocks = i * nbr..(i + 1) * nbr;
+                                // SAFETY: the level is available (checked above).
+                                unsafe { dot(w, &qx.q[i * per_row..(i + 1) * per_row], &qx.d[blocks.clone()], &qx.s[blocks], s, b, &qx.gsum[i * gpr..(i + 1) * gpr], gs) }
+                            }
+                            _ => f32dot(w, &x[i * k..(i + 1) * k], xs, s, b, gs),
+                        };
+                    }
+                } else {
+                    vals.resize(gs, 0f32);
+                    d.fill(0.0);
+                    for g in 0..gpr {
+                        unpack_run(w, g * gs, bits, &mut vals);
+                        for (i, acc) in d.iter_mut().enumerate() {
+                            let xg = &x[i * k + g * gs..i * k + (g + 1) * gs];
+                            let dot: f32 = xg.iter().zip(&vals).map(|(a, b)| a * b).sum();
+                            *acc += s[g] * dot + b[g] * xsum[i * gpr + g];
+                        }
+                    }
                 }
             }
-        });
-        for r in 0..n {
-            for row in 0..m {
-                out[row * n + r] = t[r * m + row];
-            }
         }
-        return;
+    };
+    // t is [n, m] (out itself when m is 1), in tasks of whole output rows; small products stay
+    // on this thread
+    let mut tbuf = if m == 1 { Vec::new() } else { vec![0f32; m * n] };
+    let t: &mut [f32] = if m == 1 { &mut *out } else { &mut tbuf };
+    let rows_per_task = if n * k * m <= MATVEC_SERIAL_WORK { n } else { n.div_ceil(rayon::current_num_threads() * MATVEC_TASKS_PER_THREAD).max(1) };
+    if rows_per_task >= n {
+        task(0, t);
+    } else {
+        t.par_chunks_mut(rows_per_task * m).enumerate().for_each(|(c, dst)| task(c * rows_per_task, dst));
     }
-    let block = 16;
-    let mut t = vec![0f32; m * n];
-    t.par_chunks_mut(block * m).enumerate().for_each(|(bi, dst)| {
-        let mut vals = vec![0f32; q.gs];
-        for (j, d) in dst.chunks_mut(m).enumerate() {
-            let r = bi * block + j;
-            let words = &q.words[r * rw..(r + 1) * rw];
-            d.fill(0.0);
-            for g in 0..gpr {
-                unpack_run(words, g * q.gs, q.bits, &mut vals);
-                let (sc, bi) = (q.scales[r * gpr + g], q.biases[r * gpr + g]);
-                for (row, acc) in d.iter_mut().enumerate() {
-                    let xg = &x[row * k + g * q.gs..row * k + (g + 1) * q.gs];
-                    let dot: f32 = xg.iter().zip(&vals).map(|(a, b)| a * b).sum();
-                    *acc += sc * dot + bi * xsum[row * gpr + g];
-                }
+    if m > 1 {
+        for r in 0..n {
+            for i in 0..m {
+                out[i * n + r] = tbuf[r * m + i];
             }
-        }
-    });
-    // t is [n, m]; out is [m, n]
-    for r in 0..n {
-        for row in 0..m {
-            out[row * n + r] = t[r * m + row];
         }
     }
 }

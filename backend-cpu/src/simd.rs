@@ -17,7 +17,9 @@ use std::sync::OnceLock;
 
 /// The instruction set the kernels run with, detected once. `MLX_ARM_CPU_SIMD=scalar` forces
 /// the portable fallback and, on x86-64, `MLX_ARM_CPU_SIMD=avx2` the AVX2+FMA kernels (so the
-/// tests can check every variant on one machine); unset or `auto` picks the best.
+/// tests can check every variant on one machine); unset or `auto` picks the best. On aarch64,
+/// `MLX_ARM_CPU_SIMD=neon` keeps NEON but makes the int8 mat-vec of [`crate::qdot_i8`] use plain
+/// NEON instead of the `dotprod` extension (that module picks its own level from this one).
 #[inline]
 pub fn arch() -> Arch {
     static ARCH: OnceLock<Arch> = OnceLock::new();
