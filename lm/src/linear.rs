@@ -60,7 +60,13 @@ impl Tensors {
         if !a.dtype().is_float() {
             return Err(self.bad(format!("tensor {name:?} has dtype {}, not a float", a.dtype())));
         }
-        Ok(resident(ops::astype(&a, self.dtype)?)?)
+        Ok(resident(self.host_float(a)?)?)
+    }
+    /// `a` in the compute dtype, converted on the host (nothing is moved to a device yet).
+    fn host_float(&self, a: Array) -> Result<Array> {
+        let a = ops::astype_device(&a, self.dtype, Device::cpu())?;
+        a.eval()?;
+        Ok(a)
     }
     fn check_shape(&self, name: &str, a: &Array, shape: &[usize]) -> Result<()> {
         if a.shape() != shape {
@@ -74,14 +80,33 @@ impl Tensors {
     /// The linear layer `{prefix}.weight` (+ `{prefix}.bias`) mapping `inp` features to `out`:
     /// quantized when `{prefix}.scales` exists (GGUF Q4_0/Q4_1/Q8_0 load that way), else dense.
     pub fn linear(&mut self, prefix: &str, out: usize, inp: usize) -> Result<Linear> {
-        let bias = match self.has(&format!("{prefix}.bias")) {
-            true => Some(self.float(&format!("{prefix}.bias"), &[out])?),
+        Ok(self.host_linear(prefix, out, inp)?.resident()?)
+    }
+    /// Linear maps of one input (`(prefix, out)` each) stacked into one product (see
+    /// [`Stacked`]); the parts are joined in host memory, then moved to the device once.
+    pub fn stacked(&mut self, parts: &[(&str, usize)], inp: usize) -> Result<Stacked> {
+        let parts = parts.iter().map(|&(p, out)| self.host_linear(p, out, inp)).collect::<Result<Vec<_>>>()?;
+        Stacked::new(parts)
+    }
+    /// [`Tensors::linear`] with every array converted in host memory and not moved.
+    fn host_linear(&mut self, prefix: &str, out: usize, inp: usize) -> Result<Linear> {
+        let bname = format!("{prefix}.bias");
+        let bias = match self.has(&bname) {
+            true => {
+                let b = self.take(&bname)?;
+                self.check_shape(&bname, &b, &[out])?;
+                Some(self.host_float(b)?)
+            }
             false => None,
         };
         let wname = format!("{prefix}.weight");
         if !self.has(&format!("{prefix}.scales")) {
-            let weight = self.float(&wname, &[out, inp])?;
-            return Ok(Linear::Dense { weight, bias });
+            let w = self.take(&wname)?;
+            self.check_shape(&wname, &w, &[out, inp])?;
+            if !w.dtype().is_float() {
+                return Err(self.bad(format!("tensor {wname:?} has dtype {}, not a float", w.dtype())));
+            }
+            return Ok(Linear::Dense { weight: self.host_float(w)?, bias });
         }
         let w = self.take(&wname)?;
         let scales = self.take(&format!("{prefix}.scales"))?;
@@ -94,11 +119,15 @@ impl Tensors {
         let bits = (w.shape()[1] * 32 / inp) as i32;
         // f32 scales and biases: dequantizing in float16 loses the small differences between
         // large `scale * q` and `bias` terms (Q8_0 biases are -128·d).
-        let (scales, biases) = (ops::astype(&scales, Dtype::Float32)?, ops::astype(&biases, Dtype::Float32)?);
-        let (w, scales, biases) = (resident(w)?, resident(scales)?, resident(biases)?);
+        let f32_host = |a: &Array| -> Result<Array> {
+            let a = ops::astype_device(a, Dtype::Float32, Device::cpu())?;
+            a.eval()?;
+            Ok(a)
+        };
+        let (scales, biases) = (f32_host(&scales)?, f32_host(&biases)?);
         let l = Linear::Quantized { w, scales, biases, group_size, bits, bias };
-        // validates group size, bits and shapes once, at load
-        l.forward(&ops::zeros(&[1, inp as i32], Dtype::Float32)?)?;
+        // validates group size, bits and shapes once, at load (the graph is never run)
+        l.forward(&ops::zeros_device(&[1, inp as i32], Dtype::Float32, Device::cpu())?)?;
         Ok(l)
     }
 }
@@ -131,6 +160,21 @@ impl Linear {
                 let (w, s, b) = (ops::take(w, ids, Some(0))?, ops::take(scales, ids, Some(0))?, ops::take(biases, ids, Some(0))?);
                 ops::dequantize(w, s, b, *group_size, *bits)?
             }
+        })
+    }
+    /// The same map with every array held only in the default device's memory.
+    pub fn resident(self) -> mlx_arm::Result<Linear> {
+        let bias = |b: Option<Array>| b.map(resident).transpose();
+        Ok(match self {
+            Linear::Dense { weight, bias: b } => Linear::Dense { weight: resident(weight)?, bias: bias(b)? },
+            Linear::Quantized { w, scales, biases, group_size, bits, bias: b } => Linear::Quantized {
+                w: resident(w)?,
+                scales: resident(scales)?,
+                biases: resident(biases)?,
+                group_size,
+                bits,
+                bias: bias(b)?,
+            },
         })
     }
     /// Output features.
@@ -178,7 +222,8 @@ pub enum Stacked {
 }
 
 impl Stacked {
-    /// Stacks `parts` when they share a kind, quantization and bias presence.
+    /// Stacks `parts` when they share a kind, quantization and bias presence (joined where
+    /// they are, normally host memory), and moves the result to the default device.
     pub fn new(parts: Vec<Linear>) -> Result<Stacked> {
         let same = parts.windows(2).all(|w| match (&w[0], &w[1]) {
             (Linear::Dense { weight: a, bias: ba }, Linear::Dense { weight: b, bias: bb }) => {
@@ -191,13 +236,13 @@ impl Stacked {
             _ => false,
         });
         if !same || parts.len() < 2 {
-            return Ok(Stacked::Separate(parts));
+            return Ok(Stacked::Separate(parts.into_iter().map(Linear::resident).collect::<mlx_arm::Result<_>>()?));
         }
         let sizes: Vec<usize> = parts.iter().map(|l| l.out_features()).collect();
         let cat = |f: &dyn Fn(&Linear) -> Option<Array>| -> Result<Option<Array>> {
             let arrays: Option<Vec<Array>> = parts.iter().map(f).collect();
             Ok(match arrays {
-                Some(a) => Some(resident(ops::concatenate(&a, 0)?)?),
+                Some(a) => Some(resident(ops::concatenate_device(&a, 0, Device::cpu())?)?),
                 None => None,
             })
         };

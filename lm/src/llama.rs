@@ -45,14 +45,10 @@ impl Llama {
             let p = |n: &str| format!("blk.{i}.{n}");
             blocks.push(Block {
                 attn_norm: t.float(&p("attn_norm.weight"), &[d])?,
-                qkv: Stacked::new(vec![
-                    t.linear(&p("attn_q"), c.n_heads * hd, d)?,
-                    t.linear(&p("attn_k"), c.n_kv_heads * hd, d)?,
-                    t.linear(&p("attn_v"), c.n_kv_heads * hd, d)?,
-                ])?,
+                qkv: t.stacked(&[(&p("attn_q"), c.n_heads * hd), (&p("attn_k"), c.n_kv_heads * hd), (&p("attn_v"), c.n_kv_heads * hd)], d)?,
                 wo: t.linear(&p("attn_output"), d, c.n_heads * hd)?,
                 ffn_norm: t.float(&p("ffn_norm.weight"), &[d])?,
-                gate_up: Stacked::new(vec![t.linear(&p("ffn_gate"), c.hidden_dim, d)?, t.linear(&p("ffn_up"), c.hidden_dim, d)?])?,
+                gate_up: t.stacked(&[(&p("ffn_gate"), c.hidden_dim), (&p("ffn_up"), c.hidden_dim)], d)?,
                 down: t.linear(&p("ffn_down"), d, c.hidden_dim)?,
             });
             progress(i + 1);

@@ -146,6 +146,8 @@ fn run_bench(a: BenchArgs) -> Result<(), Error> {
     let dev = mlx_arm::backend::backend(Device::default_device()).map(|b| b.describe()).unwrap_or_default();
     println!("model: {} ({:.2} GB of weights, loaded in {:.1} s)", path.display(), model.nbytes() as f64 / 1e9, t.elapsed().as_secs_f64());
     println!("device: {dev}");
+    println!("peak memory while loading: {:.3} GB", mlx_arm::memory::get_peak_memory() as f64 / 1e9);
+    mlx_arm::memory::reset_peak_memory();
     let r = mlx_arm_lm::bench::bench(model, a.prompt_tokens, a.gen_tokens, a.reps)?;
     println!("pp{}: {:.1} tok/s", a.prompt_tokens, r.pp_tps);
     println!("tg{}: {:.1} tok/s", a.gen_tokens, r.tg_tps);
@@ -156,7 +158,7 @@ fn run_bench(a: BenchArgs) -> Result<(), Error> {
         ms(r.tg_host.submit),
         ms(r.tg_host.wait)
     );
-    println!("peak memory: {:.3} GB", mlx_arm::memory::get_peak_memory() as f64 / 1e9);
+    println!("peak memory while generating: {:.3} GB", mlx_arm::memory::get_peak_memory() as f64 / 1e9);
     Ok(())
 }
 
