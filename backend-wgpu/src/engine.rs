@@ -65,8 +65,28 @@ pub struct Engine {
     params_arena: wgpu::Buffer,
     dims_arena: wgpu::Buffer,
     pool: Mutex<Pool>,
+    /// Bind groups made so far, by kernel and bound ranges: decode steps record the same
+    /// dispatches over the same pooled buffers and arena offsets every step, so each bind group
+    /// is made once. Emptied when a buffer leaves the pool for good (an entry keeps its buffers
+    /// alive) and when it reaches [`BIND_CACHE_MAX`] entries.
+    bind_groups: Mutex<HashMap<BindKey, wgpu::BindGroup>>,
+    /// Bind groups are cached (`MLX_ARM_BIND_CACHE=0` turns it off, for measurements).
+    cache_bind_groups: bool,
     /// wgpu's shader runtime checks on (`MLX_ARM_SHADER_CHECKS=1`); off by default.
     shader_checks: bool,
+}
+
+/// Most cached bind groups (see `Engine::bind_groups`).
+const BIND_CACHE_MAX: usize = 4096;
+
+/// What a bind group binds: the kernel (hence its layout), the params and dims arena ranges and
+/// the buffers at their bindings.
+#[derive(Hash, PartialEq, Eq)]
+struct BindKey {
+    kernel: (KernelKey, &'static str),
+    params: (u64, u64),
+    dims: Option<(u64, u64)>,
+    buffers: Vec<(u32, wgpu::Buffer)>,
 }
 
 /// A compiled pipeline and its bind group layout.
@@ -150,14 +170,26 @@ impl Engine {
         };
         let params_arena = arena("mlx-arm params", PARAMS_ARENA, wgpu::BufferUsages::UNIFORM);
         let dims_arena = arena("mlx-arm dims", DIMS_ARENA, wgpu::BufferUsages::STORAGE);
-        Arc::new(Engine { gpu, pipelines: Mutex::default(), pending: Mutex::default(), params_arena, dims_arena, pool: Mutex::default(), shader_checks })
+        Arc::new(Engine {
+            gpu,
+            pipelines: Mutex::default(),
+            pending: Mutex::default(),
+            params_arena,
+            dims_arena,
+            pool: Mutex::default(),
+            bind_groups: Mutex::default(),
+            cache_bind_groups: std::env::var("MLX_ARM_BIND_CACHE").as_deref() != Ok("0"),
+            shader_checks,
+        })
     }
 
     fn release(&self, b: wgpu::Buffer) {
         let mut pool = self.pool.lock().unwrap();
         let size = b.size() as usize;
         if pool.limit.is_some_and(|l| pool.bytes + size > l) {
-            return; // over the cache limit: let wgpu free it
+            // over the cache limit: let wgpu free it, once no cached bind group holds it
+            self.bind_groups.lock().unwrap().clear();
+            return;
         }
         pool.bytes += size;
         pool.free.entry(b.size()).or_default().push(b);
@@ -175,6 +207,7 @@ impl Engine {
         if pool.bytes > limit {
             pool.free.clear();
             pool.bytes = 0;
+            self.bind_groups.lock().unwrap().clear();
         }
         prev
     }
@@ -183,6 +216,7 @@ impl Engine {
         let mut pool = self.pool.lock().unwrap();
         pool.free.clear();
         pool.bytes = 0;
+        self.bind_groups.lock().unwrap().clear();
     }
 
     /// A buffer for `len` 32-bit elements, from the pool when one fits.
@@ -332,16 +366,36 @@ impl Engine {
         }
         let p_off = append_aligned(&mut batch.params, p_bytes, limits.min_uniform_buffer_offset_alignment as usize);
         let d_off = append_aligned(&mut batch.dims, d_bytes, d_align);
-        let binding = |buffer, offset, size: usize| wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer, offset, size: std::num::NonZeroU64::new(size as u64) });
-        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: binding(&self.params_arena, p_off, p_bytes.len()) }];
-        if dims.is_some() {
-            entries.push(wgpu::BindGroupEntry { binding: 1, resource: binding(&self.dims_arena, d_off, d_bytes.len()) });
-        }
-        for (b, buf) in buffers {
-            entries.push(wgpu::BindGroupEntry { binding: *b, resource: buf.as_entire_binding() });
-        }
-        let bind_group = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
-        self.gpu.take_error()?;
+        let bind_key = BindKey {
+            kernel: (key.clone(), entry),
+            params: (p_off, p_bytes.len() as u64),
+            dims: dims.map(|_| (d_off, d_bytes.len() as u64)),
+            buffers: buffers.iter().map(|(b, buf)| (*b, (*buf).clone())).collect(),
+        };
+        let cached = if self.cache_bind_groups { self.bind_groups.lock().unwrap().get(&bind_key).cloned() } else { None };
+        let bind_group = match cached {
+            Some(g) => g,
+            None => {
+                let binding = |buffer, offset, size: usize| wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer, offset, size: std::num::NonZeroU64::new(size as u64) });
+                let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: binding(&self.params_arena, p_off, p_bytes.len()) }];
+                if dims.is_some() {
+                    entries.push(wgpu::BindGroupEntry { binding: 1, resource: binding(&self.dims_arena, d_off, d_bytes.len()) });
+                }
+                for (b, buf) in buffers {
+                    entries.push(wgpu::BindGroupEntry { binding: *b, resource: buf.as_entire_binding() });
+                }
+                let g = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
+                self.gpu.take_error()?;
+                if self.cache_bind_groups {
+                    let mut cache = self.bind_groups.lock().unwrap();
+                    if cache.len() >= BIND_CACHE_MAX {
+                        cache.clear();
+                    }
+                    cache.insert(bind_key, g.clone());
+                }
+                g
+            }
+        };
         batch.dispatches.push(Dispatch { pipeline, bind_group, groups });
         if batch.dispatches.len() >= BATCH_BUDGET {
             self.submit_locked(&mut batch, |_| ())?;
