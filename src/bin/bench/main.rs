@@ -2,7 +2,7 @@
 //! that device's roofline (copy bandwidth and FMA peak), which the harness measures itself first.
 //!
 //! ```text
-//! cargo run --release --bin bench -- --suite matmul|elementwise|reduce|softmax|overhead|all \
+//! cargo run --release --bin bench -- --suite matmul|elementwise|reduce|softmax|overhead|qmv|all \
 //!     --device cpu|gpu [--json out.json] [--quick]
 //! ```
 //! Each case: warm-up runs, then the median of repeated runs; one run builds the graph, evaluates
@@ -180,6 +180,34 @@ impl Bench<'_> {
         Ok(())
     }
 
+    /// Quantized mat-vec as decode runs it: x `[1, 4096]` through a 4-bit `[14336, 4096]` and a
+    /// `[4096, 14336]` matrix (Llama-3-8B's up and down shapes), alternately, 10 times in one
+    /// eval (20 products, so one submit and wait are spread over them); GB/s of packed weights
+    /// plus scales and biases as stored (f32).
+    fn qmv(&mut self) -> Result<()> {
+        let d = self.o.device;
+        let (n, k) = if self.o.quick { (1024, 512) } else { (14336, 4096) };
+        for gs in [32, 64] {
+            let up = ops::quantize_device(input(&[n, k], Dtype::Float32, d, 20)?, gs, 4, d)?;
+            let down = ops::quantize_device(input(&[k, n], Dtype::Float32, d, 21)?, gs, 4, d)?;
+            mlx_arm::transforms::eval(&[&up.0, &up.1, &up.2, &down.0, &down.1, &down.2])?;
+            let (up, down) = ((up.0.to_device(d)?, up.1.to_device(d)?, up.2.to_device(d)?), (down.0.to_device(d)?, down.1.to_device(d)?, down.2.to_device(d)?));
+            let x = input(&[1, k], Dtype::Float32, d, 22)?;
+            let reps = 10;
+            let t = time_median(d, self.budget, || {
+                let mut y = x.clone();
+                for _ in 0..reps {
+                    let h = ops::quantized_matmul_device(&y, &up.0, &up.1, &up.2, true, gs, 4, d)?;
+                    y = ops::quantized_matmul_device(&h, &down.0, &down.1, &down.2, true, gs, 4, d)?;
+                }
+                Ok(y)
+            })?;
+            let bytes = (up.0.nbytes() + up.1.nbytes() + up.2.nbytes()) * 2 * reps;
+            self.record("qmv", &format!("q4 mat-vec gs{gs} (x20)"), &[n, k], Dtype::Float32, t, bytes as f64, "GB/s");
+        }
+        Ok(())
+    }
+
     /// 1,000 chained small elementwise ops in one eval: seconds per op, graph + dispatch.
     fn overhead(&mut self) -> Result<()> {
         let d = self.o.device;
@@ -256,7 +284,7 @@ fn main() {
     let o = match parse_args() {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("{e}\nusage: bench --suite matmul|elementwise|reduce|softmax|overhead|all[,..] --device cpu|gpu [--json out.json] [--quick]");
+            eprintln!("{e}\nusage: bench --suite matmul|elementwise|reduce|softmax|overhead|qmv|all[,..] --device cpu|gpu [--json out.json] [--quick]");
             std::process::exit(2);
         }
     };
@@ -289,6 +317,9 @@ fn run(o: &Options) -> Result<()> {
     }
     if want("overhead") {
         b.overhead()?;
+    }
+    if want("qmv") {
+        b.qmv()?;
     }
     if let Some(path) = &o.json {
         std::fs::write(path, b.json()).map_err(|e| mlx_arm::Error::Io { path: path.clone(), detail: e.to_string() })?;

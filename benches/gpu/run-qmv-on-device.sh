@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Quantized mat-vec bandwidth on the lent GPU (one device call; carry .gl and .device-bin with a
+# release `bench` binary built here): `bench --suite qmv` (Llama-3-8B up/down shapes, 4-bit,
+# 20 products per eval) under each mat-vec rows-per-warp variant.
+#   bash benches/gpu/run-qmv-on-device.sh
+set -uo pipefail
+OUT="${OUT:-/tmp/out}"
+mkdir -p "$OUT"
+for f in .gl/*.deb; do dpkg -x "$f" /; done
+ldconfig
+export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+{
+  for rpw in 4 2 8; do
+    echo "== MLX_ARM_QMV_RPW=$rpw"
+    MLX_ARM_QMV_RPW=$rpw .device-bin/bench --suite qmv --device gpu 2>&1 | grep -E "roofline|qmv "
+  done
+} 2>&1 | tee "$OUT/qmv.log"
