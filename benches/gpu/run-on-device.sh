@@ -11,12 +11,8 @@
 # The Vulkan loader comes from Debian's .deb files in .gl (the GPU image has none).
 # Every figure lands in $OUT (bench-*.json, peers-gpu.json, log.txt).
 set -uo pipefail
-for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
-if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
-  export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-fi
+source benches/gpu/device-env.sh
 export MLX_ARM_DEVICE=gpu
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 exec > >(tee "$OUT/log.txt") 2>&1
 date -u
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv

@@ -4,11 +4,7 @@
 # 20 products per eval) under each mat-vec rows-per-warp variant.
 #   bash benches/gpu/run-qmv-on-device.sh
 set -uo pipefail
-OUT="${OUT:-/tmp/out}"
-mkdir -p "$OUT"
-for f in .gl/*.deb; do dpkg -x "$f" /; done
-ldconfig
-export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+source benches/gpu/device-env.sh
 {
   for rpw in 4 2 8; do
     echo "== MLX_ARM_QMV_RPW=$rpw"
