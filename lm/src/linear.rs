@@ -55,15 +55,15 @@ impl Tensors {
     }
     /// A float tensor in the compute dtype with the expected shape.
     pub fn float(&mut self, name: &str, shape: &[usize]) -> Result<Array> {
+        Ok(resident(self.host_float(name, shape)?)?)
+    }
+    /// [`Tensors::float`] converted in host memory (nothing is moved to a device yet).
+    fn host_float(&mut self, name: &str, shape: &[usize]) -> Result<Array> {
         let a = self.take(name)?;
         self.check_shape(name, &a, shape)?;
         if !a.dtype().is_float() {
             return Err(self.bad(format!("tensor {name:?} has dtype {}, not a float", a.dtype())));
         }
-        Ok(resident(self.host_float(a)?)?)
-    }
-    /// `a` in the compute dtype, converted on the host (nothing is moved to a device yet).
-    fn host_float(&self, a: Array) -> Result<Array> {
         let a = ops::astype_device(&a, self.dtype, Device::cpu())?;
         a.eval()?;
         Ok(a)
@@ -92,21 +92,12 @@ impl Tensors {
     fn host_linear(&mut self, prefix: &str, out: usize, inp: usize) -> Result<Linear> {
         let bname = format!("{prefix}.bias");
         let bias = match self.has(&bname) {
-            true => {
-                let b = self.take(&bname)?;
-                self.check_shape(&bname, &b, &[out])?;
-                Some(self.host_float(b)?)
-            }
+            true => Some(self.host_float(&bname, &[out])?),
             false => None,
         };
         let wname = format!("{prefix}.weight");
         if !self.has(&format!("{prefix}.scales")) {
-            let w = self.take(&wname)?;
-            self.check_shape(&wname, &w, &[out, inp])?;
-            if !w.dtype().is_float() {
-                return Err(self.bad(format!("tensor {wname:?} has dtype {}, not a float", w.dtype())));
-            }
-            return Ok(Linear::Dense { weight: self.host_float(w)?, bias });
+            return Ok(Linear::Dense { weight: self.host_float(&wname, &[out, inp])?, bias });
         }
         let w = self.take(&wname)?;
         let scales = self.take(&format!("{prefix}.scales"))?;
