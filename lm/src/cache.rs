@@ -21,12 +21,14 @@ pub struct KvQuant {
 impl KvQuant {
     /// Checks the widths against a head dimension.
     pub fn check(&self, head_dim: usize) -> Result<()> {
-        if ![2, 4, 8].contains(&self.bits) {
+        // the widths `quantize` packs lazily on the device: those dividing 32
+        if !ops::QUANT_BITS.contains(&self.bits) || 32 % self.bits != 0 {
             return Err(Error::Request(format!("--kv-bits must be 2, 4 or 8, got {}", self.bits)));
         }
-        if ![32, 64, 128].contains(&self.group_size) || head_dim % self.group_size as usize != 0 {
+        if !ops::QUANT_GROUP_SIZES.contains(&self.group_size) || head_dim % self.group_size as usize != 0 {
             return Err(Error::Request(format!(
-                "--kv-group-size must be 32, 64 or 128 and divide the head dimension {head_dim}, got {}",
+                "--kv-group-size must be one of {:?} and divide the head dimension {head_dim}, got {}",
+                ops::QUANT_GROUP_SIZES,
                 self.group_size
             )));
         }
