@@ -94,6 +94,42 @@ fn quantized_matmul_matches_reference() {
     }
 }
 
+/// The GPU mat-vec under every work split it offers (rows per workgroup, warps per workgroup
+/// from chunks per lane, subgroup or workgroup-memory sums): K of one chunk up to a K that takes
+/// 8 warps with a ragged last pass, N not a multiple of the rows per workgroup.
+#[test]
+fn quantized_matvec_work_splits_match_reference() {
+    use mlx_arm_wgpu::kernels::quantized::{qmv_tuning, set_qmv_tuning, QmvTuning};
+    let Some(gpu) = devices().into_iter().find(|d| *d != mlx_arm::Device::cpu()) else { return };
+    let mut rng = Rng::new(17);
+    let default = qmv_tuning();
+    with_default_device(gpu, || {
+        for &(rows, k, n, bits, gs) in &[(1usize, 32usize, 5usize, 4, 32), (3, 128, 136, 5, 32), (2, 16416, 13, 4, 32), (4, 4160, 7, 3, 32), (1, 8320, 9, 8, 128)] {
+            let w = Array::from_slice(&random(&mut rng, n * k), &[n as i32, k as i32]);
+            let (wq, s, b) = ops::quantize(&w, gs, bits).unwrap();
+            let deq = ops::dequantize(&wq, &s, &b, gs, bits).unwrap().to_f64_vec().unwrap();
+            for rows_per_workgroup in [1, 2, 4, 8, 16] {
+                for chunks_per_lane in [1, 2, 16] {
+                    for subgroups in [true, false] {
+                        let t = QmvTuning { rows_per_workgroup, chunks_per_lane, subgroups };
+                        set_qmv_tuning(t).unwrap();
+                        // fresh x each time: a pooled output buffer still holding the previous
+                        // answer must not hide outputs the kernel failed to write
+                        let xv = random(&mut rng, rows * k);
+                        let x = Array::from_slice(&xv, &[rows as i32, k as i32]);
+                        let want = reference(&xv.iter().map(|&v| v as f64).collect::<Vec<_>>(), &deq, rows, k, n, true);
+                        let y = ops::quantized_matmul(&x, &wq, &s, &b, true, gs, bits).unwrap();
+                        common::check(&format!("qmv {rows}x{k}x{n} bits {bits} under {t:?}"), &y, &want, &[rows, n], Dtype::Float32, (2e-4, 2e-4 * (k as f64).sqrt()));
+                    }
+                }
+            }
+        }
+    });
+    let bad = QmvTuning { rows_per_workgroup: 3, ..default };
+    assert!(matches!(set_qmv_tuning(bad), Err(Error::Argument { .. })));
+    set_qmv_tuning(default).unwrap();
+}
+
 #[test]
 fn quantized_matmul_batches_views_and_half_types() {
     let mut rng = Rng::new(9);

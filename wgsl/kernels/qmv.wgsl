@@ -1,13 +1,16 @@
 // qmv.wgsl — quantized mat-vec for decode shapes: out[m, n] = Σ_k x[m, k] · (scale·q + bias)
 // over the packed rows of W [N, K·BITS/32] (x @ dequant(W).T), for MR (1..=4) rows of x.
-// A workgroup is 2 x 32 invocations; each 32 owns RPW consecutive weight rows, each invocation
-// walks K in chunks of 32 values (BITS words: vec4/vec2 loads, `load_q` unpacks straight-line),
-// so a row is read as 32 lanes x 16 bytes (4-bit) = 512 contiguous bytes per step. A chunk lies
-// in one group (group sizes are multiples of 32), so per chunk the partial sum is
-// scale·dot(x, q) + bias·Σx, accumulated in f32; the 32 partial sums of each output are added in
-// workgroup memory at the end. x is read as vec4 (dense, offset a multiple of 4).
-// Header: BITS, MASK, MR, RPW (weight rows per 32 invocations: 2, 4, 8 or 16), X (binding 2, vec4<f32>), W (3, vec of u32), SC (4), BI (5), O (6),
-// `fn narrow`, `fn load_q`.
+// A workgroup of WGS = 32·WARPS invocations owns RPW consecutive weight rows; all of its
+// invocations split K between them in chunks of 32 values (BITS words: vec4/vec2 loads, `load_q`
+// unpacks straight-line), chunk c going to invocation c % WGS, so a row is read as WGS lanes x
+// 16 bytes (4-bit) of contiguous memory per step and a long K (Llama's down projection) still
+// spreads over many invocations. A chunk lies in one group (group sizes are multiples of 32), so
+// per chunk the partial sum is scale·dot(x, q) + bias·Σx, accumulated in f32. The entry point
+// (generated: `qmv_entry_*` in sources.rs) adds the WGS partial sums of each output, with
+// subgroup sums where the adapter has them, else a tree in workgroup memory, then calls `store`.
+// x is read as vec4 (dense, offset a multiple of 4).
+// Header: BITS, MASK, MR, RPW, WARPS, X (binding 2, vec4<f32>), W (3, vec of u32), SC (4),
+// BI (5), O (6), `fn narrow`, `fn load_q`.
 
 struct Params {
     n: u32,
@@ -26,24 +29,18 @@ struct Params {
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
 
-const ROWS_PER_WG: u32 = 2u * RPW;
+const WGS: u32 = 32u * WARPS;
 const NACC: u32 = RPW * MR;
-const RED_STRIDE: u32 = 65u;  // padded: the final sums read distinct banks
 
-var<workgroup> red: array<f32, RED_STRIDE * NACC>;
+var<workgroup> red: array<f32, NACC * WGS>;
 
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let blk = wid.x + wid.y * nwg.x;
-    if (blk >= P.blocks) { return; } // whole workgroups only: no barrier is skipped by half of one
-    let warp = lid / 32u;
-    let lane = lid % 32u;
-    let row0 = blk * ROWS_PER_WG + warp * RPW;
+/// This invocation's partial sums over its chunks, output-major: acc[r * MR + mm].
+fn accumulate(blk: u32, lid: u32) -> array<f32, NACC> {
+    let row0 = blk * RPW;
     var acc: array<f32, NACC>;
     for (var i = 0u; i < NACC; i = i + 1u) { acc[i] = 0.0; }
     let chunks = P.k / 32u;
-    for (var c = lane; c < chunks; c = c + 32u) {
+    for (var c = lid; c < chunks; c = c + WGS) {
         var xs: array<array<vec4<f32>, 8>, MR>;
         var xsum: array<f32, MR>;
         for (var mm = 0u; mm < MR; mm = mm + 1u) {
@@ -72,19 +69,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
         }
     }
-    for (var i = 0u; i < NACC; i = i + 1u) {
-        red[i * RED_STRIDE + lid] = acc[i];
-    }
-    workgroupBarrier();
-    for (var t = lid; t < 2u * NACC; t = t + 64u) {
-        let wp = t / NACC;
-        let i = t % NACC;
-        var s = 0.0;
-        for (var l = 0u; l < 32u; l = l + 1u) {
-            s = s + red[i * RED_STRIDE + wp * 32u + l];
-        }
-        let row = blk * ROWS_PER_WG + wp * RPW + i / MR;
-        let mm = i % MR;
-        if (row < P.n) { O[mm * P.n + row] = narrow(s); }
-    }
+    return acc;
+}
+
+/// Writes the total `s` of output `i` (`r * MR + mm`) of workgroup `blk`.
+fn store(blk: u32, i: u32, s: f32) {
+    let row = blk * RPW + i / MR;
+    let mm = i % MR;
+    if (row < P.n) { O[mm * P.n + row] = narrow(s); }
 }

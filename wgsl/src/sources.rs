@@ -70,9 +70,11 @@ pub enum KernelKey {
     RandomBits,
     /// Affine dequantize of `bits`-bit packed weights into `dtype` (MLX's rounding).
     QDequantize { dtype: Dtype, bits: u32 },
-    /// Quantized mat-vec `x @ dequant(w).T` for `rows` (1..=4) rows of x: 2 x 32 invocations per
-    /// workgroup, 4 weight rows per 32, 32 packed values per invocation and step.
-    QMatvec { dtype: Dtype, bits: u32, rows: u32, rpw: u32 },
+    /// Quantized mat-vec `x @ dequant(w).T` for `rows` (1..=4) rows of x: `rpw` weight rows
+    /// (1, 2, 4, 8 or 16) per workgroup of `warps` x 32 invocations (1, 2, 4 or 8) that split K
+    /// in chunks of 32 packed values; partial sums added with subgroup operations (`subgroups`,
+    /// adapters with SUBGROUP) or a tree in workgroup memory.
+    QMatvec { dtype: Dtype, bits: u32, rows: u32, rpw: u32, warps: u32, subgroups: bool },
     /// Tiled quantized matmul (64x64 output tiles, K in steps of 32 dequantized into workgroup
     /// memory), `x @ dequant(w).T` (`transpose`) or `x @ dequant(w)`.
     QMatmul { dtype: Dtype, bits: u32, transpose: bool },
@@ -100,7 +102,9 @@ impl fmt::Display for KernelKey {
             KernelKey::Arange { dtype } => write!(f, "arange:{dtype}"),
             KernelKey::RandomBits => write!(f, "random_bits"),
             KernelKey::QDequantize { dtype, bits } => write!(f, "qdequantize:{bits}:{dtype}"),
-            KernelKey::QMatvec { dtype, bits, rows, rpw } => write!(f, "qmv:{bits}:{rows}:r{rpw}:{dtype}"),
+            KernelKey::QMatvec { dtype, bits, rows, rpw, warps, subgroups } => {
+                write!(f, "qmv:{bits}:{rows}:r{rpw}:w{warps}:{}:{dtype}", if *subgroups { "sg" } else { "tree" })
+            }
             KernelKey::QMatmul { dtype, bits, transpose } => write!(f, "qmm:{bits}:{transpose}:{dtype}"),
         }
     }
@@ -255,6 +259,47 @@ pub fn qmv_vec_width(bits: u32) -> u32 {
         1
     }
 }
+
+/// Entry point of `qmv.wgsl` adding the partial sums with subgroup sums, then one workgroup
+/// slot per subgroup (no assumption on the subgroup size).
+const QMV_ENTRY_SUBGROUPS: &str = "@compute @workgroup_size(WGS)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32, @builtin(subgroup_id) sg: u32,
+        @builtin(num_subgroups) nsg: u32, @builtin(subgroup_invocation_id) sgi: u32) {
+    let blk = wid.x + wid.y * nwg.x;
+    if (blk >= P.blocks) { return; } // whole workgroups only
+    let acc = accumulate(blk, lid);
+    for (var i = 0u; i < NACC; i = i + 1u) {
+        let s = subgroupAdd(acc[i]);
+        if (sgi == 0u) { red[i * WGS + sg] = s; }
+    }
+    workgroupBarrier();
+    for (var i = lid; i < NACC; i = i + WGS) { // NACC may exceed WGS
+        var s = 0.0;
+        for (var j = 0u; j < nsg; j = j + 1u) { s = s + red[i * WGS + j]; }
+        store(blk, i, s);
+    }
+}
+";
+
+/// Entry point of `qmv.wgsl` adding the partial sums as a tree in workgroup memory.
+const QMV_ENTRY_TREE: &str = "@compute @workgroup_size(WGS)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let blk = wid.x + wid.y * nwg.x;
+    if (blk >= P.blocks) { return; } // whole workgroups only: no barrier is skipped by half of one
+    let acc = accumulate(blk, lid);
+    for (var i = 0u; i < NACC; i = i + 1u) { red[i * WGS + lid] = acc[i]; }
+    workgroupBarrier();
+    for (var s = WGS / 2u; s > 0u; s = s / 2u) {
+        if (lid < s) {
+            for (var i = 0u; i < NACC; i = i + 1u) { red[i * WGS + lid] = red[i * WGS + lid] + red[i * WGS + lid + s]; }
+        }
+        workgroupBarrier();
+    }
+    for (var i = lid; i < NACC; i = i + WGS) { store(blk, i, red[i * WGS]); } // NACC may exceed WGS
+}
+";
 
 /// `fn load_q(base: u32) -> array<vec4<f32>, 8>`: the 32 values of the chunk whose first word
 /// is word `base` of W (a multiple of the load width), as exact floats, unpacked straight-line.
@@ -495,13 +540,15 @@ impl KernelKey {
                 h.push_str(QVAL);
                 include_str!("../kernels/qdequantize.wgsl")
             }
-            KernelKey::QMatvec { dtype, bits, rows, rpw } => {
-                if !quant_ok(*dtype, *bits) || !(1..=4).contains(rows) || ![2, 4, 8, 16].contains(rpw) {
+            KernelKey::QMatvec { dtype, bits, rows, rpw, warps, subgroups } => {
+                if !quant_ok(*dtype, *bits) || !(1..=4).contains(rows) || ![1, 2, 4, 8, 16].contains(rpw) || ![1, 2, 4, 8].contains(warps) {
                     return None;
                 }
                 quant_header(&mut h, *bits);
                 let _ = writeln!(h, "const MR: u32 = {rows}u;");
                 let _ = writeln!(h, "const RPW: u32 = {rpw}u;");
+                let _ = writeln!(h, "const WARPS: u32 = {warps}u;");
+                h.push_str(if *subgroups { QMV_ENTRY_SUBGROUPS } else { QMV_ENTRY_TREE });
                 let vw = qmv_vec_width(*bits);
                 let wty = if vw == 1 { "u32".to_string() } else { format!("vec{vw}<u32>") };
                 h.push_str("@group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;\n");

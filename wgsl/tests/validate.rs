@@ -73,8 +73,12 @@ fn all_keys() -> Vec<KernelKey> {
         for bits in [2, 3, 4, 5, 6, 8] {
             keys.push(KernelKey::QDequantize { dtype, bits });
             for rows in 1..=4 {
-                for rpw in [2, 4, 8, 16] {
-                    keys.push(KernelKey::QMatvec { dtype, bits, rows, rpw });
+                for rpw in [1, 4, 16] {
+                    for warps in [1, 2, 8] {
+                        for subgroups in [false, true] {
+                            keys.push(KernelKey::QMatvec { dtype, bits, rows, rpw, warps, subgroups });
+                        }
+                    }
                 }
             }
             for transpose in [true, false] {

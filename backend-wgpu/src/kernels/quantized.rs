@@ -1,8 +1,8 @@
 //! Affine-quantized kernels on MLX's packed weights (see `mlx_arm_core::ops::quantized`):
 //! `dequantize` (one invocation per value, bit-exact with MLX), and `quantized_matmul` as
 //! - `qmv.wgsl`, a mat-vec for decode shapes (`transpose` and at most [`MATVEC_MAX_ROWS`] rows
-//!   of x): 32 invocations per weight row reading whole packed words (vec4 loads for 4 and 8
-//!   bits), per group `scale·dot(x, q) + bias·Σx`;
+//!   of x): a workgroup per few weight rows whose invocations split K, reading whole packed
+//!   words (vec4 loads for 4 and 8 bits), per group `scale·dot(x, q) + bias·Σx`;
 //! - `qmm.wgsl`, 64x64 output tiles that dequantize a 32 x 64 slab of W into workgroup memory
 //!   per K-step (prefill, and `transpose == false`, which gradients use).
 //! Inputs that are not dense (or whose offsets break the vector loads' alignment) are copied
@@ -12,21 +12,60 @@ use super::{elementwise, Resident};
 use crate::engine::{Engine, WG};
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::layout::numel;
-use mlx_arm_core::{Dtype, Result};
+use mlx_arm_core::{Dtype, Error, Result};
 use mlx_arm_wgsl::sources::{KernelKey, MapOp};
 use std::sync::Arc;
 
 /// Rows of x up to which `quantized_matmul` (transposed) takes the mat-vec kernel.
 pub const MATVEC_MAX_ROWS: usize = 4;
-/// Output rows per workgroup of the mat-vec kernel.
-/// Weight rows per 32 invocations of the mat-vec (a workgroup is two of them):
-/// `MLX_ARM_QMV_RPW` = 2, 4 (default), 8 or 16, for tuning on new hardware.
-fn matvec_rows_per_warp() -> usize {
-    static RPW: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *RPW.get_or_init(|| {
-        std::env::var("MLX_ARM_QMV_RPW").ok().and_then(|v| v.parse().ok()).filter(|r| [2, 4, 8, 16].contains(r)).unwrap_or(4)
+/// How the quantized mat-vec splits its work; defaults from the environment, changeable at run
+/// time (tests sweep it; `benches/gpu/run-qmv-on-device.sh` sweeps the environment switches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QmvTuning {
+    /// Weight rows per workgroup: 1, 2, 4, 8 or 16 (`MLX_ARM_QMV_RPW`, default 4).
+    pub rows_per_workgroup: usize,
+    /// Chunks of 32 values each invocation should get: warps per workgroup are chosen from K so
+    /// (1 to 8 warps, a power of two; `MLX_ARM_QMV_CPL`, default 2).
+    pub chunks_per_lane: usize,
+    /// Add partial sums with subgroup operations where the adapter has them, else a tree in
+    /// workgroup memory (`MLX_ARM_SUBGROUPS=0` turns them off).
+    pub subgroups: bool,
+}
+
+static QMV_TUNING: std::sync::Mutex<Option<QmvTuning>> = std::sync::Mutex::new(None);
+
+/// The mat-vec tuning in effect.
+pub fn qmv_tuning() -> QmvTuning {
+    let mut t = QMV_TUNING.lock().unwrap_or_else(|p| p.into_inner());
+    *t.get_or_insert_with(|| {
+        let env = |name: &str, ok: &[usize], default: usize| {
+            std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|v| ok.contains(v)).unwrap_or(default)
+        };
+        QmvTuning {
+            rows_per_workgroup: env("MLX_ARM_QMV_RPW", &[1, 2, 4, 8, 16], 4),
+            chunks_per_lane: env("MLX_ARM_QMV_CPL", &[1, 2, 4, 8, 16], 2),
+            subgroups: std::env::var("MLX_ARM_SUBGROUPS").map_or(true, |v| v != "0"),
+        }
     })
 }
+
+/// Sets the mat-vec tuning for later dispatches; a typed error for values the kernel lacks.
+pub fn set_qmv_tuning(t: QmvTuning) -> Result<()> {
+    if ![1, 2, 4, 8, 16].contains(&t.rows_per_workgroup) || t.chunks_per_lane == 0 {
+        let detail = format!("{t:?}: rows per workgroup must be 1, 2, 4, 8 or 16, chunks per lane positive");
+        return Err(Error::Argument { op: "set_qmv_tuning", detail });
+    }
+    *QMV_TUNING.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
+    Ok(())
+}
+
+/// (weight rows per workgroup, warps per workgroup, subgroup sums) for K values per row.
+fn matvec_shape(e: &Engine, k: usize) -> (usize, usize, bool) {
+    let t = qmv_tuning();
+    let per_warp = (k / 32).div_ceil(32 * t.chunks_per_lane).clamp(1, 8);
+    (t.rows_per_workgroup, 1 << per_warp.ilog2(), t.subgroups && e.gpu.features.contains(wgpu::Features::SUBGROUP))
+}
+
 /// Output tile side of the tiled kernel.
 const TILE: usize = 64;
 
@@ -77,12 +116,12 @@ pub fn quantized_matmul(e: &Arc<Engine>, inputs: &[Data], gs: usize, bits: usize
     let groups = (cols / gs) as u32;
     let bits = bits as u32;
     if transpose && m <= MATVEC_MAX_ROWS {
-        let rpw = matvec_rows_per_warp();
-        let blocks = n.div_ceil(2 * rpw);
+        let (rpw, warps, subgroups) = matvec_shape(e, k);
+        let blocks = n.div_ceil(rpw);
         let params = [
             n as u32, k as u32, blocks as u32, x.offset as u32, w.offset as u32, s.offset as u32, b.offset as u32, row_words, groups, (gs / 32) as u32, 0, 0,
         ];
-        e.dispatch_1d(&KernelKey::QMatvec { dtype: dt, bits, rows: m as u32, rpw: rpw as u32 }, "main", &params, None, &bufs, blocks)?;
+        e.dispatch_1d(&KernelKey::QMatvec { dtype: dt, bits, rows: m as u32, rpw: rpw as u32, warps: warps as u32, subgroups }, "main", &params, None, &bufs, blocks)?;
     } else {
         let tn = n.div_ceil(TILE);
         let tiles = tn * m.div_ceil(TILE);
