@@ -10,7 +10,7 @@
 // subgroup sums where the adapter has them, else a tree in workgroup memory, then calls `store`.
 // x is read as vec4 (dense, offset a multiple of 4).
 // Header: BITS, MASK, MR, RPW, WARPS, X (binding 2, vec4<f32>), W (3, vec of u32), SC (4),
-// BI (5), O (6), `fn narrow`, `fn load_q`.
+// BI (5), O (6), `fn narrow`, `fn load_q` and the x factors `XSCALE` that go with it.
 
 struct Params {
     n: u32,
@@ -48,7 +48,7 @@ fn accumulate(blk: u32, lid: u32) -> array<f32, NACC> {
             var t = vec4<f32>(0.0);
             for (var j = 0u; j < 8u; j = j + 1u) {
                 let v = X[xb + j];
-                xs[mm][j] = v;
+                xs[mm][j] = v * XSCALE[j];
                 t = t + v;
             }
             xsum[mm] = (t.x + t.y) + (t.z + t.w);

@@ -302,30 +302,50 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ";
 
 /// `fn load_q(base: u32) -> array<vec4<f32>, 8>`: the 32 values of the chunk whose first word
-/// is word `base` of W (a multiple of the load width), as exact floats, unpacked straight-line.
+/// is word `base` of W (a multiple of the load width), as exact floats, unpacked straight-line,
+/// and `const XSCALE: array<vec4<f32>, 8>`, the factor x must be multiplied by to match.
 /// Small integers become floats through the exponent trick (`2^23 + q` as bits, minus `2^23`),
-/// which costs an OR and an add instead of a conversion.
+/// which costs an OR and an add instead of a conversion. For 2, 4 and 8 bits (values never
+/// straddle a word) value `i` is not shifted down from bit `s = i·bits` within its 16-bit half
+/// word: the mask and OR (one instruction) give `2^23 + q·2^s` exactly (`q·2^s < 2^16`), and x is
+/// pre-scaled by `2^-s` (exact: a power of two) once per chunk for all rows.
 fn load_q_fn(bits: u32) -> String {
     let vw = qmv_vec_width(bits);
+    let unshifted = 16 % bits == 0;
     let mut s = String::from("fn load_q(base: u32) -> array<vec4<f32>, 8> {\n");
     for j in 0..bits / vw {
         let _ = writeln!(s, "    let v{j} = W[base / {vw}u + {j}u];");
     }
     let word = |w: u32| if vw == 1 { format!("v{w}") } else { format!("v{}.{}", w / vw, ["x", "y", "z", "w"][(w % vw) as usize]) };
+    if unshifted {
+        for w in 0..bits {
+            let _ = writeln!(s, "    let h{w} = {} >> 16u;", word(w));
+        }
+    }
     let val = |i: u32| {
         let bit = i * bits;
         let (wi, sh) = (bit / 32, bit % 32);
+        if unshifted {
+            let (src, sh) = if sh < 16 { (word(wi), sh) } else { (format!("h{wi}"), sh - 16) };
+            return format!("(({src} & {:#x}u) | 0x4b000000u)", ((1u32 << bits) - 1) << sh);
+        }
         let lo = if sh == 0 { word(wi) } else { format!("({} >> {sh}u)", word(wi)) };
         let v = if sh + bits > 32 { format!("({lo} | ({} << {}u))", word(wi + 1), 32 - sh) } else { lo };
         let masked = if sh + bits == 32 && sh != 0 { v } else { format!("({v} & MASK)") };
         format!("({masked} | 0x4b000000u)")
     };
     let mut vecs = vec![];
+    let mut scales = vec![];
     for c in 0..8 {
         let lanes: Vec<String> = (0..4).map(|l| val(4 * c + l)).collect();
         vecs.push(format!("        bitcast<vec4<f32>>(vec4<u32>({})) - vec4<f32>(8388608.0)", lanes.join(", ")));
+        let f: Vec<String> = (0..4)
+            .map(|l| if unshifted { format!("{:?}", 1.0 / (1u32 << ((4 * c + l) * bits % 16)) as f64) } else { "1.0".into() })
+            .collect();
+        scales.push(format!("vec4<f32>({})", f.join(", ")));
     }
     let _ = writeln!(s, "    return array<vec4<f32>, 8>(\n{}\n    );\n}}", vecs.join(",\n"));
+    let _ = writeln!(s, "const XSCALE = array<vec4<f32>, 8>({});", scales.join(", "));
     s
 }
 
