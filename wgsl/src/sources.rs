@@ -301,51 +301,89 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 ";
 
-/// `fn load_q(base: u32) -> array<vec4<f32>, 8>`: the 32 values of the chunk whose first word
-/// is word `base` of W (a multiple of the load width), as exact floats, unpacked straight-line,
-/// and `const XSCALE: array<vec4<f32>, 8>`, the factor x must be multiplied by to match.
-/// Small integers become floats through the exponent trick (`2^23 + q` as bits, minus `2^23`),
-/// which costs an OR and an add instead of a conversion. For 2, 4 and 8 bits (values never
+/// `fn accumulate(blk: u32, lid: u32) -> array<f32, NACC>` of `qmv.wgsl`, generated
+/// straight-line for `mr` rows of x and `rpw` weight rows: each invocation walks its chunks of
+/// 32 values; per chunk it issues the packed-word loads of every weight row first (so they are
+/// in flight together), then scales, biases and x, then unpacks and multiplies. Named values
+/// instead of arrays keep everything in registers whatever the driver's compiler unrolls.
+///
+/// Unpacking: small integers become floats through the exponent trick (`2^23 + q` as bits,
+/// minus `2^23`), an OR and an add instead of a conversion. For 2, 4 and 8 bits (values never
 /// straddle a word) value `i` is not shifted down from bit `s = i·bits` within its 16-bit half
-/// word: the mask and OR (one instruction) give `2^23 + q·2^s` exactly (`q·2^s < 2^16`), and x is
-/// pre-scaled by `2^-s` (exact: a power of two) once per chunk for all rows.
-fn load_q_fn(bits: u32) -> String {
+/// word: the mask and OR (one instruction) give `2^23 + q·2^s` exactly (`q·2^s < 2^16`), and x
+/// is pre-scaled by `2^-s` (exact: a power of two) once per chunk for all rows. Other widths
+/// shift each value down (and join the two words a value straddles).
+fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32) -> String {
     let vw = qmv_vec_width(bits);
     let unshifted = 16 % bits == 0;
-    let mut s = String::from("fn load_q(base: u32) -> array<vec4<f32>, 8> {\n");
-    for j in 0..bits / vw {
-        let _ = writeln!(s, "    let v{j} = W[base / {vw}u + {j}u];");
+    let mut s = String::from("fn accumulate(blk: u32, lid: u32) -> array<f32, NACC> {\n");
+    for r in 0..rpw {
+        // rows past N re-read the last row (no branch around the loads); never written
+        let _ = writeln!(s, "    let r{r} = min(blk * RPW + {r}u, P.n - 1u);");
     }
-    let word = |w: u32| if vw == 1 { format!("v{w}") } else { format!("v{}.{}", w / vw, ["x", "y", "z", "w"][(w % vw) as usize]) };
-    if unshifted {
-        for w in 0..bits {
-            let _ = writeln!(s, "    let h{w} = {} >> 16u;", word(w));
+    for i in 0..mr * rpw {
+        let _ = writeln!(s, "    var a{i} = 0.0;");
+    }
+    s.push_str("    let chunks = P.k / 32u;\n    for (var c = lid; c < chunks; c = c + WGS) {\n        let gi = c / P.cpg;\n");
+    for r in 0..rpw {
+        for j in 0..bits / vw {
+            let _ = writeln!(s, "        let w{r}_{j} = W[(P.off_w + r{r} * P.rw + c * BITS) / {vw}u + {j}u];");
         }
     }
-    let val = |i: u32| {
-        let bit = i * bits;
-        let (wi, sh) = (bit / 32, bit % 32);
+    for r in 0..rpw {
+        let _ = writeln!(s, "        let s{r} = SC[P.off_s + r{r} * P.g + gi];\n        let b{r} = BI[P.off_b + r{r} * P.g + gi];");
+    }
+    for m in 0..mr {
+        let _ = writeln!(s, "        let xb{m} = (P.off_x + {m}u * P.k) / 4u + c * 8u;");
+        for j in 0..8 {
+            let _ = writeln!(s, "        let x{m}_{j} = X[xb{m} + {j}u];");
+        }
+        let _ = writeln!(s, "        let xt{m} = ((x{m}_0 + x{m}_1) + (x{m}_2 + x{m}_3)) + ((x{m}_4 + x{m}_5) + (x{m}_6 + x{m}_7));");
+        let _ = writeln!(s, "        let xsum{m} = (xt{m}.x + xt{m}.y) + (xt{m}.z + xt{m}.w);");
+        for j in 0..8u32 {
+            if unshifted {
+                let f: Vec<String> = (0..4).map(|l| format!("{:?}", 1.0 / (1u32 << ((4 * j + l) * bits % 16)) as f64)).collect();
+                let _ = writeln!(s, "        let y{m}_{j} = x{m}_{j} * vec4<f32>({});", f.join(", "));
+            } else {
+                let _ = writeln!(s, "        let y{m}_{j} = x{m}_{j};");
+            }
+        }
+    }
+    for r in 0..rpw {
+        let word = |w: u32| if vw == 1 { format!("w{r}_{w}") } else { format!("w{r}_{}.{}", w / vw, ["x", "y", "z", "w"][(w % vw) as usize]) };
         if unshifted {
-            let (src, sh) = if sh < 16 { (word(wi), sh) } else { (format!("h{wi}"), sh - 16) };
-            return format!("(({src} & {:#x}u) | 0x4b000000u)", ((1u32 << bits) - 1) << sh);
+            for w in 0..bits {
+                let _ = writeln!(s, "        let h{r}_{w} = {} >> 16u;", word(w));
+            }
         }
-        let lo = if sh == 0 { word(wi) } else { format!("({} >> {sh}u)", word(wi)) };
-        let v = if sh + bits > 32 { format!("({lo} | ({} << {}u))", word(wi + 1), 32 - sh) } else { lo };
-        let masked = if sh + bits == 32 && sh != 0 { v } else { format!("({v} & MASK)") };
-        format!("({masked} | 0x4b000000u)")
-    };
-    let mut vecs = vec![];
-    let mut scales = vec![];
-    for c in 0..8 {
-        let lanes: Vec<String> = (0..4).map(|l| val(4 * c + l)).collect();
-        vecs.push(format!("        bitcast<vec4<f32>>(vec4<u32>({})) - vec4<f32>(8388608.0)", lanes.join(", ")));
-        let f: Vec<String> = (0..4)
-            .map(|l| if unshifted { format!("{:?}", 1.0 / (1u32 << ((4 * c + l) * bits % 16)) as f64) } else { "1.0".into() })
-            .collect();
-        scales.push(format!("vec4<f32>({})", f.join(", ")));
+        let val = |i: u32| {
+            let bit = i * bits;
+            let (wi, sh) = (bit / 32, bit % 32);
+            if unshifted {
+                let (src, sh) = if sh < 16 { (word(wi), sh) } else { (format!("h{r}_{wi}"), sh - 16) };
+                return format!("(({src} & {:#x}u) | 0x4b000000u)", ((1u32 << bits) - 1) << sh);
+            }
+            let lo = if sh == 0 { word(wi) } else { format!("({} >> {sh}u)", word(wi)) };
+            let v = if sh + bits > 32 { format!("({lo} | ({} << {}u))", word(wi + 1), 32 - sh) } else { lo };
+            let masked = if sh + bits == 32 && sh != 0 { v } else { format!("({v} & MASK)") };
+            format!("({masked} | 0x4b000000u)")
+        };
+        for j in 0..8 {
+            let lanes: Vec<String> = (0..4).map(|l| val(4 * j + l)).collect();
+            let _ = writeln!(s, "        let q{r}_{j} = bitcast<vec4<f32>>(vec4<u32>({})) - vec4<f32>(8388608.0);", lanes.join(", "));
+        }
+        for m in 0..mr {
+            let d = |j: u32| format!("dot(q{r}_{j}, y{m}_{j})");
+            let i = r * mr + m;
+            let _ = writeln!(
+                s,
+                "        a{i} = a{i} + (s{r} * (((({} + {}) + ({} + {})) + (({} + {}) + ({} + {})))) + b{r} * xsum{m});",
+                d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7)
+            );
+        }
     }
-    let _ = writeln!(s, "    return array<vec4<f32>, 8>(\n{}\n    );\n}}", vecs.join(",\n"));
-    let _ = writeln!(s, "const XSCALE = array<vec4<f32>, 8>({});", scales.join(", "));
+    let accs: Vec<String> = (0..mr * rpw).map(|i| format!("a{i}")).collect();
+    let _ = writeln!(s, "    }}\n    return array<f32, NACC>({});\n}}", accs.join(", "));
     s
 }
 
@@ -575,7 +613,7 @@ impl KernelKey {
                 let _ = writeln!(h, "@group(0) @binding(3) var<storage, read> W: array<{wty}>;");
                 buffers_from(&mut h, 4, &[("SC", "f32"), ("BI", "f32")], ("O", "f32"));
                 h.push_str(&narrow_fn(*dtype));
-                h.push_str(&load_q_fn(*bits));
+                h.push_str(&qmv_accumulate_fn(*bits, *rows, *rpw));
                 include_str!("../kernels/qmv.wgsl")
             }
             KernelKey::QMatmul { dtype, bits, transpose } => {
