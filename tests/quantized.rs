@@ -108,20 +108,18 @@ fn quantized_matvec_work_splits_match_reference() {
             let w = Array::from_slice(&random(&mut rng, n * k), &[n as i32, k as i32]);
             let (wq, s, b) = ops::quantize(&w, gs, bits).unwrap();
             let deq = ops::dequantize(&wq, &s, &b, gs, bits).unwrap().to_f64_vec().unwrap();
-            for rows_per_workgroup in [1, 2, 4, 8, 16] {
-                for chunks_per_lane in [1, 2, 16] {
-                    for subgroups in [true, false] {
-                        let t = QmvTuning { rows_per_workgroup, chunks_per_lane, subgroups };
-                        set_qmv_tuning(t).unwrap();
-                        // fresh x each time: a pooled output buffer still holding the previous
-                        // answer must not hide outputs the kernel failed to write
-                        let xv = random(&mut rng, rows * k);
-                        let x = Array::from_slice(&xv, &[rows as i32, k as i32]);
-                        let want = reference(&xv.iter().map(|&v| v as f64).collect::<Vec<_>>(), &deq, rows, k, n, true);
-                        let y = ops::quantized_matmul(&x, &wq, &s, &b, true, gs, bits).unwrap();
-                        common::check(&format!("qmv {rows}x{k}x{n} bits {bits} under {t:?}"), &y, &want, &[rows, n], Dtype::Float32, (2e-4, 2e-4 * (k as f64).sqrt()));
-                    }
-                }
+            // every rows-per-workgroup, unroll and reduction, warps from 1 (chunks per lane 16) to 8
+            let splits = [(1, 1, 1, true), (2, 2, 2, false), (4, 1, 4, true), (4, 2, 1, false), (8, 16, 2, true), (8, 2, 4, false), (16, 1, 1, false), (16, 2, 2, true)];
+            for (rows_per_workgroup, chunks_per_lane, unroll, subgroups) in splits {
+                let t = QmvTuning { rows_per_workgroup, chunks_per_lane, unroll, subgroups };
+                set_qmv_tuning(t).unwrap();
+                // fresh x each time: a pooled output buffer still holding the previous answer
+                // must not hide outputs the kernel failed to write
+                let xv = random(&mut rng, rows * k);
+                let x = Array::from_slice(&xv, &[rows as i32, k as i32]);
+                let want = reference(&xv.iter().map(|&v| v as f64).collect::<Vec<_>>(), &deq, rows, k, n, true);
+                let y = ops::quantized_matmul(&x, &wq, &s, &b, true, gs, bits).unwrap();
+                common::check(&format!("qmv {rows}x{k}x{n} bits {bits} under {t:?}"), &y, &want, &[rows, n], Dtype::Float32, (2e-4, 2e-4 * (k as f64).sqrt()));
             }
         }
     });

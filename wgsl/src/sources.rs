@@ -72,9 +72,10 @@ pub enum KernelKey {
     QDequantize { dtype: Dtype, bits: u32 },
     /// Quantized mat-vec `x @ dequant(w).T` for `rows` (1..=4) rows of x: `rpw` weight rows
     /// (1, 2, 4, 8 or 16) per workgroup of `warps` x 32 invocations (1, 2, 4 or 8) that split K
-    /// in chunks of 32 packed values; partial sums added with subgroup operations (`subgroups`,
-    /// adapters with SUBGROUP) or a tree in workgroup memory.
-    QMatvec { dtype: Dtype, bits: u32, rows: u32, rpw: u32, warps: u32, subgroups: bool },
+    /// in chunks of 32 packed values, `unroll` (1, 2 or 4) chunks per pass with their loads issued
+    /// together; partial sums added with subgroup operations (`subgroups`, adapters with
+    /// SUBGROUP) or a tree in workgroup memory.
+    QMatvec { dtype: Dtype, bits: u32, rows: u32, rpw: u32, warps: u32, unroll: u32, subgroups: bool },
     /// Tiled quantized matmul (64x64 output tiles, K in steps of 32 dequantized into workgroup
     /// memory), `x @ dequant(w).T` (`transpose`) or `x @ dequant(w)`.
     QMatmul { dtype: Dtype, bits: u32, transpose: bool },
@@ -102,8 +103,8 @@ impl fmt::Display for KernelKey {
             KernelKey::Arange { dtype } => write!(f, "arange:{dtype}"),
             KernelKey::RandomBits => write!(f, "random_bits"),
             KernelKey::QDequantize { dtype, bits } => write!(f, "qdequantize:{bits}:{dtype}"),
-            KernelKey::QMatvec { dtype, bits, rows, rpw, warps, subgroups } => {
-                write!(f, "qmv:{bits}:{rows}:r{rpw}:w{warps}:{}:{dtype}", if *subgroups { "sg" } else { "tree" })
+            KernelKey::QMatvec { dtype, bits, rows, rpw, warps, unroll, subgroups } => {
+                write!(f, "qmv:{bits}:{rows}:r{rpw}:w{warps}:u{unroll}:{}:{dtype}", if *subgroups { "sg" } else { "tree" })
             }
             KernelKey::QMatmul { dtype, bits, transpose } => write!(f, "qmm:{bits}:{transpose}:{dtype}"),
         }
@@ -313,9 +314,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /// word: the mask and OR (one instruction) give `2^23 + q·2^s` exactly (`q·2^s < 2^16`), and x
 /// is pre-scaled by `2^-s` (exact: a power of two) once per chunk for all rows. Other widths
 /// shift each value down (and join the two words a value straddles).
-fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32) -> String {
-    let vw = qmv_vec_width(bits);
-    let unshifted = 16 % bits == 0;
+fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32) -> String {
     let mut s = String::from("fn accumulate(blk: u32, lid: u32) -> array<f32, NACC> {\n");
     for r in 0..rpw {
         // rows past N re-read the last row (no branch around the loads); never written
@@ -324,43 +323,83 @@ fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32) -> String {
     for i in 0..mr * rpw {
         let _ = writeln!(s, "    var a{i} = 0.0;");
     }
-    s.push_str("    let chunks = P.k / 32u;\n    for (var c = lid; c < chunks; c = c + WGS) {\n        let gi = c / P.cpg;\n");
+    s.push_str("    let chunks = P.k / 32u;\n    var c = lid;\n");
+    if unroll > 1 {
+        // `unroll` chunks per pass with all their loads issued before any math
+        let _ = writeln!(s, "    for (; c + {}u * WGS < chunks; c = c + {unroll}u * WGS) {{", unroll - 1);
+        let tags: Vec<String> = (0..unroll).map(|u| format!("u{u}")).collect();
+        for (u, t) in tags.iter().enumerate() {
+            let _ = writeln!(s, "        let c{t} = c + {u}u * WGS;");
+        }
+        for t in &tags {
+            s.push_str(&qmv_chunk_loads(bits, mr, rpw, t));
+        }
+        for t in &tags {
+            s.push_str(&qmv_chunk_math(bits, mr, rpw, t));
+        }
+        s.push_str("    }\n");
+    }
+    s.push_str("    for (; c < chunks; c = c + WGS) {\n        let cu = c;\n");
+    s.push_str(&qmv_chunk_loads(bits, mr, rpw, "u"));
+    s.push_str(&qmv_chunk_math(bits, mr, rpw, "u"));
+    let accs: Vec<String> = (0..mr * rpw).map(|i| format!("a{i}")).collect();
+    let _ = writeln!(s, "    }}\n    return array<f32, NACC>({});\n}}", accs.join(", "));
+    s
+}
+
+/// The loads of chunk `c{t}` (values named with suffix `t`): every row's packed words, scales,
+/// biases, then x with its sum and (2/4/8 bits) its pre-scaled copy.
+fn qmv_chunk_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
+    let vw = qmv_vec_width(bits);
+    let mut s = String::new();
+    let _ = writeln!(s, "        let gi{t} = c{t} / P.cpg;");
     for r in 0..rpw {
         for j in 0..bits / vw {
-            let _ = writeln!(s, "        let w{r}_{j} = W[(P.off_w + r{r} * P.rw + c * BITS) / {vw}u + {j}u];");
+            let _ = writeln!(s, "        let w{r}_{j}{t} = W[(P.off_w + r{r} * P.rw + c{t} * BITS) / {vw}u + {j}u];");
         }
     }
     for r in 0..rpw {
-        let _ = writeln!(s, "        let s{r} = SC[P.off_s + r{r} * P.g + gi];\n        let b{r} = BI[P.off_b + r{r} * P.g + gi];");
+        let _ = writeln!(s, "        let s{r}{t} = SC[P.off_s + r{r} * P.g + gi{t}];\n        let b{r}{t} = BI[P.off_b + r{r} * P.g + gi{t}];");
     }
     for m in 0..mr {
-        let _ = writeln!(s, "        let xb{m} = (P.off_x + {m}u * P.k) / 4u + c * 8u;");
+        let _ = writeln!(s, "        let xb{m}{t} = (P.off_x + {m}u * P.k) / 4u + c{t} * 8u;");
         for j in 0..8 {
-            let _ = writeln!(s, "        let x{m}_{j} = X[xb{m} + {j}u];");
+            let _ = writeln!(s, "        let x{m}_{j}{t} = X[xb{m}{t} + {j}u];");
         }
-        let _ = writeln!(s, "        let xt{m} = ((x{m}_0 + x{m}_1) + (x{m}_2 + x{m}_3)) + ((x{m}_4 + x{m}_5) + (x{m}_6 + x{m}_7));");
-        let _ = writeln!(s, "        let xsum{m} = (xt{m}.x + xt{m}.y) + (xt{m}.z + xt{m}.w);");
+    }
+    s
+}
+
+/// The unpacking and multiply-adds of chunk `c{t}` into the accumulators.
+fn qmv_chunk_math(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
+    let vw = qmv_vec_width(bits);
+    let unshifted = 16 % bits == 0;
+    let mut s = String::new();
+    for m in 0..mr {
+        let x = |j: u32| format!("x{m}_{j}{t}");
+        let _ = writeln!(s, "        let xt{m}{t} = (({} + {}) + ({} + {})) + (({} + {}) + ({} + {}));", x(0), x(1), x(2), x(3), x(4), x(5), x(6), x(7));
+        let _ = writeln!(s, "        let xsum{m}{t} = (xt{m}{t}.x + xt{m}{t}.y) + (xt{m}{t}.z + xt{m}{t}.w);");
         for j in 0..8u32 {
             if unshifted {
                 let f: Vec<String> = (0..4).map(|l| format!("{:?}", 1.0 / (1u32 << ((4 * j + l) * bits % 16)) as f64)).collect();
-                let _ = writeln!(s, "        let y{m}_{j} = x{m}_{j} * vec4<f32>({});", f.join(", "));
+                let _ = writeln!(s, "        let y{m}_{j}{t} = {} * vec4<f32>({});", x(j), f.join(", "));
             } else {
-                let _ = writeln!(s, "        let y{m}_{j} = x{m}_{j};");
+                let _ = writeln!(s, "        let y{m}_{j}{t} = {};", x(j));
             }
         }
     }
     for r in 0..rpw {
-        let word = |w: u32| if vw == 1 { format!("w{r}_{w}") } else { format!("w{r}_{}.{}", w / vw, ["x", "y", "z", "w"][(w % vw) as usize]) };
+        let word = |w: u32| if vw == 1 { format!("w{r}_{w}{t}") } else { format!("w{r}_{}{t}.{}", w / vw, ["x", "y", "z", "w"][(w % vw) as usize]) };
         if unshifted {
             for w in 0..bits {
-                let _ = writeln!(s, "        let h{r}_{w} = {} >> 16u;", word(w));
+                let _ = writeln!(s, "        let h{r}_{w}{t} = {} >> 16u;", word(w));
             }
         }
         let val = |i: u32| {
             let bit = i * bits;
             let (wi, sh) = (bit / 32, bit % 32);
             if unshifted {
-                let (src, sh) = if sh < 16 { (word(wi), sh) } else { (format!("h{r}_{wi}"), sh - 16) };
+                let (src, sh) = if sh < 16 { (word(wi), sh) } else { (format!("h{r}_{wi}{t}"), sh - 16) };
                 return format!("(({src} & {:#x}u) | 0x4b000000u)", ((1u32 << bits) - 1) << sh);
             }
             let lo = if sh == 0 { word(wi) } else { format!("({} >> {sh}u)", word(wi)) };
@@ -370,20 +409,18 @@ fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32) -> String {
         };
         for j in 0..8 {
             let lanes: Vec<String> = (0..4).map(|l| val(4 * j + l)).collect();
-            let _ = writeln!(s, "        let q{r}_{j} = bitcast<vec4<f32>>(vec4<u32>({})) - vec4<f32>(8388608.0);", lanes.join(", "));
+            let _ = writeln!(s, "        let q{r}_{j}{t} = bitcast<vec4<f32>>(vec4<u32>({})) - vec4<f32>(8388608.0);", lanes.join(", "));
         }
         for m in 0..mr {
-            let d = |j: u32| format!("dot(q{r}_{j}, y{m}_{j})");
+            let d = |j: u32| format!("dot(q{r}_{j}{t}, y{m}_{j}{t})");
             let i = r * mr + m;
             let _ = writeln!(
                 s,
-                "        a{i} = a{i} + (s{r} * (((({} + {}) + ({} + {})) + (({} + {}) + ({} + {})))) + b{r} * xsum{m});",
+                "        a{i} = a{i} + (s{r}{t} * (((({} + {}) + ({} + {})) + (({} + {}) + ({} + {})))) + b{r}{t} * xsum{m}{t});",
                 d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7)
             );
         }
     }
-    let accs: Vec<String> = (0..mr * rpw).map(|i| format!("a{i}")).collect();
-    let _ = writeln!(s, "    }}\n    return array<f32, NACC>({});\n}}", accs.join(", "));
     s
 }
 
@@ -598,8 +635,8 @@ impl KernelKey {
                 h.push_str(QVAL);
                 include_str!("../kernels/qdequantize.wgsl")
             }
-            KernelKey::QMatvec { dtype, bits, rows, rpw, warps, subgroups } => {
-                if !quant_ok(*dtype, *bits) || !(1..=4).contains(rows) || ![1, 2, 4, 8, 16].contains(rpw) || ![1, 2, 4, 8].contains(warps) {
+            KernelKey::QMatvec { dtype, bits, rows, rpw, warps, unroll, subgroups } => {
+                if !quant_ok(*dtype, *bits) || !(1..=4).contains(rows) || ![1, 2, 4, 8, 16].contains(rpw) || ![1, 2, 4, 8].contains(warps) || ![1, 2, 4].contains(unroll) {
                     return None;
                 }
                 quant_header(&mut h, *bits);
@@ -613,7 +650,7 @@ impl KernelKey {
                 let _ = writeln!(h, "@group(0) @binding(3) var<storage, read> W: array<{wty}>;");
                 buffers_from(&mut h, 4, &[("SC", "f32"), ("BI", "f32")], ("O", "f32"));
                 h.push_str(&narrow_fn(*dtype));
-                h.push_str(&qmv_accumulate_fn(*bits, *rows, *rpw));
+                h.push_str(&qmv_accumulate_fn(*bits, *rows, *rpw, *unroll));
                 include_str!("../kernels/qmv.wgsl")
             }
             KernelKey::QMatmul { dtype, bits, transpose } => {

@@ -75,8 +75,11 @@ fn all_keys() -> Vec<KernelKey> {
             for rows in 1..=4 {
                 for rpw in [1, 4, 16] {
                     for warps in [1, 2, 8] {
-                        for subgroups in [false, true] {
-                            keys.push(KernelKey::QMatvec { dtype, bits, rows, rpw, warps, subgroups });
+                        for (unroll, subgroups) in [(1, false), (2, true), (4, true)] {
+                            if unroll == 4 && rpw > 4 {
+                                continue;
+                            }
+                            keys.push(KernelKey::QMatvec { dtype, bits, rows, rpw, warps, unroll, subgroups });
                         }
                     }
                 }

@@ -27,6 +27,9 @@ pub struct QmvTuning {
     /// Chunks of 32 values each invocation should get: warps per workgroup are chosen from K so
     /// (1 to 8 warps, a power of two; `MLX_ARM_QMV_CPL`, default 2).
     pub chunks_per_lane: usize,
+    /// Chunks per pass of an invocation whose loads are issued together: 1, 2 or 4
+    /// (`MLX_ARM_QMV_UNROLL`, default 1).
+    pub unroll: usize,
     /// Add partial sums with subgroup operations where the adapter has them, else a tree in
     /// workgroup memory (`MLX_ARM_SUBGROUPS=0` turns them off).
     pub subgroups: bool,
@@ -44,6 +47,7 @@ pub fn qmv_tuning() -> QmvTuning {
         QmvTuning {
             rows_per_workgroup: env("MLX_ARM_QMV_RPW", &[1, 2, 4, 8, 16], 4),
             chunks_per_lane: env("MLX_ARM_QMV_CPL", &[1, 2, 4, 8, 16], 2),
+            unroll: env("MLX_ARM_QMV_UNROLL", &[1, 2, 4], 1),
             subgroups: std::env::var("MLX_ARM_SUBGROUPS").map_or(true, |v| v != "0"),
         }
     })
@@ -51,19 +55,28 @@ pub fn qmv_tuning() -> QmvTuning {
 
 /// Sets the mat-vec tuning for later dispatches; a typed error for values the kernel lacks.
 pub fn set_qmv_tuning(t: QmvTuning) -> Result<()> {
-    if ![1, 2, 4, 8, 16].contains(&t.rows_per_workgroup) || t.chunks_per_lane == 0 {
-        let detail = format!("{t:?}: rows per workgroup must be 1, 2, 4, 8 or 16, chunks per lane positive");
+    if ![1, 2, 4, 8, 16].contains(&t.rows_per_workgroup) || t.chunks_per_lane == 0 || ![1, 2, 4].contains(&t.unroll) {
+        let detail = format!("{t:?}: rows per workgroup must be 1, 2, 4, 8 or 16, unroll 1, 2 or 4, chunks per lane positive");
         return Err(Error::Argument { op: "set_qmv_tuning", detail });
     }
     *QMV_TUNING.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
     Ok(())
 }
 
-/// (weight rows per workgroup, warps per workgroup, subgroup sums) for K values per row.
-fn matvec_shape(e: &Engine, k: usize) -> (usize, usize, bool) {
+/// The mat-vec kernel for `m` rows of x, K values per row, and its rows per workgroup.
+fn matvec_kernel(e: &Engine, dtype: Dtype, bits: u32, m: usize, k: usize) -> (KernelKey, usize) {
     let t = qmv_tuning();
     let per_warp = (k / 32).div_ceil(32 * t.chunks_per_lane).clamp(1, 8);
-    (t.rows_per_workgroup, 1 << per_warp.ilog2(), t.subgroups && e.gpu.features.contains(wgpu::Features::SUBGROUP))
+    let key = KernelKey::QMatvec {
+        dtype,
+        bits,
+        rows: m as u32,
+        rpw: t.rows_per_workgroup as u32,
+        warps: 1 << per_warp.ilog2(),
+        unroll: t.unroll as u32,
+        subgroups: t.subgroups && e.gpu.features.contains(wgpu::Features::SUBGROUP),
+    };
+    (key, t.rows_per_workgroup)
 }
 
 /// Output tile side of the tiled kernel.
@@ -116,12 +129,12 @@ pub fn quantized_matmul(e: &Arc<Engine>, inputs: &[Data], gs: usize, bits: usize
     let groups = (cols / gs) as u32;
     let bits = bits as u32;
     if transpose && m <= MATVEC_MAX_ROWS {
-        let (rpw, warps, subgroups) = matvec_shape(e, k);
+        let (key, rpw) = matvec_kernel(e, dt, bits, m, k);
         let blocks = n.div_ceil(rpw);
         let params = [
             n as u32, k as u32, blocks as u32, x.offset as u32, w.offset as u32, s.offset as u32, b.offset as u32, row_words, groups, (gs / 32) as u32, 0, 0,
         ];
-        e.dispatch_1d(&KernelKey::QMatvec { dtype: dt, bits, rows: m as u32, rpw: rpw as u32, warps: warps as u32, subgroups }, "main", &params, None, &bufs, blocks)?;
+        e.dispatch_1d(&key, "main", &params, None, &bufs, blocks)?;
     } else {
         let tn = n.div_ceil(TILE);
         let tiles = tn * m.div_ceil(TILE);
