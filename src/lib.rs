@@ -29,6 +29,10 @@ pub fn __mlx_arm_install_backends() {
     mlx_arm_core::backend::register_gpu_factory(mlx_arm_wgpu::create_backend);
 }
 
+/// Device time per GPU kernel (`MLX_ARM_GPU_PROFILE=1`): see [`mlx_arm_wgpu::profile`].
+#[cfg(feature = "gpu")]
+pub use mlx_arm_wgpu::profile as gpu_profile;
+
 /// Opens the GPU asynchronously and installs it (the way to get a GPU on the web, where adapters
 /// cannot be requested synchronously; natively the GPU opens on first use without this).
 #[cfg(feature = "gpu")]

@@ -38,6 +38,9 @@ impl Gpu {
         let limits = adapter.limits();
         let offered = adapter.features();
         let mut features = offered & (wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP);
+        if crate::profile::requested() && offered.contains(crate::profile::FEATURES) {
+            features |= crate::profile::FEATURES;
+        }
         let coop_f16 = coop_f16_offered(&adapter, &info, offered);
         if coop_f16 {
             features |= wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX;

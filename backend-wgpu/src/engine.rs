@@ -31,6 +31,8 @@ struct Dispatch {
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,
     groups: [u32; 3],
+    /// The kernel's key as text, kept only while profiling.
+    label: Option<String>,
 }
 
 /// The dispatches recorded since the last flush and the bytes of their params and dims.
@@ -72,6 +74,8 @@ pub struct Engine {
     bind_groups: Mutex<HashMap<BindKey, wgpu::BindGroup>>,
     /// Bind groups are cached (`MLX_ARM_BIND_CACHE=0` turns it off, for measurements).
     cache_bind_groups: bool,
+    /// Timestamps around every dispatch (`MLX_ARM_GPU_PROFILE=1`, see [`crate::profile`]).
+    profiling: bool,
     /// wgpu's shader runtime checks on (`MLX_ARM_SHADER_CHECKS=1`); off by default.
     shader_checks: bool,
 }
@@ -170,6 +174,7 @@ impl Engine {
         };
         let params_arena = arena("mlx-arm params", PARAMS_ARENA, wgpu::BufferUsages::UNIFORM);
         let dims_arena = arena("mlx-arm dims", DIMS_ARENA, wgpu::BufferUsages::STORAGE);
+        let profiling = gpu.features.contains(crate::profile::FEATURES);
         Arc::new(Engine {
             gpu,
             pipelines: Mutex::default(),
@@ -179,6 +184,7 @@ impl Engine {
             pool: Mutex::default(),
             bind_groups: Mutex::default(),
             cache_bind_groups: std::env::var("MLX_ARM_BIND_CACHE").as_deref() != Ok("0"),
+            profiling,
             shader_checks,
         })
     }
@@ -396,7 +402,8 @@ impl Engine {
                 g
             }
         };
-        batch.dispatches.push(Dispatch { pipeline, bind_group, groups });
+        let label = self.profiling.then(|| key.to_string());
+        batch.dispatches.push(Dispatch { pipeline, bind_group, groups, label });
         if batch.dispatches.len() >= BATCH_BUDGET {
             self.submit_locked(&mut batch, |_| ())?;
         }
@@ -433,18 +440,51 @@ impl Engine {
             self.gpu.queue.write_buffer(&self.dims_arena, 0, &dims);
         }
         let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("mlx-arm batch") });
+        let timestamps = (self.profiling && !batch.is_empty()).then(|| self.timestamp_buffers(batch.len()));
         if !batch.is_empty() {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("mlx-arm"), timestamp_writes: None });
-            for d in &batch {
+            for (i, d) in batch.iter().enumerate() {
                 pass.set_pipeline(&d.pipeline);
                 pass.set_bind_group(0, &d.bind_group, &[]);
+                if let Some((qs, ..)) = &timestamps {
+                    pass.write_timestamp(qs, 2 * i as u32);
+                }
                 pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+                if let Some((qs, ..)) = &timestamps {
+                    pass.write_timestamp(qs, 2 * i as u32 + 1);
+                }
             }
+        }
+        if let Some((qs, resolve, staging)) = &timestamps {
+            let n = 2 * batch.len() as u32;
+            enc.resolve_query_set(qs, 0..n, resolve, 0);
+            enc.copy_buffer_to_buffer(resolve, 0, staging, 0, n as u64 * 8);
         }
         after(&mut enc);
         let index = self.gpu.queue.submit([enc.finish()]);
         self.gpu.take_error()?;
+        if let Some((_, _, staging)) = &timestamps {
+            let ticks = self.finish_read(staging, index.clone(), 4 * batch.len())?;
+            let ticks: &[u64] = bytemuck::cast_slice(&ticks);
+            let period = self.gpu.queue.get_timestamp_period() as f64 * 1e-9;
+            for (d, t) in batch.iter().zip(ticks.chunks_exact(2)) {
+                crate::profile::add(d.label.as_deref().unwrap_or("?"), t[1].saturating_sub(t[0]) as f64 * period);
+            }
+        }
         Ok(index)
+    }
+
+    /// A query set for `n` dispatches' start and end timestamps, the buffer it resolves into
+    /// and a staging buffer to read that from (profiling only).
+    fn timestamp_buffers(&self, n: usize) -> (wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer) {
+        let count = 2 * n as u32;
+        let qs = self.gpu.device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("mlx-arm profile"), ty: wgpu::QueryType::Timestamp, count });
+        let buffer = |usage| {
+            self.gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("mlx-arm profile"), size: count as u64 * 8, usage, mapped_at_creation: false })
+        };
+        let resolve = buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
+        let staging = buffer(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
+        (qs, resolve, staging)
     }
 
     /// Blocks until the queue is idle (native; a no-op on the web).

@@ -6,6 +6,7 @@ pub mod context;
 pub mod engine;
 pub mod kernels;
 pub mod probe;
+pub mod profile;
 pub mod transfer;
 
 use engine::Engine;

@@ -13,6 +13,9 @@ pub struct Roofline {
     pub device: String,
     /// Copy bandwidth in GB/s (bytes read + written).
     pub copy_gbps: f64,
+    /// Read bandwidth in GB/s: a stream that only reads (each invocation sums 8 coalesced vec4
+    /// loads and writes one), the roof of read-only kernels such as mat-vecs and reductions.
+    pub read_gbps: f64,
     /// f32 FMA peak in GFLOP/s (2 flops per FMA).
     pub fma_gflops: f64,
 }
@@ -24,6 +27,20 @@ const COPY: &str = r#"
 fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>) {
     let i = g.x + g.y * n.x * 256u;
     if (i < arrayLength(&dst)) { dst[i] = src[i]; }
+}
+"#;
+
+const READ: &str = r#"
+@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) l: u32, @builtin(workgroup_id) w: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>) {
+    let wg = w.x + w.y * n.x;
+    let base = wg * 2048u + l;
+    if (base + 1792u >= arrayLength(&src)) { return; }
+    var s = vec4<f32>(0.0);
+    for (var j = 0u; j < 8u; j = j + 1u) { s = s + src[base + j * 256u]; }
+    dst[wg * 256u + l] = s;
 }
 "#;
 
@@ -108,6 +125,19 @@ pub fn measure(gpu: &Gpu, bytes: u64) -> Result<Roofline> {
     let (gx, gy) = (groups.min(max), groups.div_ceil(max));
     // the kernel computes i = g.x + g.y * (gx * 256): full rows of gx groups
     let copy_s = time(gpu, &copy, &bg, [gx, gy], 10)?;
+    let read = pipeline(gpu, READ);
+    let bg = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &read.get_bind_group_layout(0),
+        entries: &[
+            wgpu::BindGroupEntry { binding: 0, resource: src.as_entire_binding() },
+            wgpu::BindGroupEntry { binding: 1, resource: dst.as_entire_binding() },
+        ],
+    });
+    // 8 vec4 per invocation: whole workgroups cover bytes / (16 * 2048) x 2048 vec4
+    let read_groups = (bytes / 16 / 2048) as u32;
+    let read_s = time(gpu, &read, &bg, [read_groups.min(max), read_groups.div_ceil(max)], 10)?;
+    let read_bytes = read_groups as f64 * 2048.0 * 16.0 * (1.0 + 1.0 / 8.0);
     let fma = pipeline(gpu, FMA);
     let invocations: u64 = 256 * 4096;
     let out = buf(invocations * 16);
@@ -120,6 +150,7 @@ pub fn measure(gpu: &Gpu, bytes: u64) -> Result<Roofline> {
     Ok(Roofline {
         device: gpu.describe(),
         copy_gbps: 2.0 * bytes as f64 / copy_s / 1e9,
+        read_gbps: read_bytes / read_s / 1e9,
         fma_gflops: 2.0 * FMAS_PER_INVOCATION * invocations as f64 / fma_s / 1e9,
     })
 }

@@ -9,7 +9,7 @@
 #   bash benches/gpu/run-qmv-on-device.sh
 set -uo pipefail
 source benches/gpu/device-env.sh
-SPLITS="${SPLITS:-2:4:1:1 1:4:1:1 4:4:1:1 2:2:1:1 2:8:1:1 1:8:1:1 2:4:0:1 2:4:1:2 4:4:1:4}"
+SPLITS="${SPLITS:-1:4:1:1 2:4:1:1 1:2:1:2 2:2:1:4 4:2:1:8 1:4:1:2 1:8:1:1 1:4:0:1}"
 {
   for s in $SPLITS; do
     IFS=: read -r cpl rpw sg unroll <<<"$s"

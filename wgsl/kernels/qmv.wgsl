@@ -23,7 +23,7 @@ struct Params {
     rw: u32,    // words per weight row
     g: u32,     // groups per weight row
     cpg: u32,   // chunks of 32 values per group
-    pad0: u32,
+    wpg_shift: u32, // log2 of packed words per group (2, 4 and 8 bits)
     pad1: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;

@@ -347,6 +347,104 @@ fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32) -> String {
     s
 }
 
+/// `fn accumulate` of `qmv.wgsl` for 2, 4 and 8 bits, by words: invocation `lid` takes packed
+/// words `lid`, `lid + WGS`, ... of every row (`unroll` of them per pass, loads issued
+/// together), so each load instruction of a warp reads 128 contiguous bytes of a row and the
+/// 32 / BITS values of x a word needs are adjacent to its neighbours' (x loads of a warp span
+/// 32·(32/BITS)·4 bytes instead of 32 lanes x 128 bytes with 32-value chunks, which cost the
+/// load unit 4x the transactions). Unpacking as in [`qmv_accumulate_fn`] (mask within 16-bit
+/// halves, x pre-scaled); the group of word `w` is `w >> P.wpg_shift`.
+fn qmv_words_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32) -> String {
+    let mut s = String::from("fn accumulate(blk: u32, lid: u32) -> array<f32, NACC> {\n");
+    for r in 0..rpw {
+        // rows past N re-read the last row (no branch around the loads); never written
+        let _ = writeln!(s, "    let r{r} = min(blk * RPW + {r}u, P.n - 1u);");
+    }
+    for i in 0..mr * rpw {
+        let _ = writeln!(s, "    var a{i} = 0.0;");
+    }
+    s.push_str("    var c = lid;\n");
+    if unroll > 1 {
+        let _ = writeln!(s, "    for (; c + {}u * WGS < P.rw; c = c + {unroll}u * WGS) {{", unroll - 1);
+        let tags: Vec<String> = (0..unroll).map(|u| format!("u{u}")).collect();
+        for (u, t) in tags.iter().enumerate() {
+            let _ = writeln!(s, "        let c{t} = c + {u}u * WGS;");
+        }
+        for t in &tags {
+            s.push_str(&qmv_word_loads(bits, mr, rpw, t));
+        }
+        for t in &tags {
+            s.push_str(&qmv_word_math(bits, mr, rpw, t));
+        }
+        s.push_str("    }\n");
+    }
+    s.push_str("    for (; c < P.rw; c = c + WGS) {\n        let cu = c;\n");
+    s.push_str(&qmv_word_loads(bits, mr, rpw, "u"));
+    s.push_str(&qmv_word_math(bits, mr, rpw, "u"));
+    let accs: Vec<String> = (0..mr * rpw).map(|i| format!("a{i}")).collect();
+    let _ = writeln!(s, "    }}\n    return array<f32, NACC>({});\n}}", accs.join(", "));
+    s
+}
+
+/// The loads for packed word `c{t}` of every row: the words, scales, biases and x.
+fn qmv_word_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
+    let xv = 32 / bits / 4; // vec4s of x per word
+    let mut s = String::new();
+    let _ = writeln!(s, "        let gi{t} = c{t} >> P.wpg_shift;");
+    for r in 0..rpw {
+        let _ = writeln!(s, "        let w{r}{t} = W[P.off_w + r{r} * P.rw + c{t}];");
+    }
+    for r in 0..rpw {
+        let _ = writeln!(s, "        let s{r}{t} = SC[P.off_s + r{r} * P.g + gi{t}];\n        let b{r}{t} = BI[P.off_b + r{r} * P.g + gi{t}];");
+    }
+    for m in 0..mr {
+        let _ = writeln!(s, "        let xb{m}{t} = (P.off_x + {m}u * P.k) / 4u + c{t} * {xv}u;");
+        for j in 0..xv {
+            let _ = writeln!(s, "        let x{m}_{j}{t} = X[xb{m}{t} + {j}u];");
+        }
+    }
+    s
+}
+
+/// Unpacking and multiply-adds of packed word `c{t}` into the accumulators.
+fn qmv_word_math(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
+    let xv = 32 / bits / 4;
+    let mut s = String::new();
+    let sum = |terms: Vec<String>| -> String {
+        let mut v = terms;
+        while v.len() > 1 {
+            v = v.chunks(2).map(|p| if p.len() == 2 { format!("({} + {})", p[0], p[1]) } else { p[0].clone() }).collect();
+        }
+        v.pop().unwrap_or_default()
+    };
+    for m in 0..mr {
+        let _ = writeln!(s, "        let xt{m}{t} = {};", sum((0..xv).map(|j| format!("x{m}_{j}{t}")).collect()));
+        let _ = writeln!(s, "        let xsum{m}{t} = (xt{m}{t}.x + xt{m}{t}.y) + (xt{m}{t}.z + xt{m}{t}.w);");
+        for j in 0..xv {
+            let f: Vec<String> = (0..4).map(|l| format!("{:?}", 1.0 / (1u32 << ((4 * j + l) * bits % 16)) as f64)).collect();
+            let _ = writeln!(s, "        let y{m}_{j}{t} = x{m}_{j}{t} * vec4<f32>({});", f.join(", "));
+        }
+    }
+    for r in 0..rpw {
+        let _ = writeln!(s, "        let h{r}{t} = w{r}{t} >> 16u;");
+        let val = |i: u32| {
+            let sh = i * bits;
+            let (src, sh) = if sh < 16 { (format!("w{r}{t}"), sh) } else { (format!("h{r}{t}"), sh - 16) };
+            format!("(({src} & {:#x}u) | 0x4b000000u)", ((1u32 << bits) - 1) << sh)
+        };
+        for j in 0..xv {
+            let lanes: Vec<String> = (0..4).map(|l| val(4 * j + l)).collect();
+            let _ = writeln!(s, "        let q{r}_{j}{t} = bitcast<vec4<f32>>(vec4<u32>({})) - vec4<f32>(8388608.0);", lanes.join(", "));
+        }
+        for m in 0..mr {
+            let i = r * mr + m;
+            let d = sum((0..xv).map(|j| format!("dot(q{r}_{j}{t}, y{m}_{j}{t})")).collect());
+            let _ = writeln!(s, "        a{i} = a{i} + (s{r}{t} * {d} + b{r}{t} * xsum{m}{t});");
+        }
+    }
+    s
+}
+
 /// The loads of chunk `c{t}` (values named with suffix `t`): every row's packed words, scales,
 /// biases, then x with its sum and (2/4/8 bits) its pre-scaled copy.
 fn qmv_chunk_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
@@ -636,7 +734,7 @@ impl KernelKey {
                 include_str!("../kernels/qdequantize.wgsl")
             }
             KernelKey::QMatvec { dtype, bits, rows, rpw, warps, unroll, subgroups } => {
-                if !quant_ok(*dtype, *bits) || !(1..=4).contains(rows) || ![1, 2, 4, 8, 16].contains(rpw) || ![1, 2, 4, 8].contains(warps) || ![1, 2, 4].contains(unroll) {
+                if !quant_ok(*dtype, *bits) || !(1..=4).contains(rows) || ![1, 2, 4, 8, 16].contains(rpw) || ![1, 2, 4, 8].contains(warps) || ![1, 2, 4, 8].contains(unroll) {
                     return None;
                 }
                 quant_header(&mut h, *bits);
@@ -644,13 +742,18 @@ impl KernelKey {
                 let _ = writeln!(h, "const RPW: u32 = {rpw}u;");
                 let _ = writeln!(h, "const WARPS: u32 = {warps}u;");
                 h.push_str(if *subgroups { QMV_ENTRY_SUBGROUPS } else { QMV_ENTRY_TREE });
-                let vw = qmv_vec_width(*bits);
+                let by_word = 16 % bits == 0;
+                let vw = if by_word { 1 } else { qmv_vec_width(*bits) };
                 let wty = if vw == 1 { "u32".to_string() } else { format!("vec{vw}<u32>") };
                 h.push_str("@group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;\n");
                 let _ = writeln!(h, "@group(0) @binding(3) var<storage, read> W: array<{wty}>;");
                 buffers_from(&mut h, 4, &[("SC", "f32"), ("BI", "f32")], ("O", "f32"));
                 h.push_str(&narrow_fn(*dtype));
-                h.push_str(&qmv_accumulate_fn(*bits, *rows, *rpw, *unroll));
+                if by_word {
+                    h.push_str(&qmv_words_accumulate_fn(*bits, *rows, *rpw, *unroll));
+                } else {
+                    h.push_str(&qmv_accumulate_fn(*bits, *rows, *rpw, *unroll));
+                }
                 include_str!("../kernels/qmv.wgsl")
             }
             KernelKey::QMatmul { dtype, bits, transpose } => {

@@ -25,7 +25,7 @@ pub struct QmvTuning {
     /// Weight rows per workgroup: 1, 2, 4, 8 or 16 (`MLX_ARM_QMV_RPW`, default 4).
     pub rows_per_workgroup: usize,
     /// Chunks of 32 values each invocation should get: warps per workgroup are chosen from K so
-    /// (1 to 8 warps, a power of two; `MLX_ARM_QMV_CPL`, default 2).
+    /// (1 to 8 warps, a power of two; `MLX_ARM_QMV_CPL`, default 1).
     pub chunks_per_lane: usize,
     /// Chunks per pass of an invocation whose loads are issued together: 1, 2 or 4
     /// (`MLX_ARM_QMV_UNROLL`, default 1).
@@ -46,8 +46,8 @@ pub fn qmv_tuning() -> QmvTuning {
         };
         QmvTuning {
             rows_per_workgroup: env("MLX_ARM_QMV_RPW", &[1, 2, 4, 8, 16], 4),
-            chunks_per_lane: env("MLX_ARM_QMV_CPL", &[1, 2, 4, 8, 16], 2),
-            unroll: env("MLX_ARM_QMV_UNROLL", &[1, 2, 4], 1),
+            chunks_per_lane: env("MLX_ARM_QMV_CPL", &[1, 2, 4, 8, 16], 1),
+            unroll: env("MLX_ARM_QMV_UNROLL", &[1, 2, 4, 8], 1),
             subgroups: std::env::var("MLX_ARM_SUBGROUPS").map_or(true, |v| v != "0"),
         }
     })
@@ -55,8 +55,8 @@ pub fn qmv_tuning() -> QmvTuning {
 
 /// Sets the mat-vec tuning for later dispatches; a typed error for values the kernel lacks.
 pub fn set_qmv_tuning(t: QmvTuning) -> Result<()> {
-    if ![1, 2, 4, 8, 16].contains(&t.rows_per_workgroup) || t.chunks_per_lane == 0 || ![1, 2, 4].contains(&t.unroll) {
-        let detail = format!("{t:?}: rows per workgroup must be 1, 2, 4, 8 or 16, unroll 1, 2 or 4, chunks per lane positive");
+    if ![1, 2, 4, 8, 16].contains(&t.rows_per_workgroup) || t.chunks_per_lane == 0 || ![1, 2, 4, 8].contains(&t.unroll) {
+        let detail = format!("{t:?}: rows per workgroup must be 1, 2, 4, 8 or 16, unroll 1, 2, 4 or 8, chunks per lane positive");
         return Err(Error::Argument { op: "set_qmv_tuning", detail });
     }
     *QMV_TUNING.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
@@ -132,7 +132,8 @@ pub fn quantized_matmul(e: &Arc<Engine>, inputs: &[Data], gs: usize, bits: usize
         let (key, rpw) = matvec_kernel(e, dt, bits, m, k);
         let blocks = n.div_ceil(rpw);
         let params = [
-            n as u32, k as u32, blocks as u32, x.offset as u32, w.offset as u32, s.offset as u32, b.offset as u32, row_words, groups, (gs / 32) as u32, 0, 0,
+            n as u32, k as u32, blocks as u32, x.offset as u32, w.offset as u32, s.offset as u32, b.offset as u32, row_words, groups, (gs / 32) as u32,
+            (gs * bits as usize / 32).max(1).ilog2(), 0,
         ];
         e.dispatch_1d(&key, "main", &params, None, &bufs, blocks)?;
     } else {

@@ -99,10 +99,14 @@ struct Bench<'a> {
 impl Bench<'_> {
     fn record(&mut self, suite: &'static str, op: &str, shape: &[usize], dtype: Dtype, secs: f64, work: f64, unit: &'static str) {
         let rate = work / secs / 1e9;
-        let peak = if unit == "GFLOP/s" { self.roof.fma_gflops } else { self.roof.copy_gbps };
+        let peak = match unit {
+            "GFLOP/s" => self.roof.fma_gflops,
+            "GB/s read" => self.roof.read_gbps,
+            _ => self.roof.copy_gbps,
+        };
         let row = Row { suite, op: op.into(), shape: shape_str(shape), dtype, median_s: secs, rate, unit, of_roofline: rate / peak };
         println!(
-            "{:<12} {:<22} {:<16} {:<9} {:>11.3} ms {:>10.1} {:<8} {:>6.1}%",
+            "{:<12} {:<22} {:<16} {:<9} {:>11.3} ms {:>10.1} {:<9} {:>6.1}%",
             row.suite, row.op, row.shape, row.dtype.to_string(), secs * 1e3, rate, unit, 100.0 * row.of_roofline
         );
         self.rows.push(row);
@@ -209,7 +213,7 @@ impl Bench<'_> {
                 Ok(y)
             })?;
             let bytes = (up.0.nbytes() + up.1.nbytes() + up.2.nbytes()) * 2 * reps * evals;
-            self.record("qmv", &format!("q4 mat-vec gs{gs} (x160)"), &[n, k], Dtype::Float32, t, bytes as f64, "GB/s");
+            self.record("qmv", &format!("q4 mat-vec gs{gs} (x160)"), &[n, k], Dtype::Float32, t, bytes as f64, "GB/s read");
         }
         Ok(())
     }
@@ -277,9 +281,10 @@ impl Bench<'_> {
             })
             .collect();
         format!(
-            "{{\"device\": \"{}\", \"copy_gbps\": {}, \"fma_gflops\": {}, \"rows\": [\n{}\n]}}\n",
+            "{{\"device\": \"{}\", \"copy_gbps\": {}, \"read_gbps\": {}, \"fma_gflops\": {}, \"rows\": [\n{}\n]}}\n",
             self.roof.device.replace('"', "'"),
             self.roof.copy_gbps,
+            self.roof.read_gbps,
             self.roof.fma_gflops,
             rows.join(",\n")
         )
@@ -303,7 +308,10 @@ fn main() {
 fn run(o: &Options) -> Result<()> {
     let roof = roofline::measure(o.device, o.quick)?;
     println!("device: {}", roof.device);
-    println!("roofline: copy {:.1} GB/s, f32 FMA peak {:.1} GFLOP/s (measured by this harness)", roof.copy_gbps, roof.fma_gflops);
+    println!(
+        "roofline: copy {:.1} GB/s, read {:.1} GB/s, f32 FMA peak {:.1} GFLOP/s (measured by this harness)",
+        roof.copy_gbps, roof.read_gbps, roof.fma_gflops
+    );
     println!("{:<12} {:<22} {:<16} {:<9} {:>14} {:>19} {:>7}", "suite", "op", "shape", "dtype", "median", "rate", "roof");
     let budget = Duration::from_millis(if o.quick { 200 } else { 1500 });
     let mut b = Bench { o, roof, rows: vec![], budget };

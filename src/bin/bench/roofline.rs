@@ -20,6 +20,7 @@ pub fn measure(device: Device, quick: bool) -> Result<Roofline> {
     Ok(Roofline {
         device: format!("CPU: {} rayon threads, {}", rayon::current_num_threads(), std::env::consts::ARCH),
         copy_gbps: cpu_copy_gbps(bytes as usize),
+        read_gbps: cpu_read_gbps(bytes as usize),
         fma_gflops: cpu_fma_gflops(),
     })
 }
@@ -42,6 +43,33 @@ fn cpu_copy_gbps(bytes: usize) -> f64 {
         })
         .collect();
     std::hint::black_box(&dst);
+    median(runs)
+}
+
+/// Read bandwidth: every rayon thread folds its chunks of u64 words with wrapping adds in 8
+/// independent lanes (cheap enough to be bound by memory, not arithmetic).
+fn cpu_read_gbps(bytes: usize) -> f64 {
+    let src = vec![1u64; bytes / 8];
+    let chunk = src.len().div_ceil(rayon::current_num_threads() * 4);
+    let runs: Vec<f64> = (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            let s: u64 = src
+                .par_chunks(chunk)
+                .map(|c| {
+                    let mut acc = [0u64; 8];
+                    for w in c.chunks_exact(8) {
+                        for (a, x) in acc.iter_mut().zip(w) {
+                            *a = a.wrapping_add(*x);
+                        }
+                    }
+                    acc.iter().fold(0u64, |x, y| x.wrapping_add(*y))
+                })
+                .reduce(|| 0, u64::wrapping_add);
+            std::hint::black_box(s);
+            bytes as f64 / t.elapsed().as_secs_f64() / 1e9
+        })
+        .collect();
     median(runs)
 }
 

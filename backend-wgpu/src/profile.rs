@@ -1,0 +1,57 @@
+//! GPU time per kernel, for finding where a workload's device time goes: with
+//! `MLX_ARM_GPU_PROFILE=1` (and an adapter offering timestamp queries inside passes) every
+//! dispatch is bracketed by two timestamps, each submission is waited for and its timestamps
+//! read back, and the durations are summed per kernel ([`report`]). Waiting per submission
+//! serialises host and device, so wall-clock figures taken while profiling are not the
+//! library's speed; the per-kernel device times are.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+/// Whether profiling was asked for (`MLX_ARM_GPU_PROFILE=1`, read once).
+pub fn requested() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var("MLX_ARM_GPU_PROFILE").is_ok_and(|v| v == "1"))
+}
+
+/// The features profiling needs from the adapter.
+pub const FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY.union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+
+/// Dispatch count and device seconds per kernel label, since the last [`reset`].
+static TOTALS: Mutex<Option<HashMap<String, (u64, f64)>>> = Mutex::new(None);
+
+/// Adds one dispatch of `label` that took `seconds` on the device.
+pub(crate) fn add(label: &str, seconds: f64) {
+    let mut t = TOTALS.lock().unwrap_or_else(|p| p.into_inner());
+    let e = t.get_or_insert_with(HashMap::new).entry(label.to_string()).or_default();
+    e.0 += 1;
+    e.1 += seconds;
+}
+
+/// One kernel's profile: its label (the kernel key), dispatches and device seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KernelTime {
+    /// The kernel, as its key prints (family, variant, dtypes).
+    pub kernel: String,
+    /// Dispatches recorded.
+    pub dispatches: u64,
+    /// Device seconds summed over them.
+    pub seconds: f64,
+}
+
+/// Device time per kernel since the last [`reset`], longest first (empty when not profiling).
+pub fn report() -> Vec<KernelTime> {
+    let t = TOTALS.lock().unwrap_or_else(|p| p.into_inner());
+    let mut v: Vec<KernelTime> = t
+        .iter()
+        .flatten()
+        .map(|(k, &(dispatches, seconds))| KernelTime { kernel: k.clone(), dispatches, seconds })
+        .collect();
+    v.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    v
+}
+
+/// Forgets what was measured so far.
+pub fn reset() {
+    *TOTALS.lock().unwrap_or_else(|p| p.into_inner()) = None;
+}
