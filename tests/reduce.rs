@@ -139,6 +139,32 @@ fn arg_reductions_match_reference() {
     }
 }
 
+/// Few long lines (an LLM's argmax over its vocabulary): the GPU splits each line over many
+/// workgroups and combines their candidates; ties and NaN must still resolve to the first
+/// index across those splits, also on a transposed view.
+#[test]
+fn arg_reductions_of_long_lines() {
+    for device in devices() {
+        let n = 128_256usize;
+        let mut v: Vec<f64> = (0..3 * n).map(|i| ((i * 7919) % 10_007) as f64 / 10_007.0).collect();
+        // line 0: the max twice, in different splits; line 1: a NaN late and one early; line 2:
+        // the max at the very end
+        v[50_000] = 2.0;
+        v[90_000] = 2.0;
+        v[n + 100_000] = f64::NAN;
+        v[n + 70_000] = f64::NAN;
+        v[3 * n - 1] = 3.0;
+        let a = array(&v, &[3, n], Dtype::Float32);
+        check("argmax long lines", &ops::argmax_device(&a, Some(1), false, device).unwrap(), &[50_000.0, 70_000.0, (n - 1) as f64], &[3], Dtype::Uint32, (0.0, 0.0));
+        let at = array(&v, &[3, n], Dtype::Float32).transpose(None).unwrap();
+        check("argmax long lines, transposed view", &ops::argmax_device(&at, Some(0), false, device).unwrap(), &[50_000.0, 70_000.0, (n - 1) as f64], &[3], Dtype::Uint32, (0.0, 0.0));
+        let mins: Vec<f64> = (0..3).map(|r| v[r * n..(r + 1) * n].iter().enumerate().filter(|(_, x)| !x.is_nan()).fold((0usize, f64::INFINITY), |b, (i, &x)| if x < b.1 { (i, x) } else { b }).0 as f64).collect();
+        // line 1 holds NaN, which counts as the extremum for argmin too
+        let want = [mins[0], 70_000.0, mins[2]];
+        check("argmin long lines", &ops::argmin_device(&a, Some(1), false, device).unwrap(), &want, &[3], Dtype::Uint32, (0.0, 0.0));
+    }
+}
+
 #[test]
 fn scans_match_reference() {
     for device in devices() {

@@ -527,6 +527,7 @@ impl KernelKey {
     pub fn entry_points(&self) -> &'static [&'static str] {
         match self {
             KernelKey::Sort { .. } => &["init", "step", "finish"],
+            KernelKey::ArgReduce { .. } => &["main", "partial", "combine"],
             _ => &["main"],
         }
     }
@@ -600,6 +601,8 @@ impl KernelKey {
                 let s = scalar(*input);
                 let _ = writeln!(h, "alias KEY = {};", s.wgsl());
                 buffers(&mut h, &[("A", "KEY")], ("O", "u32"));
+                h.push_str("@group(0) @binding(4) var<storage, read_write> PV: array<KEY>;\n");
+                h.push_str("@group(0) @binding(5) var<storage, read_write> PI: array<u32>;\n");
                 h.push_str(&is_nan_fn(s, "KEY"));
                 let cmp = if *op == ArgReduceOp::ArgMax { "a > b" } else { "a < b" };
                 let _ = writeln!(h, "fn better(a: KEY, b: KEY) -> bool {{ return {cmp}; }}");

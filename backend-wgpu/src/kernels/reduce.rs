@@ -104,6 +104,9 @@ fn reduce_columns(engine: &Arc<Engine>, op: ReduceOp, r: &Resident, x: &Data, co
     Ok(Engine::output(mem, out_dt, shape))
 }
 
+/// Values per workgroup when an arg-reduction splits long lines (fewer than 64 of them).
+const ARG_SEGMENT: usize = 4096;
+
 /// Index of the extremum along `axis`.
 pub fn arg_reduce(engine: &Arc<Engine>, op: ArgReduceOp, axis: usize, x: &Data, shape: &[usize]) -> Result<Data> {
     let r = Resident::of(engine, x)?;
@@ -112,8 +115,19 @@ pub fn arg_reduce(engine: &Arc<Engine>, op: ArgReduceOp, axis: usize, x: &Data, 
     let mem = engine.alloc(n_out)?;
     let mut dims = ks.clone();
     dims.extend(&kst);
-    let params = [n_out as u32, x.shape[axis] as u32, ks.len() as u32, w(x.strides[axis] as i32), w(x.offset as i32), 0, 0, 0];
-    engine.dispatch_1d(&KernelKey::ArgReduce { op, input: x.dtype() }, "main", &params, Some(&dims), &[(2, r.buf()), (3, mem.buf())], n_out)?;
+    let n = x.shape[axis];
+    let key = KernelKey::ArgReduce { op, input: x.dtype() };
+    // few long lines: split each over workgroups of ARG_SEGMENT values, then combine
+    let segs = if n_out < 64 { n.div_ceil(ARG_SEGMENT).min(256) } else { 1 };
+    let seg_len = n.div_ceil(segs);
+    let params = [n_out as u32, n as u32, ks.len() as u32, w(x.strides[axis] as i32), w(x.offset as i32), segs as u32, seg_len as u32, 0];
+    if segs == 1 {
+        engine.dispatch_1d(&key, "main", &params, Some(&dims), &[(2, r.buf()), (3, mem.buf())], n_out)?;
+    } else {
+        let (vals, idx) = (engine.alloc(n_out * segs)?, engine.alloc(n_out * segs)?);
+        engine.dispatch_1d(&key, "partial", &params, Some(&dims), &[(2, r.buf()), (4, vals.buf()), (5, idx.buf())], n_out * segs)?;
+        engine.dispatch_1d(&key, "combine", &params, None, &[(3, mem.buf()), (4, vals.buf()), (5, idx.buf())], n_out)?;
+    }
     Ok(Engine::output(mem, Dtype::Uint32, shape))
 }
 
