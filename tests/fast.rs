@@ -32,7 +32,7 @@ fn norms_match_reference() {
     let mut rng = Rng::new(1);
     for device in devices() {
         with_default_device(device, || {
-            for (shape, dt) in [(vec![3usize, 5, 67], Dtype::Float32), (vec![4, 128], Dtype::Float16), (vec![2, 576], Dtype::Bfloat16)] {
+            for (shape, dt) in [(vec![3usize, 5, 67], Dtype::Float32), (vec![4, 128], Dtype::Float16), (vec![2, 576], Dtype::Bfloat16), (vec![2, 2348], Dtype::Float32), (vec![1, 4096], Dtype::Float16)] {
                 let d = shape[shape.len() - 1];
                 let n: usize = shape.iter().product();
                 let x = common::stored(&rand(&mut rng, n), dt);

@@ -24,8 +24,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let row = wid.x + wid.y * nwg.x;
     if (row >= P.rows) { return; }
     let base = P.off_a + row * P.n;
+    // four loads in flight per invocation: a decode step normalises one row, so this one
+    // workgroup's load latency is the whole kernel's time
     var ss = 0.0;
-    for (var i = lid; i < P.n; i = i + 256u) {
+    var i = lid;
+    for (; i + 768u < P.n; i = i + 1024u) {
+        let v0 = A[base + i];
+        let v1 = A[base + i + 256u];
+        let v2 = A[base + i + 512u];
+        let v3 = A[base + i + 768u];
+        ss = ss + ((v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3));
+    }
+    for (; i < P.n; i = i + 256u) {
         let v = A[base + i];
         ss = ss + v * v;
     }
@@ -37,9 +47,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let r = 1.0 / sqrt(red[0] / f32(P.n) + P.eps);
     let out = row * P.n;
-    for (var i = lid; i < P.n; i = i + 256u) {
-        var y = narrow(A[base + i] * r);
-        if (P.has_w != 0u) { y = narrow(y * W[P.off_w + i]); }
-        O[out + i] = y;
+    var j = lid;
+    if (P.has_w != 0u) {
+        for (; j + 768u < P.n; j = j + 1024u) {
+            let a = vec4<f32>(A[base + j], A[base + j + 256u], A[base + j + 512u], A[base + j + 768u]);
+            let w = vec4<f32>(W[P.off_w + j], W[P.off_w + j + 256u], W[P.off_w + j + 512u], W[P.off_w + j + 768u]);
+            O[out + j] = narrow(narrow(a.x * r) * w.x);
+            O[out + j + 256u] = narrow(narrow(a.y * r) * w.y);
+            O[out + j + 512u] = narrow(narrow(a.z * r) * w.z);
+            O[out + j + 768u] = narrow(narrow(a.w * r) * w.w);
+        }
+    }
+    for (; j < P.n; j = j + 256u) {
+        var y = narrow(A[base + j] * r);
+        if (P.has_w != 0u) { y = narrow(y * W[P.off_w + j]); }
+        O[out + j] = y;
     }
 }
