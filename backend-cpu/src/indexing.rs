@@ -131,6 +131,27 @@ pub fn slice_update(start: &[usize], step: &[isize], src: &Data, upd: &Data, sha
     Ok(out.finish(shape))
 }
 
+/// `slice_update` written over `dst`, a donated dense buffer of the output's shape (see
+/// `Backend::eval_in_place`); `dst` back, unchanged, when it has no writable host copy.
+pub fn slice_update_in_place(start: &[usize], step: &[isize], mut dst: Data, upd: &Data) -> Result<std::result::Result<Data, Data>> {
+    let hu = Host::of(upd)?;
+    let ostr = row_major_strides(&dst.shape);
+    let base: isize = start.iter().zip(&ostr).map(|(&s, &st)| s as isize * st).sum();
+    let rstr: Vec<isize> = ostr.iter().zip(step).map(|(&s, &k)| s * k).collect();
+    let dt = dst.dtype();
+    let n = dst.size();
+    let Some(buffer) = std::sync::Arc::get_mut(&mut dst.buffer) else { return Ok(Err(dst)) };
+    let Some(bytes) = buffer.host_bytes_mut() else { return Ok(Err(dst)) };
+    with_dtype!(dt, T => {
+        let o: &mut [T] = &mut bytemuck::cast_slice_mut(bytes)[..n];
+        let u = hu.view::<T>().to_contiguous();
+        for (off, &v) in StridedIter::new(&upd.shape, &rstr, base).zip(u.iter()) {
+            o[off as usize] = v;
+        }
+    });
+    Ok(Ok(dst))
+}
+
 /// `start + i * step` converted to `dt`.
 pub fn arange(start: f64, step: f64, shape: &[usize], dt: Dtype) -> Result<Data> {
     let n = numel(shape);

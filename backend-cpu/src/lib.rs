@@ -35,6 +35,15 @@ impl Backend for CpuBackend {
         format!("CPU ({} threads, {}, SIMD {})", rayon::current_num_threads(), std::env::consts::ARCH, simd::describe())
     }
 
+    fn eval_in_place(&self, prim: &Primitive, mut inputs: Vec<Data>, _shape: &[usize], _dtype: Dtype) -> Result<std::result::Result<Data, Vec<Data>>> {
+        let Primitive::SliceUpdate { start, step } = prim else { return Ok(Err(inputs)) };
+        let dst = inputs.remove(0);
+        Ok(indexing::slice_update_in_place(start, step, dst, &inputs[0])?.map_err(|dst| {
+            inputs.insert(0, dst);
+            inputs
+        }))
+    }
+
     fn eval(&self, prim: &Primitive, inputs: &[Data], shape: &[usize], dtype: Dtype) -> Result<Data> {
         use Primitive::*;
         let x = || &inputs[0];

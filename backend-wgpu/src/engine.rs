@@ -112,6 +112,16 @@ pub struct GpuMem {
 }
 
 impl GpuMem {
+    /// Forgets a started readback: the memory is about to be written in place, so what that
+    /// copy holds would be stale.
+    pub fn forget_prefetch(&self) {
+        self.prefetched.lock().unwrap().take();
+    }
+    /// Whether this memory was allocated by `engine`.
+    pub fn belongs_to(&self, engine: &Arc<Engine>) -> bool {
+        Arc::ptr_eq(&self.engine, engine)
+    }
+
     /// The wgpu buffer.
     pub fn buf(&self) -> &wgpu::Buffer {
         self.buffer.as_ref().expect("live until dropped")

@@ -97,6 +97,24 @@ impl Backend for WgpuBackend {
         }
     }
 
+    fn eval_in_place(&self, prim: &Primitive, mut inputs: Vec<Data>, shape: &[usize], dtype: Dtype) -> Result<std::result::Result<Data, Vec<Data>>> {
+        let Primitive::SliceUpdate { start, step } = prim else { return Ok(Err(inputs)) };
+        // only memory of this engine, written by the GPU (a host-only buffer is not uploaded
+        // just to be written in place)
+        let ours = inputs[0].buffer.device_mem().is_some_and(|m| m.as_any().downcast_ref::<engine::GpuMem>().is_some_and(|g| g.belongs_to(&self.engine)));
+        if !ours {
+            return Ok(Err(inputs));
+        }
+        let mut dst = inputs.remove(0);
+        let Some(mem) = Arc::get_mut(&mut dst.buffer).and_then(|b| b.device_mem_for_writing()) else {
+            inputs.insert(0, dst);
+            return Ok(Err(inputs));
+        };
+        let gpu = mem.as_any().downcast_ref::<engine::GpuMem>().expect("checked above");
+        ew::slice_update_in_place(&self.engine, start, step, gpu, &inputs[0], shape, dtype)?;
+        Ok(Ok(dst))
+    }
+
     fn flush(&self) -> Result<()> {
         self.engine.flush()
     }

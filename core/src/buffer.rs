@@ -165,6 +165,24 @@ impl Buffer {
     pub fn device_mem(&self) -> Option<Arc<dyn DeviceMem>> {
         self.device.read().unwrap().clone()
     }
+    /// The host bytes, writable, of a buffer its owner holds alone (see
+    /// [`crate::backend::Backend::eval_in_place`]); any device copy is dropped, as writing makes
+    /// it stale. `None` (and nothing dropped) without an owned, unshared host copy.
+    pub fn host_bytes_mut(&mut self) -> Option<&mut [u8]> {
+        let host = Arc::get_mut(self.host.get_mut()?)?;
+        if !matches!(host, HostMem::Owned { .. }) {
+            return None;
+        }
+        *self.device.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        host.bytes_mut()
+    }
+    /// The device copy of a buffer its owner holds alone, for a device to write in place; the
+    /// host copy is dropped, as writing makes it stale. `None` (and nothing dropped) without one.
+    pub fn device_mem_for_writing(&mut self) -> Option<Arc<dyn DeviceMem>> {
+        let dev = self.device.get_mut().unwrap_or_else(|p| p.into_inner()).clone()?;
+        self.host.take();
+        Some(dev)
+    }
     /// Attaches a device copy (made by a backend uploading the host copy).
     pub fn set_device_mem(&self, mem: Arc<dyn DeviceMem>) {
         *self.device.write().unwrap() = Some(mem);

@@ -11,6 +11,7 @@ use crate::primitive::Primitive;
 use crate::{Error, Result};
 use std::cell::Cell;
 use std::collections::HashSet;
+use std::sync::Arc;
 
 thread_local! {
     static TRACING: Cell<usize> = const { Cell::new(0) };
@@ -100,16 +101,9 @@ fn eval_node(a: &Array) -> Result<()> {
         })?;
         (prim, g.inputs.clone())
     };
-    let datas: Vec<Data> = inputs.iter().map(|i| i.0.data.get().cloned().expect("inputs first")).collect();
-    let data = if prim.is_view() {
-        eval_view(a, &prim, &datas)?
-    } else {
-        let be = backend(a.stream().device)?;
-        let dtypes: Vec<_> = datas.iter().map(|d| d.dtype()).chain([a.dtype()]).collect();
-        if let Some(why) = be.unsupported(&prim, &dtypes) {
-            return Err(Error::Device { op: prim.name().into(), what: why, device: a.stream().device.to_string() });
-        }
-        be.eval(&prim, &datas, a.shape(), a.dtype())?
+    let data = match donate(a, &prim, inputs)? {
+        Donation::Done(data) => data,
+        Donation::Declined(inputs) => eval_fresh(a, &prim, &inputs)?,
     };
     debug_assert_eq!(data.shape, a.shape(), "{} produced the wrong shape", prim.name());
     let _ = a.0.data.set(data);
@@ -119,6 +113,64 @@ fn eval_node(a: &Array) -> Result<()> {
         g.inputs.clear();
     }
     Ok(())
+}
+
+/// What came of offering a node's first input buffer to its primitive.
+enum Donation {
+    /// The backend wrote the output over the donated buffer.
+    Done(Data),
+    /// No donation (the inputs, unchanged, to evaluate as usual).
+    Declined(Vec<Array>),
+}
+
+/// Hands `inputs[0]`'s buffer to the backend when `prim` can write over it and nothing else can
+/// observe it: this node's graph holds the only handle to that array (checked after taking the
+/// inputs out of the graph), its data is the only user of the buffer (no views, no other array),
+/// the buffer has a single copy (host or device), and the view is dense over the whole buffer.
+fn donate(a: &Array, prim: &Primitive, mut inputs: Vec<Array>) -> Result<Donation> {
+    if is_tracing() || !prim.donates_first_input() || inputs.is_empty() {
+        return Ok(Donation::Declined(inputs));
+    }
+    // the graph's own handles are dropped so the counts below see only outside holders
+    a.0.graph.lock().unwrap().inputs.clear();
+    let unique = Arc::get_mut(&mut inputs[0].0).and_then(|node| {
+        let d = node.data.get()?;
+        let whole = d.offset == 0 && d.is_row_contiguous() && d.size() == d.buffer.len();
+        let fits = d.shape == a.shape() && d.dtype() == a.dtype() && node.stream.device == a.stream().device;
+        (whole && fits && Arc::strong_count(&d.buffer) == 1 && Arc::weak_count(&d.buffer) == 0).then(|| node.data.take())?
+    });
+    let Some(first) = unique else {
+        a.0.graph.lock().unwrap().inputs.clone_from(&inputs);
+        return Ok(Donation::Declined(inputs));
+    };
+    let mut datas = vec![first];
+    datas.extend(inputs[1..].iter().map(|i| i.0.data.get().cloned().expect("inputs first")));
+    match backend(a.stream().device)?.eval_in_place(prim, datas, a.shape(), a.dtype())? {
+        Ok(data) => Ok(Donation::Done(data)),
+        Err(mut datas) => {
+            // not done in place: the first input gets its data back, unchanged
+            let first = datas.swap_remove(0);
+            let node = Arc::get_mut(&mut inputs[0].0).expect("still the only handle");
+            let _ = node.data.set(first);
+            a.0.graph.lock().unwrap().inputs.clone_from(&inputs);
+            Ok(Donation::Declined(inputs))
+        }
+    }
+}
+
+/// Evaluates `a` from its evaluated `inputs` into new memory (views share their input's).
+fn eval_fresh(a: &Array, prim: &Primitive, inputs: &[Array]) -> Result<Data> {
+    let datas: Vec<Data> = inputs.iter().map(|i| i.0.data.get().cloned().expect("inputs first")).collect();
+    Ok(if prim.is_view() {
+        eval_view(a, &prim, &datas)?
+    } else {
+        let be = backend(a.stream().device)?;
+        let dtypes: Vec<_> = datas.iter().map(|d| d.dtype()).chain([a.dtype()]).collect();
+        if let Some(why) = be.unsupported(&prim, &dtypes) {
+            return Err(Error::Device { op: prim.name().into(), what: why, device: a.stream().device.to_string() });
+        }
+        be.eval(prim, &datas, a.shape(), a.dtype())?
+    })
 }
 
 /// A dense copy of `d` made by `a`'s backend.

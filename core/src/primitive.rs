@@ -324,6 +324,13 @@ pub enum Primitive {
 }
 
 impl Primitive {
+    /// Whether evaluation may hand this primitive its first input's buffer to write into when
+    /// nothing else holds it ([`crate::backend::Backend::eval_in_place`]): `slice_update`, so a
+    /// preallocated KV cache is updated in place instead of copied every step.
+    pub fn donates_first_input(&self) -> bool {
+        matches!(self, Primitive::SliceUpdate { .. })
+    }
+
     /// Name for error messages and graph printing.
     pub fn name(&self) -> &'static str {
         use Primitive::*;

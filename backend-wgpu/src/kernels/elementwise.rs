@@ -149,6 +149,16 @@ pub fn slice_update(engine: &Arc<Engine>, start: &[usize], step: &[isize], src: 
     Ok(Engine::output(mem, dt, shape))
 }
 
+/// `slice_update` written over `dst`, donated GPU memory holding a dense array of the output's
+/// shape (see `Backend::eval_in_place`): only the region is written.
+pub fn slice_update_in_place(engine: &Arc<Engine>, start: &[usize], step: &[isize], dst: &GpuMem, upd: &Data, shape: &[usize], dt: Dtype) -> Result<()> {
+    let ostr = row_major_strides(shape);
+    let offset: isize = start.iter().zip(&ostr).map(|(&s, &t)| s as isize * t).sum();
+    let strides: Vec<isize> = ostr.iter().zip(step).map(|(&s, &k)| s * k).collect();
+    dst.forget_prefetch();
+    map_into(engine, MapOp::Copy, std::slice::from_ref(upd), dt, &OutView { mem: dst, shape: &upd.shape, strides, offset })
+}
+
 /// `start + i * step` in `dtype`.
 pub fn arange(engine: &Arc<Engine>, start: f64, step: f64, shape: &[usize], dtype: Dtype) -> Result<Data> {
     let n = numel(shape);
