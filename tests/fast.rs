@@ -234,12 +234,15 @@ fn fused_attention_on_views_and_empty_rows() {
     let mut rng = Rng::new(11);
     for device in devices() {
         with_default_device(device, || {
-            let (b, h, l, d) = (1usize, 4usize, 6usize, 64usize);
+            // two batches, 4 query heads over 2 kv heads; keys a window of a longer cache (rows
+            // dense, batch and head strides not: read in place), values every other position
+            let (b, h, hk, l, d) = (2usize, 4usize, 2usize, 6usize, 64usize);
             let q = arr(&rand(&mut rng, b * l * h * d), &[b, l, h, d], Dtype::Float32);
-            let kv = arr(&rand(&mut rng, b * h * 2 * l * d), &[b, h, 2 * l, d], Dtype::Float32);
+            let kv = arr(&rand(&mut rng, b * hk * 2 * l * d), &[b, hk, 2 * l, d], Dtype::Float32);
             let qv = ops::swapaxes(&q, 1, 2).unwrap();
-            let kview = ops::slice(&kv, &[0, 0, 3, 0], &[1, h as i32, 3 + l as i32, d as i32], &[1, 1, 1, 1]).unwrap();
-            let vview = ops::slice(&kv, &[0, 0, 0, 0], &[1, h as i32, 2 * l as i32, d as i32], &[1, 1, 2, 1]).unwrap();
+            let (bi, hki) = (b as i32, hk as i32);
+            let kview = ops::slice(&kv, &[0, 0, 3, 0], &[bi, hki, 3 + l as i32, d as i32], &[1, 1, 1, 1]).unwrap();
+            let vview = ops::slice(&kv, &[0, 0, 0, 0], &[bi, hki, 2 * l as i32, d as i32], &[1, 1, 2, 1]).unwrap();
             for mask in [None, Some(SdpaMask::Causal)] {
                 let got = fast::scaled_dot_product_attention(&qv, &kview, &vview, 0.125, mask).unwrap();
                 assert_eq!(got.primitive().map(|p| p.name()), Some("scaled_dot_product_attention"), "the fused node");
@@ -247,7 +250,7 @@ fn fused_attention_on_views_and_empty_rows() {
                 let want = fast::scaled_dot_product_attention(dense(&qv), dense(&kview), dense(&vview), 0.125, mask).unwrap();
                 assert_eq!(got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap(), "{device:?} {mask:?}");
             }
-            let few = ops::slice(&kv, &[0, 0, 0, 0], &[1, h as i32, 4, d as i32], &[1, 1, 1, 1]).unwrap();
+            let few = ops::slice(&kv, &[0, 0, 0, 0], &[bi, hki, 4, d as i32], &[1, 1, 1, 1]).unwrap();
             let out = fast::scaled_dot_product_attention(&qv, &few, &few, 0.125, Some(SdpaMask::Causal)).unwrap().to_vec::<f32>().unwrap();
             for (r, row) in out.chunks(d).enumerate() {
                 let sees = (r % l + 4 + 1).saturating_sub(l);

@@ -3,6 +3,8 @@
 // sum rescale the partial results), so no scores matrix is stored. Each invocation scores one key
 // of a block against the query (held in workgroup memory, pre-scaled), then owns output features
 // `lid` and `lid + 128` of the weighted sum of values. Head dimensions up to 256. All in f32.
+// Keys and values may be views whose rows are dense but whose heads and batches are not (a
+// preallocated KV cache sliced to its filled length): their batch and head strides are params.
 // Header: Q (binding 2), K (3), V (4), O (5), all f32, `fn narrow(x: f32) -> f32`.
 
 struct Params {
@@ -18,6 +20,10 @@ struct Params {
     off_q: u32,
     off_k: u32,
     off_v: u32,
+    k_bstride: u32, // elements between batches / kv heads of K and V
+    k_hstride: u32,
+    v_bstride: u32,
+    v_hstride: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
@@ -37,13 +43,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let i = row % P.lq;
     let h = (row / P.lq) % P.hq;
     let b = row / (P.lq * P.hq);
-    let kv = b * P.hk + h / (P.hq / P.hk);
+    let hkv = h / (P.hq / P.hk);
     var visible = P.lk;
     if (P.causal != 0u) { visible = min(P.lk, max(i + P.lk + 1u, P.lq) - P.lq); }
     for (var j = lid; j < P.d; j = j + WG) { qs[j] = Q[P.off_q + row * P.d + j] * P.scale; }
     workgroupBarrier();
-    let kbase = P.off_k + kv * P.lk * P.d;
-    let vbase = P.off_v + kv * P.lk * P.dv;
+    let kbase = P.off_k + b * P.k_bstride + hkv * P.k_hstride;
+    let vbase = P.off_v + b * P.v_bstride + hkv * P.v_hstride;
     var m = LOWEST;
     var l = 0.0;
     var acc0 = 0.0;

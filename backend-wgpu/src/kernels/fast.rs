@@ -16,6 +16,19 @@ fn dense(engine: &Arc<Engine>, x: &Data) -> Result<Data> {
     }
 }
 
+/// `x` `[B, H, L, D]` itself when each head's `[L, D]` rows are dense (batch and head strides
+/// free, non-negative: a KV cache sliced to its filled length), else a dense copy.
+fn rows_dense(engine: &Arc<Engine>, x: &Data) -> Result<Data> {
+    let (l, d) = (x.shape[2], x.shape[3]);
+    let rows_ok = (x.strides[3] == 1 || d <= 1) && (x.strides[2] == d as isize || l <= 1);
+    let heads_ok = x.strides[0] >= 0 && x.strides[1] >= 0 && x.offset >= 0;
+    if rows_ok && heads_ok {
+        return Ok(x.clone());
+    }
+    let c = elementwise::copy(engine, x, &x.shape)?;
+    Ok(c)
+}
+
 /// `x · rsqrt(mean(x²) + eps) · w` over the last axis (`w` `[D]` optional).
 pub fn rms_norm(engine: &Arc<Engine>, x: &Data, w: Option<&Data>, eps: f32, shape: &[usize]) -> Result<Data> {
     let dt = x.dtype();
@@ -95,7 +108,7 @@ pub fn sdpa(engine: &Arc<Engine>, q: &Data, k: &Data, v: &Data, scale: f32, caus
     if total == 0 {
         return Ok(Engine::output(mem, dt, shape));
     }
-    let (qd, kd, vd) = (dense(engine, q)?, dense(engine, k)?, dense(engine, v)?);
+    let (qd, kd, vd) = (dense(engine, q)?, rows_dense(engine, k)?, rows_dense(engine, v)?);
     let (rq, rk, rv) = (Resident::of(engine, &qd)?, Resident::of(engine, &kd)?, Resident::of(engine, &vd)?);
     let rows = q.shape[0] * q.shape[1] * q.shape[2];
     let params = [
@@ -111,6 +124,10 @@ pub fn sdpa(engine: &Arc<Engine>, q: &Data, k: &Data, v: &Data, scale: f32, caus
         qd.offset as u32,
         kd.offset as u32,
         vd.offset as u32,
+        kd.strides[0] as u32,
+        kd.strides[1] as u32,
+        vd.strides[0] as u32,
+        vd.strides[1] as u32,
     ];
     let bufs = [(2, rq.buf()), (3, rk.buf()), (4, rv.buf()), (5, mem.buf())];
     engine.dispatch_1d(&KernelKey::Sdpa { dtype: dt }, "main", &params, None, &bufs, rows)?;
