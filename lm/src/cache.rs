@@ -1,7 +1,11 @@
 //! Key/value caches of one attention layer: keys and values `[B, Hkv, T, D]` of every position
 //! seen so far (growing), or of the first `keep` and the most recent positions up to
 //! `max_size` (rotating, mlx-lm's `RotatingKVCache`, for `--max-kv-size`). Keys are stored
-//! after RoPE, so evicting old positions needs no re-rotation. Either kind may hold its entries
+//! after RoPE, so evicting old positions needs no re-rotation. The growing cache is mlx-lm's
+//! `KVCache`: buffers preallocated in steps of [`STEP`] positions, new entries written with
+//! `slice_update` (done in place: the cache holds the only handle to its buffer, which evaluation
+//! then donates) and attention reading a view of the filled part, so a decode step moves only
+//! its own entries instead of copying the whole cache. Either kind may hold its entries
 //! affine-quantized (mlx-lm's `QuantizedKVCache`, `--kv-bits`): new keys and values are quantized
 //! on the device as they arrive and the whole cache is dequantized for attention, so the cache
 //! takes `bits / 32 + 2 / group_size` of the f32 memory between steps.
@@ -36,10 +40,14 @@ impl KvQuant {
     }
 }
 
+/// Positions the growing cache's buffers grow by (mlx-lm's `KVCache.step`).
+pub const STEP: usize = 256;
+
 /// One layer's cache.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
-    /// `[k]`, or `[packed, scales, biases]` when quantized, each `[B, Hkv, T, ..]`.
+    /// `[k]`, or `[packed, scales, biases]` when quantized, each `[B, Hkv, T, ..]` (growing
+    /// cache: `T` is the capacity, the first `filled` positions hold entries).
     keys: Vec<Array>,
     /// Like `keys`.
     values: Vec<Array>,
@@ -51,6 +59,8 @@ pub struct KvCache {
     max_size: Option<usize>,
     /// Leading positions never evicted (attention sinks).
     keep: usize,
+    /// Positions held in the growing cache's buffers.
+    filled: usize,
 }
 
 impl KvCache {
@@ -72,7 +82,10 @@ impl KvCache {
     }
     /// Positions currently held.
     pub fn len(&self) -> usize {
-        self.keys.first().map_or(0, |k| k.shape()[2])
+        match self.max_size {
+            None => self.filled,
+            Some(_) => self.keys.first().map_or(0, |k| k.shape()[2]),
+        }
     }
     /// True when nothing is cached.
     pub fn is_empty(&self) -> bool {
@@ -83,6 +96,18 @@ impl KvCache {
     pub fn update(&mut self, keys: Array, values: Array) -> Result<(Array, Array)> {
         let l = keys.shape()[2];
         let (new_k, new_v) = (self.store(keys)?, self.store(values)?);
+        if self.max_size.is_none() {
+            let (start, end) = (self.filled, self.filled + l);
+            let k = write_growing(std::mem::take(&mut self.keys), new_k, start)?;
+            let v = write_growing(std::mem::take(&mut self.values), new_v, start)?;
+            self.filled = end;
+            self.offset += l;
+            let filled = |parts: &[Array]| -> Result<Vec<Array>> { parts.iter().map(|a| slice_axis2(a, 0, end)).collect() };
+            let out = (self.load(&filled(&k)?)?, self.load(&filled(&v)?)?);
+            self.keys = k;
+            self.values = v;
+            return Ok(out);
+        }
         let append = |old: Vec<Array>, new: Vec<Array>| -> Result<Vec<Array>> {
             if old.is_empty() {
                 return Ok(new);
@@ -135,6 +160,34 @@ impl KvCache {
     }
 }
 
+/// Writes `new` (parts `[B, H, L, ..]`) at position `start` of the growing buffers `bufs`,
+/// growing them by whole [`STEP`]s first when they are too short (or creating them).
+fn write_growing(bufs: Vec<Array>, new: Vec<Array>, start: usize) -> Result<Vec<Array>> {
+    let l = new[0].shape()[2];
+    bufs.into_iter()
+        .map(Some)
+        .chain(std::iter::repeat_with(|| None))
+        .zip(new)
+        .map(|(buf, n)| {
+            let s = n.shape().to_vec();
+            let cap = buf.as_ref().map_or(0, |b| b.shape()[2]);
+            let buf = if start + l > cap {
+                // the filled part, then zeros up to the next whole step
+                let fresh = (start + l).div_ceil(STEP) * STEP - start;
+                let zeros = ops::zeros(&[s[0] as i32, s[1] as i32, fresh as i32, s[3] as i32], n.dtype())?;
+                match buf {
+                    Some(b) if start > 0 => ops::concatenate(&[slice_axis2(&b, 0, start)?, zeros], 2)?,
+                    _ => zeros,
+                }
+            } else {
+                buf.expect("capacity implies a buffer")
+            };
+            let stop: Vec<i32> = [s[0], s[1], start + l, s[3]].iter().map(|&v| v as i32).collect();
+            Ok(ops::slice_update(&buf, &n, &[0, 0, start as i32, 0], &stop, &[1, 1, 1, 1])?)
+        })
+        .collect()
+}
+
 fn slice_axis2(a: &Array, start: usize, stop: usize) -> Result<Array> {
     let s = a.shape();
     let stop_all: Vec<i32> = [s[0], s[1], stop, s[3]].iter().map(|&v| v as i32).collect();
@@ -148,6 +201,31 @@ mod tests {
     fn entries(seed: u32, l: usize) -> Array {
         let v: Vec<f32> = (0..2 * l * 64).map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 250.0 - 2.0).collect();
         Array::from_slice(&v, &[1, 2, l as i32, 64])
+    }
+
+    /// The growing cache returns every entry so far in order, across growth by whole steps
+    /// (a prompt past one step, single tokens across a step boundary, a jump of several steps).
+    #[test]
+    fn growing_cache_keeps_every_entry_across_steps() {
+        let mut cache = KvCache::new();
+        let (mut want_k, mut want_v) = (vec![vec![]; 2], vec![vec![]; 2]);
+        for (step, l) in [300usize, 1, 1, 200, 10, 1, 600].into_iter().enumerate() {
+            let (k, v) = (entries(step as u32, l), entries(1000 + step as u32, l));
+            for (want, a) in [(&mut want_k, &k), (&mut want_v, &v)] {
+                let flat = a.to_vec::<f32>().unwrap();
+                for (h, w) in want.iter_mut().enumerate() {
+                    w.extend_from_slice(&flat[h * l * 64..(h + 1) * l * 64]);
+                }
+            }
+            let (gk, gv) = cache.update(k, v).unwrap();
+            let t = want_k[0].len() / 64;
+            assert_eq!((cache.len(), cache.offset()), (t, t));
+            assert_eq!(gk.shape(), [1, 2, t, 64]);
+            assert_eq!(cache.keys[0].shape()[2] % STEP, 0, "capacity in whole steps");
+            assert!(cache.keys[0].shape()[2] < t + STEP);
+            assert_eq!(gk.to_vec::<f32>().unwrap(), want_k.concat(), "keys after step {step}");
+            assert_eq!(gv.to_vec::<f32>().unwrap(), want_v.concat(), "values after step {step}");
+        }
     }
 
     /// A quantized cache returns the dequantized entries (within one quantization step: MLX's
