@@ -348,5 +348,9 @@ fn run(o: &Options) -> Result<()> {
     if let Some(path) = &o.json {
         std::fs::write(path, b.json()).map_err(|e| mlx_arm::Error::Io { path: path.clone(), detail: e.to_string() })?;
     }
+    // MLX_ARM_GPU_PROFILE=1: device time per kernel over the whole run (warm-ups included)
+    for r in mlx_arm::gpu_profile::report().iter().take(12) {
+        println!("profile {:>9.2} ms {:>7} x {:>8.1} us  {}", r.seconds * 1e3, r.dispatches, r.seconds * 1e6 / r.dispatches as f64, r.kernel);
+    }
     Ok(())
 }
