@@ -450,23 +450,30 @@ impl Engine {
             self.gpu.queue.write_buffer(&self.dims_arena, 0, &dims);
         }
         let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("mlx-arm batch") });
-        let timestamps = (self.profiling && !batch.is_empty()).then(|| self.timestamp_buffers(batch.len()));
+        let per_dispatch = crate::profile::mode() == Some(crate::profile::Mode::Dispatch);
+        let timed = if per_dispatch { batch.len() } else { 1 };
+        let timestamps = (self.profiling && !batch.is_empty()).then(|| self.timestamp_buffers(timed));
         if !batch.is_empty() {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("mlx-arm"), timestamp_writes: None });
+            let last = batch.len() - 1;
             for (i, d) in batch.iter().enumerate() {
                 pass.set_pipeline(&d.pipeline);
                 pass.set_bind_group(0, &d.bind_group, &[]);
                 if let Some((qs, ..)) = &timestamps {
-                    pass.write_timestamp(qs, 2 * i as u32);
+                    if per_dispatch || i == 0 {
+                        pass.write_timestamp(qs, if per_dispatch { 2 * i as u32 } else { 0 });
+                    }
                 }
                 pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
                 if let Some((qs, ..)) = &timestamps {
-                    pass.write_timestamp(qs, 2 * i as u32 + 1);
+                    if per_dispatch || i == last {
+                        pass.write_timestamp(qs, if per_dispatch { 2 * i as u32 + 1 } else { 1 });
+                    }
                 }
             }
         }
         if let Some((qs, resolve, staging)) = &timestamps {
-            let n = 2 * batch.len() as u32;
+            let n = 2 * timed as u32;
             enc.resolve_query_set(qs, 0..n, resolve, 0);
             enc.copy_buffer_to_buffer(resolve, 0, staging, 0, n as u64 * 8);
         }
@@ -474,11 +481,15 @@ impl Engine {
         let index = self.gpu.queue.submit([enc.finish()]);
         self.gpu.take_error()?;
         if let Some((_, _, staging)) = &timestamps {
-            let ticks = self.finish_read(staging, index.clone(), 4 * batch.len())?;
+            let ticks = self.finish_read(staging, index.clone(), 4 * timed)?;
             let ticks: &[u64] = bytemuck::cast_slice(&ticks);
             let period = self.gpu.queue.get_timestamp_period() as f64 * 1e-9;
-            for (d, t) in batch.iter().zip(ticks.chunks_exact(2)) {
-                crate::profile::add(d.label.as_deref().unwrap_or("?"), t[1].saturating_sub(t[0]) as f64 * period);
+            if per_dispatch {
+                for (d, t) in batch.iter().zip(ticks.chunks_exact(2)) {
+                    crate::profile::add(d.label.as_deref().unwrap_or("?"), t[1].saturating_sub(t[0]) as f64 * period);
+                }
+            } else {
+                crate::profile::add("pass", ticks[1].saturating_sub(ticks[0]) as f64 * period);
             }
         }
         Ok(index)

@@ -164,8 +164,8 @@ fn run_bench(a: BenchArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// With `MLX_ARM_GPU_PROFILE=1`: device time per kernel over the whole bench (warm-up included),
-/// longest first.
+/// With `MLX_ARM_GPU_PROFILE=1` (or `=pass`): device time per kernel (or per submitted pass)
+/// over the whole bench (warm-up included), longest first.
 #[cfg(feature = "gpu")]
 fn print_gpu_profile() {
     let rows = mlx_arm::gpu_profile::report();
@@ -173,7 +173,7 @@ fn print_gpu_profile() {
         return;
     }
     let total: f64 = rows.iter().map(|r| r.seconds).sum();
-    println!("device time per kernel (MLX_ARM_GPU_PROFILE=1; total {:.1} ms):", total * 1e3);
+    println!("device time per kernel (MLX_ARM_GPU_PROFILE; total {:.1} ms):", total * 1e3);
     for r in rows.iter().take(30) {
         println!("  {:>6.1}%  {:>9.2} ms  {:>7} x {:>8.1} us  {}", 100.0 * r.seconds / total, r.seconds * 1e3, r.dispatches, r.seconds * 1e6 / r.dispatches as f64, r.kernel);
     }

@@ -196,9 +196,12 @@ impl Bench<'_> {
         let (n, k, pairs) = if self.o.quick { (1024, 512, 1) } else { (14336, 4096, 8) };
         for gs in [32, 64] {
             let mut mats = vec![];
+            // MLX_ARM_BENCH_QMV_UPLOAD=1: weights quantized on the host and uploaded, as a model
+            // file's are (else made on the device)
+            let qd = if std::env::var("MLX_ARM_BENCH_QMV_UPLOAD").is_ok_and(|v| v == "1") { Device::cpu() } else { d };
             for p in 0..pairs {
-                let up = ops::quantize_device(input(&[n, k], Dtype::Float32, d, 20 + 2 * p as u64)?, gs, 4, d)?;
-                let down = ops::quantize_device(input(&[k, n], Dtype::Float32, d, 21 + 2 * p as u64)?, gs, 4, d)?;
+                let up = ops::quantize_device(input(&[n, k], Dtype::Float32, qd, 20 + 2 * p as u64)?, gs, 4, qd)?;
+                let down = ops::quantize_device(input(&[k, n], Dtype::Float32, qd, 21 + 2 * p as u64)?, gs, 4, qd)?;
                 mlx_arm::transforms::eval(&[&up.0, &up.1, &up.2, &down.0, &down.1, &down.2])?;
                 let dev = |t: (Array, Array, Array)| -> Result<(Array, Array, Array)> { Ok((t.0.to_device(d)?, t.1.to_device(d)?, t.2.to_device(d)?)) };
                 mats.push((dev(up)?, dev(down)?));
