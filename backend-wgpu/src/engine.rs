@@ -18,8 +18,15 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
-/// Dispatches recorded before a flush is forced.
+/// Most dispatches recorded before a flush is forced (the params arena holds one batch).
 const BATCH_BUDGET: usize = 512;
+
+/// Dispatches per submission: `MLX_ARM_BATCH` (1 to 512, default 512). Smaller batches let the
+/// GPU start on an eval's first dispatches while the host still records the rest.
+fn batch_budget() -> usize {
+    static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| std::env::var("MLX_ARM_BATCH").ok().and_then(|v| v.parse().ok()).filter(|&b| (1..=BATCH_BUDGET).contains(&b)).unwrap_or(BATCH_BUDGET))
+}
 /// Bytes of the params arena (one aligned slot per dispatch of a batch).
 const PARAMS_ARENA: u64 = BATCH_BUDGET as u64 * 256;
 /// Bytes of the dims arena; a batch whose dims would overflow it is flushed first.
@@ -346,8 +353,9 @@ impl Engine {
         });
         self.gpu.take_error()?;
         let p = Pipeline { layout: pipeline.get_bind_group_layout(0), pipeline: Arc::new(pipeline) };
-        self.pipelines.lock().unwrap().insert((key.clone(), entry), p.clone());
-        Ok(p)
+        // Two threads may compile the same kernel at once: the first pipeline stored wins and
+        // both use it, since cached bind groups (keyed by kernel) must match its layout.
+        Ok(self.pipelines.lock().unwrap().entry((key.clone(), entry)).or_insert(p).clone())
     }
 
     /// Records one dispatch of `key`'s `entry` over `groups` workgroups (folded into 2-D) with
@@ -414,7 +422,7 @@ impl Engine {
         };
         let label = self.profiling.then(|| key.to_string());
         batch.dispatches.push(Dispatch { pipeline, bind_group, groups, label });
-        if batch.dispatches.len() >= BATCH_BUDGET {
+        if batch.dispatches.len() >= batch_budget() {
             self.submit_locked(&mut batch, |_| ())?;
         }
         Ok(())
