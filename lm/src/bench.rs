@@ -33,11 +33,10 @@ pub fn bench_once(model: &Llama, p: usize, n: usize) -> Result<BenchResult> {
     let pp = prompt.len() as f64 / t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let mut pipe = crate::generate::DevicePipeline::start(&Array::from_slice(&[tok as i32], &[1, 1]))?;
-    // the pipeline runs `depth - 1` steps ahead of the tokens it returns: n forward passes in all
-    for _ in 0..n.saturating_sub(crate::generate::pipeline_depth() - 1).max(n.min(1)) {
+    for _ in 0..n {
         pipe.step(model, &mut cache)?;
     }
-    pipe.pending()?; // the last one waited for
+    pipe.pending()?; // n forward passes, the last one waited for
     let tg = if n > 0 { n as f64 / t1.elapsed().as_secs_f64() } else { 0.0 };
     let per = |d: std::time::Duration| d / n.max(1) as u32;
     let t = pipe.times;

@@ -45,26 +45,13 @@ pub struct GenerateStats {
 
 /// Greedy decoding with the token kept on the device: each step's argmax feeds the next step's
 /// graph lazily, and the graph is submitted without waiting, so the host builds and records
-/// later steps while the device runs earlier ones (mlx-lm's `async_eval` pipelining, taken one
-/// step further): the host reads a token [`pipeline_depth`] submissions after the step that
-/// made it, so neither the device's step time nor the readback's latency stalls the host while
-/// it has steps to record. The price: up to `depth - 1` steps past a stop token are computed
-/// and discarded.
+/// step t+1 while the device runs step t (mlx-lm's `async_eval` pipelining). The host reads a
+/// token one step later.
 pub struct DevicePipeline {
-    /// Tokens `[1, 1]` fed or submitted but not yet returned, oldest first; the last one is
-    /// the input of the next step.
-    queue: std::collections::VecDeque<Array>,
-    /// Steps submitted ahead of the token returned.
-    depth: usize,
+    /// The token `[1, 1]` submitted last (lazy or evaluated).
+    current: Array,
     /// Where the host's time went, summed over steps.
     pub times: StepTimes,
-}
-
-/// How many steps the device pipeline runs ahead of the token the host reads:
-/// `MLX_ARM_PIPELINE_DEPTH` (1 or 2, default 2).
-pub fn pipeline_depth() -> usize {
-    static DEPTH: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *DEPTH.get_or_init(|| std::env::var("MLX_ARM_PIPELINE_DEPTH").ok().and_then(|v| v.parse().ok()).filter(|d| (1..=2).contains(d)).unwrap_or(2))
 }
 
 /// Host time of pipelined steps, summed: building graphs, recording and submitting them, and
@@ -82,35 +69,28 @@ pub struct StepTimes {
 impl DevicePipeline {
     /// Starts from the token ids `[1, 1]` to feed first.
     pub fn start(first: &Array) -> Result<DevicePipeline> {
-        Ok(DevicePipeline { queue: [first.clone()].into(), depth: pipeline_depth(), times: StepTimes::default() })
+        Ok(DevicePipeline { current: first.clone(), times: StepTimes::default() })
     }
-    /// Submits the step that consumes the newest token (the first call submits `depth` steps)
-    /// and returns the oldest token not yet returned, starting with the first one fed.
+    /// Submits the step that consumes the current token and returns that token's id (read
+    /// while the step runs).
     pub fn step(&mut self, model: &Llama, cache: &mut [KvCache]) -> Result<u32> {
-        while self.queue.len() <= self.depth {
-            self.submit_next(model, cache)?;
-        }
-        let t = Instant::now();
-        let tok = token_of(&self.queue.pop_front().expect("queued"))?;
-        self.times.wait += t.elapsed();
-        Ok(tok)
-    }
-    /// Builds and submits the step that consumes the newest token, without waiting.
-    fn submit_next(&mut self, model: &Llama, cache: &mut [KvCache]) -> Result<()> {
         let t0 = Instant::now();
-        let logits = model.forward(self.queue.back().expect("a token to feed"), cache, true)?;
+        let logits = model.forward(&self.current, cache, true)?;
         let next = ops::argmax_axis(&logits, -1, false)?;
         let t1 = Instant::now();
         // submits the step and starts copying its token back, without waiting
         mlx_arm::transforms::async_eval(&[&next])?;
+        let t2 = Instant::now();
+        let tok = token_of(&self.current)?;
         self.times.build += t1 - t0;
-        self.times.submit += t1.elapsed();
-        self.queue.push_back(next);
-        Ok(())
+        self.times.submit += t2 - t1;
+        self.times.wait += t2.elapsed();
+        self.current = next;
+        Ok(tok)
     }
     /// The token the last submitted step produces (waits for it).
     pub fn pending(&self) -> Result<u32> {
-        token_of(self.queue.back().expect("a token"))
+        token_of(&self.current)
     }
 }
 
