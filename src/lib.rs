@@ -29,6 +29,10 @@ pub fn __mlx_arm_install_backends() {
     mlx_arm_core::backend::register_gpu_factory(mlx_arm_wgpu::create_backend);
 }
 
+/// Runs a workload on the CPU backend's worker pool with the caller as one of the workers (see
+/// [`mlx_arm_cpu::workers`]); what an app's inference thread should do on small CPUs.
+pub use mlx_arm_cpu::workers::run_as_worker;
+
 /// Device time per GPU kernel (`MLX_ARM_GPU_PROFILE=1`): see [`mlx_arm_wgpu::profile`].
 #[cfg(feature = "gpu")]
 pub use mlx_arm_wgpu::profile as gpu_profile;

@@ -16,6 +16,7 @@ mod softmax;
 mod sort;
 pub mod types;
 mod view;
+pub mod workers;
 
 use mlx_arm_core::backend::Backend;
 use mlx_arm_core::buffer::Data;

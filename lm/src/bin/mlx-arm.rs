@@ -225,10 +225,12 @@ fn run(a: GenerateArgs) -> Result<(), Error> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let r = match cli.command {
+    let work = move || match cli.command {
         Command::Generate(a) => run(a),
         Command::Bench(a) => run_bench(a),
     };
+    // on the CPU backend's pool, the caller one of its workers (see mlx_arm::run_as_worker)
+    let r = mlx_arm::run_as_worker(work);
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
