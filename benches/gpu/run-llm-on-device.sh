@@ -4,7 +4,9 @@
 # ../shared/bench; the 98 MB SmolLM2 file is over the 64 MiB carry limit), .whl (the
 # pure-python `gguf` wheel). Random-weight Llama-3 1B and 8B Q4_0 files are made on the device,
 # then `mlx-arm bench -p 512 -n 128 -r $REPS` runs once per environment in VARIANTS
-# (space-separated VAR=value words; default: one plain run), e.g. for kernel sweeps:
+# (space-separated VAR=value words; default: one plain run) and per binary in BINS (names in
+# .device-bin, default mlx-arm; e.g. BINS="mlx-arm-old mlx-arm" with a binary built from an
+# earlier commit, for a before/after ratio in one run), e.g. for kernel sweeps:
 #   bash benches/gpu/run-llm-on-device.sh
 #   VARIANTS="X=default MLX_ARM_SDPA=composed MLX_ARM_BIND_CACHE=0 MLX_ARM_QMV_RPW=2" REPS=2 \
 #     bash benches/gpu/run-llm-on-device.sh
@@ -12,15 +14,16 @@
 set -uo pipefail
 source benches/gpu/device-env.sh
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
-bin=.device-bin/mlx-arm
 {
   for shape in 1b 8b; do
     t=$(date +%s)
     python3 .device-bin/make_random_llama_gguf.py $shape /tmp/$shape.gguf >/dev/null
     echo "== Llama-3 $shape-shaped Q4_0 (random weights; made in $(( $(date +%s) - t )) s)"
-    for envs in ${VARIANTS:-X=default}; do
-      echo "== $shape $envs"
-      env $envs $bin bench --device gpu -p 512 -n 128 -r "${REPS:-3}" --model /tmp/$shape.gguf
+    for bin in ${BINS:-mlx-arm}; do
+      for envs in ${VARIANTS:-X=default}; do
+        echo "== $shape $bin $envs"
+        env $envs .device-bin/$bin bench --device gpu -p 512 -n 128 -r "${REPS:-3}" --model /tmp/$shape.gguf
+      done
     done
   done
 } 2>&1 | tee "$OUT/llm.log"
