@@ -80,6 +80,13 @@ fn pipeline(gpu: &Gpu, src: &str) -> wgpu::ComputePipeline {
     })
 }
 
+/// A bind group of `buffers` at bindings 0, 1, ... of `pipe`.
+fn bind(gpu: &Gpu, pipe: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> =
+        buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect();
+    gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &pipe.get_bind_group_layout(0), entries: &entries })
+}
+
 /// Median seconds per repetition of `reps` dispatches recorded in one pass and submitted together.
 fn time(gpu: &Gpu, pipe: &wgpu::ComputePipeline, bg: &wgpu::BindGroup, groups: [u32; 2], reps: usize) -> Result<f64> {
     let mut runs = vec![];
@@ -112,28 +119,14 @@ pub fn measure(gpu: &Gpu, bytes: u64) -> Result<Roofline> {
     let bytes = bytes.min(gpu.limits.max_storage_buffer_binding_size).min(gpu.limits.max_buffer_size) / 16 * 16;
     let (src, dst) = (buf(bytes), buf(bytes));
     let copy = pipeline(gpu, COPY);
-    let bg = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &copy.get_bind_group_layout(0),
-        entries: &[
-            wgpu::BindGroupEntry { binding: 0, resource: src.as_entire_binding() },
-            wgpu::BindGroupEntry { binding: 1, resource: dst.as_entire_binding() },
-        ],
-    });
+    let bg = bind(gpu, &copy, &[&src, &dst]);
     let groups = (bytes / 16).div_ceil(256) as u32;
     let max = gpu.limits.max_compute_workgroups_per_dimension;
     let (gx, gy) = (groups.min(max), groups.div_ceil(max));
     // the kernel computes i = g.x + g.y * (gx * 256): full rows of gx groups
     let copy_s = time(gpu, &copy, &bg, [gx, gy], 10)?;
     let read = pipeline(gpu, READ);
-    let bg = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &read.get_bind_group_layout(0),
-        entries: &[
-            wgpu::BindGroupEntry { binding: 0, resource: src.as_entire_binding() },
-            wgpu::BindGroupEntry { binding: 1, resource: dst.as_entire_binding() },
-        ],
-    });
+    let bg = bind(gpu, &read, &[&src, &dst]);
     // 8 vec4 per invocation: whole workgroups cover bytes / (16 * 2048) x 2048 vec4
     let read_groups = (bytes / 16 / 2048) as u32;
     let read_s = time(gpu, &read, &bg, [read_groups.min(max), read_groups.div_ceil(max)], 10)?;
@@ -141,11 +134,7 @@ pub fn measure(gpu: &Gpu, bytes: u64) -> Result<Roofline> {
     let fma = pipeline(gpu, FMA);
     let invocations: u64 = 256 * 4096;
     let out = buf(invocations * 16);
-    let bg = gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-        label: None,
-        layout: &fma.get_bind_group_layout(0),
-        entries: &[wgpu::BindGroupEntry { binding: 0, resource: out.as_entire_binding() }],
-    });
+    let bg = bind(gpu, &fma, &[&out]);
     let fma_s = time(gpu, &fma, &bg, [4096, 1], 4)?;
     Ok(Roofline {
         device: gpu.describe(),

@@ -303,18 +303,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ";
 
 /// `fn accumulate(blk: u32, lid: u32) -> array<f32, NACC>` of `qmv.wgsl`, generated
-/// straight-line for `mr` rows of x and `rpw` weight rows: each invocation walks its chunks of
-/// 32 values; per chunk it issues the packed-word loads of every weight row first (so they are
-/// in flight together), then scales, biases and x, then unpacks and multiplies. Named values
+/// straight-line for `mr` rows of x and `rpw` weight rows, `unroll` steps per pass with every
+/// load of the pass issued before its math (so they are in flight together). Named values
 /// instead of arrays keep everything in registers whatever the driver's compiler unrolls.
+///
+/// Steps: for 2, 4 and 8 bits (`by_word`), packed words — invocation `lid` takes words `lid`,
+/// `lid + WGS`, ... of every row, so a warp's load reads 128 contiguous bytes of a row and the
+/// 32 / BITS values of x a word needs sit next to its neighbours' (with 32-value chunks a warp's
+/// x loads spanned 32 lanes x 128 bytes, 4x the load unit's transactions); the group of word `w`
+/// is `w >> P.wpg_shift`. For 3, 5 and 6 bits, chunks of 32 values (BITS words, vec loads).
 ///
 /// Unpacking: small integers become floats through the exponent trick (`2^23 + q` as bits,
 /// minus `2^23`), an OR and an add instead of a conversion. For 2, 4 and 8 bits (values never
 /// straddle a word) value `i` is not shifted down from bit `s = i·bits` within its 16-bit half
 /// word: the mask and OR (one instruction) give `2^23 + q·2^s` exactly (`q·2^s < 2^16`), and x
-/// is pre-scaled by `2^-s` (exact: a power of two) once per chunk for all rows. Other widths
+/// is pre-scaled by `2^-s` (exact: a power of two) once per step for all rows. Other widths
 /// shift each value down (and join the two words a value straddles).
-fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32) -> String {
+fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32, by_word: bool) -> String {
+    let step = |t: &str| -> (String, String) {
+        if by_word {
+            (qmv_word_loads(bits, mr, rpw, t), qmv_word_math(bits, mr, rpw, t))
+        } else {
+            (qmv_chunk_loads(bits, mr, rpw, t), qmv_chunk_math(bits, mr, rpw, t))
+        }
+    };
+    // steps per row: packed words, or chunks of 32 values
+    let bound = if by_word { "P.rw" } else { "chunks" };
     let mut s = String::from("fn accumulate(blk: u32, lid: u32) -> array<f32, NACC> {\n");
     for r in 0..rpw {
         // rows past N re-read the last row (no branch around the loads); never written
@@ -325,62 +339,20 @@ fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32) -> String {
     }
     s.push_str("    let chunks = P.k / 32u;\n    var c = lid;\n");
     if unroll > 1 {
-        // `unroll` chunks per pass with all their loads issued before any math
-        let _ = writeln!(s, "    for (; c + {}u * WGS < chunks; c = c + {unroll}u * WGS) {{", unroll - 1);
+        let _ = writeln!(s, "    for (; c + {}u * WGS < {bound}; c = c + {unroll}u * WGS) {{", unroll - 1);
         let tags: Vec<String> = (0..unroll).map(|u| format!("u{u}")).collect();
         for (u, t) in tags.iter().enumerate() {
             let _ = writeln!(s, "        let c{t} = c + {u}u * WGS;");
         }
-        for t in &tags {
-            s.push_str(&qmv_chunk_loads(bits, mr, rpw, t));
-        }
-        for t in &tags {
-            s.push_str(&qmv_chunk_math(bits, mr, rpw, t));
-        }
+        let steps: Vec<(String, String)> = tags.iter().map(|t| step(t)).collect();
+        steps.iter().for_each(|(loads, _)| s.push_str(loads));
+        steps.iter().for_each(|(_, math)| s.push_str(math));
         s.push_str("    }\n");
     }
-    s.push_str("    for (; c < chunks; c = c + WGS) {\n        let cu = c;\n");
-    s.push_str(&qmv_chunk_loads(bits, mr, rpw, "u"));
-    s.push_str(&qmv_chunk_math(bits, mr, rpw, "u"));
-    let accs: Vec<String> = (0..mr * rpw).map(|i| format!("a{i}")).collect();
-    let _ = writeln!(s, "    }}\n    return array<f32, NACC>({});\n}}", accs.join(", "));
-    s
-}
-
-/// `fn accumulate` of `qmv.wgsl` for 2, 4 and 8 bits, by words: invocation `lid` takes packed
-/// words `lid`, `lid + WGS`, ... of every row (`unroll` of them per pass, loads issued
-/// together), so each load instruction of a warp reads 128 contiguous bytes of a row and the
-/// 32 / BITS values of x a word needs are adjacent to its neighbours' (x loads of a warp span
-/// 32·(32/BITS)·4 bytes instead of 32 lanes x 128 bytes with 32-value chunks, which cost the
-/// load unit 4x the transactions). Unpacking as in [`qmv_accumulate_fn`] (mask within 16-bit
-/// halves, x pre-scaled); the group of word `w` is `w >> P.wpg_shift`.
-fn qmv_words_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32) -> String {
-    let mut s = String::from("fn accumulate(blk: u32, lid: u32) -> array<f32, NACC> {\n");
-    for r in 0..rpw {
-        // rows past N re-read the last row (no branch around the loads); never written
-        let _ = writeln!(s, "    let r{r} = min(blk * RPW + {r}u, P.n - 1u);");
-    }
-    for i in 0..mr * rpw {
-        let _ = writeln!(s, "    var a{i} = 0.0;");
-    }
-    s.push_str("    var c = lid;\n");
-    if unroll > 1 {
-        let _ = writeln!(s, "    for (; c + {}u * WGS < P.rw; c = c + {unroll}u * WGS) {{", unroll - 1);
-        let tags: Vec<String> = (0..unroll).map(|u| format!("u{u}")).collect();
-        for (u, t) in tags.iter().enumerate() {
-            let _ = writeln!(s, "        let c{t} = c + {u}u * WGS;");
-        }
-        for t in &tags {
-            s.push_str(&qmv_word_loads(bits, mr, rpw, t));
-        }
-        for t in &tags {
-            s.push_str(&qmv_word_math(bits, mr, rpw, t));
-        }
-        s.push_str("    }\n");
-    }
-    s.push_str("    for (; c < P.rw; c = c + WGS) {\n        let cu = c;\n");
-    s.push_str(&qmv_word_loads(bits, mr, rpw, "u"));
-    s.push_str(&qmv_word_math(bits, mr, rpw, "u"));
+    let _ = writeln!(s, "    for (; c < {bound}; c = c + WGS) {{\n        let cu = c;");
+    let (loads, math) = step("u");
+    s.push_str(&loads);
+    s.push_str(&math);
     let accs: Vec<String> = (0..mr * rpw).map(|i| format!("a{i}")).collect();
     let _ = writeln!(s, "    }}\n    return array<f32, NACC>({});\n}}", accs.join(", "));
     s
@@ -752,11 +724,7 @@ impl KernelKey {
                 let _ = writeln!(h, "@group(0) @binding(3) var<storage, read> W: array<{wty}>;");
                 buffers_from(&mut h, 4, &[("SC", "f32"), ("BI", "f32")], ("O", "f32"));
                 h.push_str(&narrow_fn(*dtype));
-                if by_word {
-                    h.push_str(&qmv_words_accumulate_fn(*bits, *rows, *rpw, *unroll));
-                } else {
-                    h.push_str(&qmv_accumulate_fn(*bits, *rows, *rpw, *unroll));
-                }
+                h.push_str(&qmv_accumulate_fn(*bits, *rows, *rpw, *unroll, by_word));
                 include_str!("../kernels/qmv.wgsl")
             }
             KernelKey::QMatmul { dtype, bits, transpose } => {
