@@ -98,6 +98,7 @@ fn quantized_matmul_matches_reference() {
 /// from chunks per lane, subgroup or workgroup-memory sums): K of one chunk up to a K that takes
 /// 8 warps with a ragged last pass, N not a multiple of the rows per workgroup.
 #[test]
+#[cfg(feature = "gpu")]
 fn quantized_matvec_work_splits_match_reference() {
     use mlx_arm_wgpu::kernels::quantized::{qmv_tuning, set_qmv_tuning, QmvTuning};
     let Some(gpu) = devices().into_iter().find(|d| *d != mlx_arm::Device::cpu()) else { return };
