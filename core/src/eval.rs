@@ -126,7 +126,8 @@ enum Donation {
 /// Hands `inputs[0]`'s buffer to the backend when `prim` can write over it and nothing else can
 /// observe it: this node's graph holds the only handle to that array (checked after taking the
 /// inputs out of the graph), its data is the only user of the buffer (no views, no other array),
-/// the buffer has a single copy (host or device), and the view is dense over the whole buffer.
+/// and the view is dense over the whole buffer. The backend that writes one copy of the buffer
+/// (host or device) drops the other, which would be stale.
 fn donate(a: &Array, prim: &Primitive, mut inputs: Vec<Array>) -> Result<Donation> {
     if is_tracing() || !prim.donates_first_input() || inputs.is_empty() {
         return Ok(Donation::Declined(inputs));
@@ -162,7 +163,7 @@ fn donate(a: &Array, prim: &Primitive, mut inputs: Vec<Array>) -> Result<Donatio
 fn eval_fresh(a: &Array, prim: &Primitive, inputs: &[Array]) -> Result<Data> {
     let datas: Vec<Data> = inputs.iter().map(|i| i.0.data.get().cloned().expect("inputs first")).collect();
     Ok(if prim.is_view() {
-        eval_view(a, &prim, &datas)?
+        eval_view(a, prim, &datas)?
     } else {
         let be = backend(a.stream().device)?;
         let dtypes: Vec<_> = datas.iter().map(|d| d.dtype()).chain([a.dtype()]).collect();
