@@ -12,23 +12,19 @@
 //! `2e-5·Σ_i (|s_g·q_i| + |b_g|)·|x_i|` here (k up to 4160, 130 blocks; the products `s·q` and `b`
 //! are summed apart, so their magnitudes, not `|w|`'s, set the rounding).
 
+mod common;
+
+use common::Rng;
 use mlx_arm::{ops, with_default_device, Array, Device, Dtype};
 use mlx_arm_cpu::qdot_i8::{self, Level, Path};
 
-/// Deterministic pseudo-random stream (as tests/common).
-struct Rng(u64);
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E3779B97F4A7C15) | 1)
-    }
-    fn next_f64(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
+/// Uniform f32 vectors from the shared deterministic stream.
+trait Uniform {
+    fn vec(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f32>;
+}
+impl Uniform for Rng {
     fn vec(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f32> {
-        (0..n).map(|_| (lo + (hi - lo) * self.next_f64()) as f32).collect()
+        (0..n).map(|_| self.range(lo, hi) as f32).collect()
     }
 }
 
