@@ -1,8 +1,9 @@
 //! Affine-quantized kernels on MLX's packed weights (see `mlx_arm_core::ops::quantized`):
 //! `dequantize` (one invocation per value, bit-exact with MLX), and `quantized_matmul` as
 //! - `qmv.wgsl`, a mat-vec for decode shapes (`transpose` and at most [`MATVEC_MAX_ROWS`] rows
-//!   of x): a workgroup per few weight rows whose invocations split K, reading whole packed
-//!   words (vec4 loads for 4 and 8 bits), per group `scale·dot(x, q) + bias·Σx`;
+//!   of x): a workgroup per few weight rows whose invocations split K, reading 2/4/8-bit weights
+//!   a packed word per invocation and step (3/5/6 bits: 32-value chunks, vector loads), per group
+//!   `scale·dot(x, q) + bias·Σx`;
 //! - `qmm.wgsl`, 64x64 output tiles that dequantize a 32 x 64 slab of W into workgroup memory
 //!   per K-step (prefill, and `transpose == false`, which gradients use).
 //! Inputs that are not dense (or whose offsets break the vector loads' alignment) are copied
@@ -27,8 +28,8 @@ pub struct QmvTuning {
     /// Chunks of 32 values each invocation should get: warps per workgroup are chosen from K so
     /// (1 to 8 warps, a power of two; `MLX_ARM_QMV_CPL`, default 1).
     pub chunks_per_lane: usize,
-    /// Chunks per pass of an invocation whose loads are issued together: 1, 2 or 4
-    /// (`MLX_ARM_QMV_UNROLL`, default 1).
+    /// Steps (packed words, or 32-value chunks for 3/5/6 bits) per pass of an invocation whose
+    /// loads are issued together: 1, 2, 4 or 8 (`MLX_ARM_QMV_UNROLL`, default 1).
     pub unroll: usize,
     /// Add partial sums with subgroup operations where the adapter has them, else a tree in
     /// workgroup memory (`MLX_ARM_SUBGROUPS=0` turns them off).
