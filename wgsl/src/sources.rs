@@ -72,9 +72,9 @@ pub enum KernelKey {
     QDequantize { dtype: Dtype, bits: u32 },
     /// Quantized mat-vec `x @ dequant(w).T` for `rows` (1..=4) rows of x: `rpw` weight rows
     /// (1, 2, 4, 8 or 16) per workgroup of `warps` x 32 invocations (1, 2, 4 or 8) that split K
-    /// in chunks of 32 packed values, `unroll` (1, 2 or 4) chunks per pass with their loads issued
-    /// together; partial sums added with subgroup operations (`subgroups`, adapters with
-    /// SUBGROUP) or a tree in workgroup memory.
+    /// by packed words (2/4/8 bits) or 32-value chunks, `unroll` (1, 2, 4 or 8) steps per pass
+    /// with their loads issued together; partial sums added with subgroup operations
+    /// (`subgroups`, adapters with SUBGROUP) or a tree in workgroup memory.
     QMatvec { dtype: Dtype, bits: u32, rows: u32, rpw: u32, warps: u32, unroll: u32, subgroups: bool },
     /// Tiled quantized matmul (64x64 output tiles, K in steps of 32 dequantized into workgroup
     /// memory), `x @ dequant(w).T` (`transpose`) or `x @ dequant(w)`.
