@@ -21,7 +21,11 @@ fn bench_shapes(c: &mut Criterion) {
     let cpu = Device::cpu();
     let mut g = c.benchmark_group("cpu_matmul_f32");
     g.sample_size(20);
-    for &(m, k, n) in &[(1usize, 4096usize, 4096usize), (8, 4096, 4096), (4096, 256, 64)] {
+    for &(m, k, n) in &[
+        (1usize, 4096usize, 4096usize),
+        (8, 4096, 4096),
+        (4096, 256, 64),
+    ] {
         let a = input(&[m as i32, k as i32], 1);
         let b = input(&[k as i32, n as i32], 2);
         g.throughput(Throughput::Elements((2 * m * n * k) as u64));

@@ -14,8 +14,16 @@ fn bench_add(c: &mut Criterion) {
             eprintln!("no GPU adapter: skipping the GPU bench");
             continue;
         }
-        let a = ops::contiguous_device(ops::arange_device(0.0, n as f64, 1.0, Dtype::Float32, device).unwrap(), device).unwrap();
-        let b = ops::contiguous_device(ops::full_device(&[n as i32], 2.0, Dtype::Float32, device).unwrap(), device).unwrap();
+        let a = ops::contiguous_device(
+            ops::arange_device(0.0, n as f64, 1.0, Dtype::Float32, device).unwrap(),
+            device,
+        )
+        .unwrap();
+        let b = ops::contiguous_device(
+            ops::full_device(&[n as i32], 2.0, Dtype::Float32, device).unwrap(),
+            device,
+        )
+        .unwrap();
         a.eval().unwrap();
         b.eval().unwrap();
         g.bench_function(format!("{device}"), |bn| {

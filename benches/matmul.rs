@@ -14,8 +14,18 @@ fn bench_matmul(c: &mut Criterion) {
             }
             let shape = [n as i32, n as i32];
             let key = random::key(0).unwrap();
-            let a = random::uniform_device(&ops::zeros(&[], Dtype::Float32).unwrap(), 1.0, &shape, Dtype::Float32, Some(&key), device).unwrap();
-            let b = ops::contiguous_device(ops::transpose_device(&a, None, device).unwrap(), device).unwrap();
+            let a = random::uniform_device(
+                &ops::zeros(&[], Dtype::Float32).unwrap(),
+                1.0,
+                &shape,
+                Dtype::Float32,
+                Some(&key),
+                device,
+            )
+            .unwrap();
+            let b =
+                ops::contiguous_device(ops::transpose_device(&a, None, device).unwrap(), device)
+                    .unwrap();
             a.eval().unwrap();
             b.eval().unwrap();
             g.bench_function(format!("{device}"), |bn| {

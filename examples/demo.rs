@@ -16,7 +16,10 @@ fn main() -> Result<()> {
     let k = |i: i32| ops::take(&keys, &Array::from_slice(&[i], &[]), Some(0));
     let x = random::normal(&[n, d], Dtype::Float32, 0.0, 1.0, Some(&k(0)?))?;
     let w_true = random::uniform(-1.0f32, 1.0f32, &[d, 1], Dtype::Float32, Some(&k(1)?))?;
-    let noise = ops::multiply(random::normal(&[n, 1], Dtype::Float32, 0.0, 1.0, Some(&k(2)?))?, 0.01f32)?;
+    let noise = ops::multiply(
+        random::normal(&[n, 1], Dtype::Float32, 0.0, 1.0, Some(&k(2)?))?,
+        0.01f32,
+    )?;
     let y = ops::add(ops::matmul(&x, &w_true)?, &noise)?;
 
     let loss = |args: &[Array]| -> Result<Array> {
@@ -41,11 +44,24 @@ fn main() -> Result<()> {
     // the same prediction on the CPU agrees with the default device
     let p_dev = ops::matmul(&x, &w)?;
     let p_cpu = ops::matmul_device(&x, &w, Device::cpu())?;
-    let diff = ops::max(ops::abs(ops::subtract_device(&p_dev, &p_cpu, Device::cpu())?)?, false)?.item::<f32>()?;
+    let diff = ops::max(
+        ops::abs(ops::subtract_device(&p_dev, &p_cpu, Device::cpu())?)?,
+        false,
+    )?
+    .item::<f32>()?;
     println!("default device vs CPU prediction: max difference {diff:.2e}");
-    println!("{}", ops::softmax_axis(ops::reshape(ops::slice(&w, &[0, 0], &[4, 1], &[])?, &[1, 4])?, -1)?);
+    println!(
+        "{}",
+        ops::softmax_axis(
+            ops::reshape(ops::slice(&w, &[0, 0], &[4, 1], &[])?, &[1, 4])?,
+            -1
+        )?
+    );
     if err > 0.05 {
-        return Err(mlx_arm::Error::arg("demo", format!("the fit did not converge (error {err})")));
+        return Err(mlx_arm::Error::arg(
+            "demo",
+            format!("the fit did not converge (error {err})"),
+        ));
     }
     Ok(())
 }

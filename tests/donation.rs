@@ -8,7 +8,11 @@ use mlx_arm::{memory, ops, Array, Device, Dtype};
 
 /// A dense `[rows, cols]` f32 array of `i * 0.5`, evaluated on `device`.
 fn source(rows: i32, cols: i32, device: Device) -> Array {
-    let a = ops::reshape(ops::arange_device(0.0, (rows * cols) as f64 * 0.5, 0.5, Dtype::Float32, device).unwrap(), &[rows, cols]).unwrap();
+    let a = ops::reshape(
+        ops::arange_device(0.0, (rows * cols) as f64 * 0.5, 0.5, Dtype::Float32, device).unwrap(),
+        &[rows, cols],
+    )
+    .unwrap();
     a.eval().unwrap();
     a
 }
@@ -42,8 +46,18 @@ fn slice_update_donates_only_unobserved_buffers() {
             let base = memory::get_active_memory();
             y.eval().unwrap();
             let grew = memory::get_peak_memory() - base;
-            assert!(grew < size / 2, "{device}: in-place slice_update allocated {grew} bytes");
-            check(&format!("donated slice_update on {device}"), &y, &expected(rows, cols, &[(3, -1.0)]), &[rows, cols], Dtype::Float32, (0.0, 0.0));
+            assert!(
+                grew < size / 2,
+                "{device}: in-place slice_update allocated {grew} bytes"
+            );
+            check(
+                &format!("donated slice_update on {device}"),
+                &y,
+                &expected(rows, cols, &[(3, -1.0)]),
+                &[rows, cols],
+                Dtype::Float32,
+                (0.0, 0.0),
+            );
 
             // the source still held by the caller: copied, and the source unchanged
             let src = source(rows as i32, cols as i32, device);
@@ -51,9 +65,26 @@ fn slice_update_donates_only_unobserved_buffers() {
             memory::reset_peak_memory();
             let base = memory::get_active_memory();
             y.eval().unwrap();
-            assert!(memory::get_peak_memory() - base >= size, "{device}: a held source must be copied");
-            check(&format!("held source on {device}"), &src, &expected(rows, cols, &[]), &[rows, cols], Dtype::Float32, (0.0, 0.0));
-            check(&format!("update of a held source on {device}"), &y, &expected(rows, cols, &[(5, 7.0)]), &[rows, cols], Dtype::Float32, (0.0, 0.0));
+            assert!(
+                memory::get_peak_memory() - base >= size,
+                "{device}: a held source must be copied"
+            );
+            check(
+                &format!("held source on {device}"),
+                &src,
+                &expected(rows, cols, &[]),
+                &[rows, cols],
+                Dtype::Float32,
+                (0.0, 0.0),
+            );
+            check(
+                &format!("update of a held source on {device}"),
+                &y,
+                &expected(rows, cols, &[(5, 7.0)]),
+                &[rows, cols],
+                Dtype::Float32,
+                (0.0, 0.0),
+            );
 
             // a view of the source alive (same buffer): not donated, the view unchanged
             let src = source(rows as i32, cols as i32, device);
@@ -63,8 +94,22 @@ fn slice_update_donates_only_unobserved_buffers() {
             drop(src);
             y.eval().unwrap();
             let want_view: Vec<f64> = expected(rows, cols, &[])[..8 * cols].to_vec();
-            check(&format!("view of a donated-looking source on {device}"), &view, &want_view, &[8, cols], Dtype::Float32, (0.0, 0.0));
-            check(&format!("update beside a view on {device}"), &y, &expected(rows, cols, &[(2, 9.0)]), &[rows, cols], Dtype::Float32, (0.0, 0.0));
+            check(
+                &format!("view of a donated-looking source on {device}"),
+                &view,
+                &want_view,
+                &[8, cols],
+                Dtype::Float32,
+                (0.0, 0.0),
+            );
+            check(
+                &format!("update beside a view on {device}"),
+                &y,
+                &expected(rows, cols, &[(2, 9.0)]),
+                &[rows, cols],
+                Dtype::Float32,
+                (0.0, 0.0),
+            );
 
             // a source already read back to the host (two copies): the write must not leave a
             // stale copy behind for the next read
@@ -72,7 +117,14 @@ fn slice_update_donates_only_unobserved_buffers() {
             assert_eq!(src.to_vec::<f32>().unwrap()[1], 0.5);
             let y = update_row(&src, 0, 4.0, device);
             drop(src);
-            check(&format!("donated source with a host copy on {device}"), &y, &expected(rows, cols, &[(0, 4.0)]), &[rows, cols], Dtype::Float32, (0.0, 0.0));
+            check(
+                &format!("donated source with a host copy on {device}"),
+                &y,
+                &expected(rows, cols, &[(0, 4.0)]),
+                &[rows, cols],
+                Dtype::Float32,
+                (0.0, 0.0),
+            );
 
             // a KV-cache-like loop: one buffer updated row by row, evaluated each step
             let mut cache = source(rows as i32, cols as i32, device);
@@ -85,8 +137,18 @@ fn slice_update_donates_only_unobserved_buffers() {
                 updates.push((t as usize, t as f32 + 100.0));
             }
             let grew = memory::get_peak_memory() - base;
-            assert!(grew < size / 2, "{device}: 16 in-place steps allocated {grew} bytes");
-            check(&format!("cache loop on {device}"), &cache, &expected(rows, cols, &updates), &[rows, cols], Dtype::Float32, (0.0, 0.0));
+            assert!(
+                grew < size / 2,
+                "{device}: 16 in-place steps allocated {grew} bytes"
+            );
+            check(
+                &format!("cache loop on {device}"),
+                &cache,
+                &expected(rows, cols, &updates),
+                &[rows, cols],
+                Dtype::Float32,
+                (0.0, 0.0),
+            );
         });
     }
 }

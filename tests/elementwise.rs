@@ -21,13 +21,21 @@ fn unary_domain(op: UnaryOp) -> (f64, f64) {
 
 fn erfinv_ref(y: f64) -> f64 {
     if y.abs() >= 1.0 {
-        return if y.abs() == 1.0 { y * f64::INFINITY } else { f64::NAN };
+        return if y.abs() == 1.0 {
+            y * f64::INFINITY
+        } else {
+            f64::NAN
+        };
     }
     // Newton on erf from a bisection start
     let (mut lo, mut hi) = (-6.0f64, 6.0f64);
     for _ in 0..200 {
         let m = 0.5 * (lo + hi);
-        if libm::erf(m) < y { lo = m } else { hi = m }
+        if libm::erf(m) < y {
+            lo = m
+        } else {
+            hi = m
+        }
     }
     0.5 * (lo + hi)
 }
@@ -38,7 +46,15 @@ fn unary_ref(op: UnaryOp, x: f64, dt: Dtype) -> f64 {
         BitwiseInvert if dt == Dtype::Bool => 1.0 - x,
         Negative => -x,
         Abs => x.abs(),
-        Sign => if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { x },
+        Sign => {
+            if x > 0.0 {
+                1.0
+            } else if x < 0.0 {
+                -1.0
+            } else {
+                x
+            }
+        }
         Square => x * x,
         Sqrt => x.sqrt(),
         Rsqrt => 1.0 / x.sqrt(),
@@ -80,7 +96,13 @@ fn unary_cases(op: UnaryOp) -> Vec<Dtype> {
     match op {
         Negative => ALL.iter().copied().filter(|&d| d != Dtype::Bool).collect(),
         BitwiseInvert => ALL.iter().copied().filter(|&d| !d.is_float()).collect(),
-        _ if op.is_float_only() => vec![Dtype::Float16, Dtype::Bfloat16, Dtype::Float32, Dtype::Float64, Dtype::Int32],
+        _ if op.is_float_only() => vec![
+            Dtype::Float16,
+            Dtype::Bfloat16,
+            Dtype::Float32,
+            Dtype::Float64,
+            Dtype::Int32,
+        ],
         _ => ALL.to_vec(),
     }
 }
@@ -106,13 +128,20 @@ fn unary_ops_match_reference() {
                 if !runs(device, dt) {
                     continue;
                 }
-                let (lo, hi) = if op.is_float_only() || dt.is_float() { unary_domain(op) } else { default_range(dt) };
+                let (lo, hi) = if op.is_float_only() || dt.is_float() {
+                    unary_domain(op)
+                } else {
+                    default_range(dt)
+                };
                 for (si, shape) in SHAPES.iter().enumerate() {
                     let n: usize = shape.iter().product();
                     let vals = values(si as u64 + 7, n, dt, lo, hi);
                     let stored_in = stored(&vals, dt);
                     let out_dt = unary_out(op, dt);
-                    let want: Vec<f64> = stored_in.iter().map(|&x| to_dtype(unary_ref(op, x, dt), out_dt)).collect();
+                    let want: Vec<f64> = stored_in
+                        .iter()
+                        .map(|&x| to_dtype(unary_ref(op, x, dt), out_dt))
+                        .collect();
                     for layout in LAYOUTS {
                         let a = laid_out(&vals, shape, dt, layout);
                         let what = format!("{} {dt} {shape:?} {layout:?} on {device}", op.name());
@@ -128,7 +157,17 @@ fn unary_ops_match_reference() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.iter().take(40).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 #[test]
@@ -138,21 +177,78 @@ fn special_values_propagate() {
     for device in devices() {
         let x = array(&[nan, inf, -inf, 0.0, -1.0, 2.0], &[6], Dtype::Float32);
         let isnan = ops::isnan_device(&x, device).unwrap();
-        check("isnan", &isnan, &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0], &[6], Dtype::Bool, (0.0, 0.0));
+        check(
+            "isnan",
+            &isnan,
+            &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            &[6],
+            Dtype::Bool,
+            (0.0, 0.0),
+        );
         let isinf = ops::isinf_device(&x, device).unwrap();
-        check("isinf", &isinf, &[0.0, 1.0, 1.0, 0.0, 0.0, 0.0], &[6], Dtype::Bool, (0.0, 0.0));
+        check(
+            "isinf",
+            &isinf,
+            &[0.0, 1.0, 1.0, 0.0, 0.0, 0.0],
+            &[6],
+            Dtype::Bool,
+            (0.0, 0.0),
+        );
         let fin = mlx_arm::with_default_device(device, || ops::isfinite(&x).unwrap());
-        check("isfinite", &fin, &[0.0, 0.0, 0.0, 1.0, 1.0, 1.0], &[6], Dtype::Bool, (0.0, 0.0));
+        check(
+            "isfinite",
+            &fin,
+            &[0.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+            &[6],
+            Dtype::Bool,
+            (0.0, 0.0),
+        );
         let m = ops::maximum_device(&x, array(&[1.0; 6], &[6], Dtype::Float32), device).unwrap();
-        check("maximum nan", &m, &[nan, inf, 1.0, 1.0, 1.0, 2.0], &[6], Dtype::Float32, (0.0, 0.0));
+        check(
+            "maximum nan",
+            &m,
+            &[nan, inf, 1.0, 1.0, 1.0, 2.0],
+            &[6],
+            Dtype::Float32,
+            (0.0, 0.0),
+        );
         let l = ops::log_device(&x, device).unwrap();
-        check("log specials", &l, &[nan, inf, nan, -inf, nan, 2f64.ln()], &[6], Dtype::Float32, tolerance(Dtype::Float32));
+        check(
+            "log specials",
+            &l,
+            &[nan, inf, nan, -inf, nan, 2f64.ln()],
+            &[6],
+            Dtype::Float32,
+            tolerance(Dtype::Float32),
+        );
         let s = ops::sqrt_device(&x, device).unwrap();
-        check("sqrt specials", &s, &[nan, inf, nan, 0.0, nan, 2f64.sqrt()], &[6], Dtype::Float32, tolerance(Dtype::Float32));
+        check(
+            "sqrt specials",
+            &s,
+            &[nan, inf, nan, 0.0, nan, 2f64.sqrt()],
+            &[6],
+            Dtype::Float32,
+            tolerance(Dtype::Float32),
+        );
         let t = ops::tanh_device(array(&[30.0, -30.0, 0.5], &[3], Dtype::Float32), device).unwrap();
-        check("tanh saturates", &t, &[1.0, -1.0, 0.5f64.tanh()], &[3], Dtype::Float32, tolerance(Dtype::Float32));
-        let nn = mlx_arm::with_default_device(device, || ops::nan_to_num(&x, 0.0, None, None).unwrap());
-        check("nan_to_num", &nn, &[0.0, f32::MAX as f64, f32::MIN as f64, 0.0, -1.0, 2.0], &[6], Dtype::Float32, (0.0, 0.0));
+        check(
+            "tanh saturates",
+            &t,
+            &[1.0, -1.0, 0.5f64.tanh()],
+            &[3],
+            Dtype::Float32,
+            tolerance(Dtype::Float32),
+        );
+        let nn =
+            mlx_arm::with_default_device(device, || ops::nan_to_num(&x, 0.0, None, None).unwrap());
+        check(
+            "nan_to_num",
+            &nn,
+            &[0.0, f32::MAX as f64, f32::MIN as f64, 0.0, -1.0, 2.0],
+            &[6],
+            Dtype::Float32,
+            (0.0, 0.0),
+        );
     }
 }
 
@@ -170,16 +266,47 @@ fn binary_ref(op: BinaryOp, a: f64, b: f64, dt: Dtype) -> f64 {
         Remainder if int && b == 0.0 => 0.0,
         Remainder => {
             let r = a % b;
-            if r != 0.0 && ((r < 0.0) != (b < 0.0)) { r + b } else { r }
+            if r != 0.0 && ((r < 0.0) != (b < 0.0)) {
+                r + b
+            } else {
+                r
+            }
         }
         Power if dt == Dtype::Bool => ((a != 0.0) || (b == 0.0)) as u8 as f64,
         // integer powers with negative exponents: 1, ±1 for base -1, else 0
-        Power if int && b < 0.0 => if a == 1.0 { 1.0 } else if a == -1.0 { if b % 2.0 == 0.0 { 1.0 } else { -1.0 } } else { 0.0 },
+        Power if int && b < 0.0 => {
+            if a == 1.0 {
+                1.0
+            } else if a == -1.0 {
+                if b % 2.0 == 0.0 {
+                    1.0
+                } else {
+                    -1.0
+                }
+            } else {
+                0.0
+            }
+        }
         Power => a.powf(b),
-        Maximum => if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) },
-        Minimum => if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) },
+        Maximum => {
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else {
+                a.max(b)
+            }
+        }
+        Minimum => {
+            if a.is_nan() || b.is_nan() {
+                f64::NAN
+            } else {
+                a.min(b)
+            }
+        }
         Arctan2 => a.atan2(b),
-        LogAddExp => { let m = a.max(b); m + (-(a - b).abs()).exp().ln_1p() }
+        LogAddExp => {
+            let m = a.max(b);
+            m + (-(a - b).abs()).exp().ln_1p()
+        }
         SiluMul => a / (1.0 + (-a).exp()) * b,
         Equal => (a == b) as u8 as f64,
         NotEqual => (a != b) as u8 as f64,
@@ -192,8 +319,24 @@ fn binary_ref(op: BinaryOp, a: f64, b: f64, dt: Dtype) -> f64 {
         BitwiseAnd => (a as i64 & b as i64) as f64,
         BitwiseOr => (a as i64 | b as i64) as f64,
         BitwiseXor => (a as i64 ^ b as i64) as f64,
-        LeftShift => if b >= bits { 0.0 } else { a * 2f64.powf(b) },
-        RightShift => if b >= bits { if a < 0.0 { -1.0 } else { 0.0 } } else { (a / 2f64.powf(b)).floor() },
+        LeftShift => {
+            if b >= bits {
+                0.0
+            } else {
+                a * 2f64.powf(b)
+            }
+        }
+        RightShift => {
+            if b >= bits {
+                if a < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                }
+            } else {
+                (a / 2f64.powf(b)).floor()
+            }
+        }
     }
 }
 
@@ -243,29 +386,54 @@ fn binary_ops_match_reference() {
                     let (na, nb): (usize, usize) = (sa.iter().product(), sb.iter().product());
                     let mut va = values(ci as u64 * 2 + 1, na, dt, ra.0, ra.1);
                     let vb = values(ci as u64 * 2 + 2, nb, dt, rb.0, rb.1);
-                    if matches!(op, BinaryOp::Equal | BinaryOp::NotEqual | BinaryOp::LessEqual) && na == nb {
+                    if matches!(
+                        op,
+                        BinaryOp::Equal | BinaryOp::NotEqual | BinaryOp::LessEqual
+                    ) && na == nb
+                    {
                         // make some elements equal
-                        for i in (0..na).step_by(3) { va[i] = vb[i]; }
+                        for i in (0..na).step_by(3) {
+                            va[i] = vb[i];
+                        }
                     }
                     let (xa, xb) = (stored(&va, dt), stored(&vb, dt));
                     let calc = if op.is_float_only() {
                         dt.to_float()
                     } else if matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr) {
                         Dtype::Bool
-                    } else if matches!(op, BinaryOp::LeftShift | BinaryOp::RightShift) && dt == Dtype::Bool {
+                    } else if matches!(op, BinaryOp::LeftShift | BinaryOp::RightShift)
+                        && dt == Dtype::Bool
+                    {
                         Dtype::Uint8 // MLX shifts bools as uint8
                     } else {
                         dt
                     };
                     let out_dt = if op.outputs_bool() { Dtype::Bool } else { calc };
                     let (xa, xb) = (stored(&xa, calc), stored(&xb, calc));
-                    let ba = mlx_arm::ops::broadcast_to(array(&xa, sa, calc), &so.iter().map(|&d| d as i32).collect::<Vec<_>>()).unwrap().to_f64_vec().unwrap();
-                    let bb = mlx_arm::ops::broadcast_to(array(&xb, sb, calc), &so.iter().map(|&d| d as i32).collect::<Vec<_>>()).unwrap().to_f64_vec().unwrap();
-                    let want: Vec<f64> = ba.iter().zip(&bb).map(|(&a, &b)| to_dtype(binary_ref(op, a, b, calc), out_dt)).collect();
+                    let ba = mlx_arm::ops::broadcast_to(
+                        array(&xa, sa, calc),
+                        &so.iter().map(|&d| d as i32).collect::<Vec<_>>(),
+                    )
+                    .unwrap()
+                    .to_f64_vec()
+                    .unwrap();
+                    let bb = mlx_arm::ops::broadcast_to(
+                        array(&xb, sb, calc),
+                        &so.iter().map(|&d| d as i32).collect::<Vec<_>>(),
+                    )
+                    .unwrap()
+                    .to_f64_vec()
+                    .unwrap();
+                    let want: Vec<f64> = ba
+                        .iter()
+                        .zip(&bb)
+                        .map(|(&a, &b)| to_dtype(binary_ref(op, a, b, calc), out_dt))
+                        .collect();
                     for layout in LAYOUTS {
                         let a = laid_out(&va, sa, dt, layout);
                         let b = laid_out(&vb, sb, dt, Layout::Contiguous);
-                        let what = format!("{} {dt} {sa:?}x{sb:?} {layout:?} on {device}", op.name());
+                        let what =
+                            format!("{} {dt} {sa:?}x{sb:?} {layout:?} on {device}", op.name());
                         let r = std::panic::catch_unwind(|| {
                             let got = ops::binary_device(op, &a, &b, device).unwrap();
                             check(&what, &got, &want, so, out_dt, tolerance(out_dt));
@@ -278,7 +446,17 @@ fn binary_ops_match_reference() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.iter().take(40).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 #[test]
@@ -293,21 +471,56 @@ fn where_and_astype_match_reference() {
             let x = values(2, 12, dt, lo, hi);
             let y = values(3, 4, dt, lo, hi);
             let cond = array(&c, &[3, 4], Dtype::Bool);
-            let got = ops::where_device(&cond, laid_out(&x, &[3, 4], dt, Layout::Transposed), array(&y, &[4], dt), device).unwrap();
+            let got = ops::where_device(
+                &cond,
+                laid_out(&x, &[3, 4], dt, Layout::Transposed),
+                array(&y, &[4], dt),
+                device,
+            )
+            .unwrap();
             let (sx, sy) = (stored(&x, dt), stored(&y, dt));
-            let want: Vec<f64> = (0..12).map(|i| if c[i] != 0.0 { sx[i] } else { sy[i % 4] }).collect();
-            check(&format!("where {dt} on {device}"), &got, &want, &[3, 4], dt, (0.0, 0.0));
+            let want: Vec<f64> = (0..12)
+                .map(|i| if c[i] != 0.0 { sx[i] } else { sy[i % 4] })
+                .collect();
+            check(
+                &format!("where {dt} on {device}"),
+                &got,
+                &want,
+                &[3, 4],
+                dt,
+                (0.0, 0.0),
+            );
             for &to in &ALL {
                 if !runs(device, to) {
                     continue;
                 }
-                let got = ops::astype_device(laid_out(&x, &[3, 4], dt, Layout::Strided), to, device).unwrap();
-                let want: Vec<f64> = sx.iter().map(|&v| if to.is_float() { stored(&[v], to)[0] } else if to == Dtype::Bool { (v != 0.0) as u8 as f64 } else if dt.is_float() {
-                    // float to int saturates (Rust `as`)
-                    let (mn, mx) = int_range(to);
-                    v.trunc().clamp(mn, mx)
-                } else { to_dtype(v, to) }).collect();
-                check(&format!("astype {dt}->{to} on {device}"), &got, &want, &[3, 4], to, tolerance(to));
+                let got =
+                    ops::astype_device(laid_out(&x, &[3, 4], dt, Layout::Strided), to, device)
+                        .unwrap();
+                let want: Vec<f64> = sx
+                    .iter()
+                    .map(|&v| {
+                        if to.is_float() {
+                            stored(&[v], to)[0]
+                        } else if to == Dtype::Bool {
+                            (v != 0.0) as u8 as f64
+                        } else if dt.is_float() {
+                            // float to int saturates (Rust `as`)
+                            let (mn, mx) = int_range(to);
+                            v.trunc().clamp(mn, mx)
+                        } else {
+                            to_dtype(v, to)
+                        }
+                    })
+                    .collect();
+                check(
+                    &format!("astype {dt}->{to} on {device}"),
+                    &got,
+                    &want,
+                    &[3, 4],
+                    to,
+                    tolerance(to),
+                );
             }
         }
     }
@@ -360,6 +573,10 @@ fn gpu_rejects_64_bit_dtypes_with_a_clear_error() {
         return;
     }
     let a = array(&[1.0, 2.0], &[2], Dtype::Float64);
-    let e = ops::exp_device(&a, Device::gpu()).unwrap().eval().unwrap_err().to_string();
+    let e = ops::exp_device(&a, Device::gpu())
+        .unwrap()
+        .eval()
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("float64") && e.contains("gpu"), "{e}");
 }

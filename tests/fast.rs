@@ -22,7 +22,10 @@ fn rms_ref(x: &[f64], w: &[f64], d: usize, eps: f64) -> Vec<f64> {
         .flat_map(|r| {
             let ms = r.iter().map(|v| v * v).sum::<f64>() / d as f64;
             let inv = 1.0 / (ms + eps).sqrt();
-            r.iter().zip(w).map(move |(v, w)| v * inv * w).collect::<Vec<_>>()
+            r.iter()
+                .zip(w)
+                .map(move |(v, w)| v * inv * w)
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -32,7 +35,13 @@ fn norms_match_reference() {
     let mut rng = Rng::new(1);
     for device in devices() {
         with_default_device(device, || {
-            for (shape, dt) in [(vec![3usize, 5, 67], Dtype::Float32), (vec![4, 128], Dtype::Float16), (vec![2, 576], Dtype::Bfloat16), (vec![2, 2348], Dtype::Float32), (vec![1, 4096], Dtype::Float16)] {
+            for (shape, dt) in [
+                (vec![3usize, 5, 67], Dtype::Float32),
+                (vec![4, 128], Dtype::Float16),
+                (vec![2, 576], Dtype::Bfloat16),
+                (vec![2, 2348], Dtype::Float32),
+                (vec![1, 4096], Dtype::Float16),
+            ] {
                 let d = shape[shape.len() - 1];
                 let n: usize = shape.iter().product();
                 let x = common::stored(&rand(&mut rng, n), dt);
@@ -41,32 +50,62 @@ fn norms_match_reference() {
                 let (xa, wa, ba) = (arr(&x, &shape, dt), arr(&w, &[d], dt), arr(&b, &[d], dt));
                 let tol = common::tolerance(dt);
                 let got = fast::rms_norm(&xa, Some(&wa), 1e-5).unwrap();
-                common::check(&format!("rms_norm {shape:?} {dt} {device:?}"), &got, &rms_ref(&x, &w, d, 1e-5), &shape, dt, (tol.0 * 4.0, tol.1 * 4.0));
+                common::check(
+                    &format!("rms_norm {shape:?} {dt} {device:?}"),
+                    &got,
+                    &rms_ref(&x, &w, d, 1e-5),
+                    &shape,
+                    dt,
+                    (tol.0 * 4.0, tol.1 * 4.0),
+                );
                 let want: Vec<f64> = x
                     .chunks(d)
                     .flat_map(|r| {
                         let mu = r.iter().sum::<f64>() / d as f64;
                         let var = r.iter().map(|v| (v - mu).powi(2)).sum::<f64>() / d as f64;
                         let inv = 1.0 / (var + 1e-5).sqrt();
-                        r.iter().enumerate().map(|(i, v)| (v - mu) * inv * w[i] + b[i]).collect::<Vec<_>>()
+                        r.iter()
+                            .enumerate()
+                            .map(|(i, v)| (v - mu) * inv * w[i] + b[i])
+                            .collect::<Vec<_>>()
                     })
                     .collect();
                 let got = fast::layer_norm(&xa, Some(&wa), Some(&ba), 1e-5).unwrap();
-                common::check(&format!("layer_norm {shape:?} {dt} {device:?}"), &got, &want, &shape, dt, (tol.0 * 4.0, tol.1 * 8.0));
+                common::check(
+                    &format!("layer_norm {shape:?} {dt} {device:?}"),
+                    &got,
+                    &want,
+                    &shape,
+                    dt,
+                    (tol.0 * 4.0, tol.1 * 8.0),
+                );
             }
         });
     }
 }
 
 /// RoPE reference over x `[rows, L, D]`.
-fn rope_ref(x: &[f64], l: usize, d: usize, dims: usize, traditional: bool, inv_freq: &[f64], scale: f64, offset: usize) -> Vec<f64> {
+fn rope_ref(
+    x: &[f64],
+    l: usize,
+    d: usize,
+    dims: usize,
+    traditional: bool,
+    inv_freq: &[f64],
+    scale: f64,
+    offset: usize,
+) -> Vec<f64> {
     let mut out = x.to_vec();
     for (r, row) in out.chunks_mut(l * d).enumerate() {
         for p in 0..l {
             let pos = (offset + p) as f64 * scale;
             for i in 0..dims / 2 {
                 let t = pos * inv_freq[i];
-                let (a, b) = if traditional { (2 * i, 2 * i + 1) } else { (i, i + dims / 2) };
+                let (a, b) = if traditional {
+                    (2 * i, 2 * i + 1)
+                } else {
+                    (i, i + dims / 2)
+                };
                 let base = r * l * d + p * d;
                 let (x1, x2) = (x[base + a], x[base + b]);
                 row[p * d + a] = x1 * t.cos() - x2 * t.sin();
@@ -92,19 +131,57 @@ fn rope_matches_reference() {
                 let x = common::stored(&rand(&mut rng, rows * l * d), dt);
                 let xa = arr(&x, &[rows, l, d], dt);
                 let base = 10000.0f64;
-                let inv: Vec<f64> = (0..dims / 2).map(|i| base.powf(-(2.0 * i as f64) / dims as f64)).collect();
-                let got = fast::rope(&xa, dims as i32, traditional, Some(base as f32), 1.0, offset as i32, None).unwrap();
+                let inv: Vec<f64> = (0..dims / 2)
+                    .map(|i| base.powf(-(2.0 * i as f64) / dims as f64))
+                    .collect();
+                let got = fast::rope(
+                    &xa,
+                    dims as i32,
+                    traditional,
+                    Some(base as f32),
+                    1.0,
+                    offset as i32,
+                    None,
+                )
+                .unwrap();
                 let want = rope_ref(&x, l, d, dims, traditional, &inv, 1.0, offset);
                 let tol = common::tolerance(dt);
-                let tol = if dt == Dtype::Float32 { (1e-4, 1e-4) } else { (tol.0 * 2.0, tol.1 * 2.0) };
-                common::check(&format!("rope trad={traditional} dims={dims} {dt} {device:?}"), &got, &want, &[rows, l, d], dt, tol);
+                let tol = if dt == Dtype::Float32 {
+                    (1e-4, 1e-4)
+                } else {
+                    (tol.0 * 2.0, tol.1 * 2.0)
+                };
+                common::check(
+                    &format!("rope trad={traditional} dims={dims} {dt} {device:?}"),
+                    &got,
+                    &want,
+                    &[rows, l, d],
+                    dt,
+                    tol,
+                );
                 // explicit frequencies and a position scale
                 let freqs: Vec<f64> = (0..dims / 2).map(|i| 1.0 + i as f64 * 0.5).collect();
                 let fa = arr(&freqs, &[dims / 2], Dtype::Float32);
-                let got = fast::rope(&xa, dims as i32, traditional, None, 0.5, offset as i32, Some(&fa)).unwrap();
+                let got = fast::rope(
+                    &xa,
+                    dims as i32,
+                    traditional,
+                    None,
+                    0.5,
+                    offset as i32,
+                    Some(&fa),
+                )
+                .unwrap();
                 let inv: Vec<f64> = freqs.iter().map(|f| 1.0 / f).collect();
                 let want = rope_ref(&x, l, d, dims, traditional, &inv, 0.5, offset);
-                common::check(&format!("rope freqs trad={traditional} {dt} {device:?}"), &got, &want, &[rows, l, d], dt, tol);
+                common::check(
+                    &format!("rope freqs trad={traditional} {dt} {device:?}"),
+                    &got,
+                    &want,
+                    &[rows, l, d],
+                    dt,
+                    tol,
+                );
             }
         });
     }
@@ -117,7 +194,11 @@ fn fused_ops_on_strided_views_offsets_and_partial_dims() {
         with_default_device(device, || {
             for dt in [Dtype::Float32, Dtype::Float16] {
                 let tol = common::tolerance(dt);
-                let tol = if dt == Dtype::Float32 { (1e-4, 1e-4) } else { (tol.0 * 4.0, tol.1 * 4.0) };
+                let tol = if dt == Dtype::Float32 {
+                    (1e-4, 1e-4)
+                } else {
+                    (tol.0 * 4.0, tol.1 * 4.0)
+                };
                 // rms_norm over a transposed view: stored [D, R], normalised as [R, D]
                 let (r, d) = (6usize, 40usize);
                 let stored = common::stored(&rand(&mut rng, d * r), dt);
@@ -125,9 +206,23 @@ fn fused_ops_on_strided_views_offsets_and_partial_dims() {
                 let x: Vec<f64> = (0..r * d).map(|k| stored[(k % d) * r + k / d]).collect();
                 let w = common::stored(&rand(&mut rng, d), dt);
                 let got = fast::rms_norm(&xt, Some(&arr(&w, &[d], dt)), 1e-5).unwrap();
-                common::check(&format!("rms_norm transposed {dt} {device:?}"), &got, &rms_ref(&x, &w, d, 1e-5), &[r, d], dt, tol);
+                common::check(
+                    &format!("rms_norm transposed {dt} {device:?}"),
+                    &got,
+                    &rms_ref(&x, &w, d, 1e-5),
+                    &[r, d],
+                    dt,
+                    tol,
+                );
                 let got = fast::rms_norm(&xt, None, 1e-5).unwrap();
-                common::check(&format!("rms_norm transposed no weight {dt} {device:?}"), &got, &rms_ref(&x, &vec![1.0; d], d, 1e-5), &[r, d], dt, tol);
+                common::check(
+                    &format!("rms_norm transposed no weight {dt} {device:?}"),
+                    &got,
+                    &rms_ref(&x, &vec![1.0; d], d, 1e-5),
+                    &[r, d],
+                    dt,
+                    tol,
+                );
                 // rope over a [L, H, D] buffer seen as [H, L, D] (as attention does), offset > 0,
                 // L > 1, dims < D, both pairings
                 let (l, h, d) = (7usize, 3usize, 24usize);
@@ -141,10 +236,28 @@ fn fused_ops_on_strided_views_offsets_and_partial_dims() {
                     .collect();
                 for traditional in [false, true] {
                     let (dims, offset, base) = (16usize, 11usize, 500.0f64);
-                    let inv: Vec<f64> = (0..dims / 2).map(|i| base.powf(-(2.0 * i as f64) / dims as f64)).collect();
-                    let got = fast::rope(&xv, dims as i32, traditional, Some(base as f32), 0.75, offset as i32, None).unwrap();
+                    let inv: Vec<f64> = (0..dims / 2)
+                        .map(|i| base.powf(-(2.0 * i as f64) / dims as f64))
+                        .collect();
+                    let got = fast::rope(
+                        &xv,
+                        dims as i32,
+                        traditional,
+                        Some(base as f32),
+                        0.75,
+                        offset as i32,
+                        None,
+                    )
+                    .unwrap();
                     let want = rope_ref(&x, l, d, dims, traditional, &inv, 0.75, offset);
-                    common::check(&format!("rope strided trad={traditional} {dt} {device:?}"), &got, &want, &[h, l, d], dt, tol);
+                    common::check(
+                        &format!("rope strided trad={traditional} {dt} {device:?}"),
+                        &got,
+                        &want,
+                        &[h, l, d],
+                        dt,
+                        tol,
+                    );
                 }
             }
         });
@@ -154,7 +267,19 @@ fn fused_ops_on_strided_views_offsets_and_partial_dims() {
 /// Attention reference: q `[b, hq, lq, d]`, k/v `[b, hk, lk, d]`, mask as additive f64
 /// `[lq, lk]` (NEG_INFINITY = masked).
 #[allow(clippy::too_many_arguments)]
-fn sdpa_ref(q: &[f64], k: &[f64], v: &[f64], b: usize, hq: usize, hk: usize, lq: usize, lk: usize, d: usize, scale: f64, mask: &dyn Fn(usize, usize, usize, usize) -> f64) -> Vec<f64> {
+fn sdpa_ref(
+    q: &[f64],
+    k: &[f64],
+    v: &[f64],
+    b: usize,
+    hq: usize,
+    hk: usize,
+    lq: usize,
+    lk: usize,
+    d: usize,
+    scale: f64,
+    mask: &dyn Fn(usize, usize, usize, usize) -> f64,
+) -> Vec<f64> {
     let mut out = vec![0.0; b * hq * lq * d];
     for bi in 0..b {
         for h in 0..hq {
@@ -162,7 +287,12 @@ fn sdpa_ref(q: &[f64], k: &[f64], v: &[f64], b: usize, hq: usize, hk: usize, lq:
             for i in 0..lq {
                 let s: Vec<f64> = (0..lk)
                     .map(|j| {
-                        let dot: f64 = (0..d).map(|t| q[((bi * hq + h) * lq + i) * d + t] * k[((bi * hk + kh) * lk + j) * d + t]).sum();
+                        let dot: f64 = (0..d)
+                            .map(|t| {
+                                q[((bi * hq + h) * lq + i) * d + t]
+                                    * k[((bi * hk + kh) * lk + j) * d + t]
+                            })
+                            .sum();
                         dot * scale + mask(bi, h, i, j)
                     })
                     .collect();
@@ -170,7 +300,9 @@ fn sdpa_ref(q: &[f64], k: &[f64], v: &[f64], b: usize, hq: usize, hk: usize, lq:
                 let e: Vec<f64> = s.iter().map(|x| (x - m).exp()).collect();
                 let z: f64 = e.iter().sum();
                 for t in 0..d {
-                    out[((bi * hq + h) * lq + i) * d + t] = (0..lk).map(|j| e[j] / z * v[((bi * hk + kh) * lk + j) * d + t]).sum();
+                    out[((bi * hq + h) * lq + i) * d + t] = (0..lk)
+                        .map(|j| e[j] / z * v[((bi * hk + kh) * lk + j) * d + t])
+                        .sum();
                 }
             }
         }
@@ -184,7 +316,15 @@ fn attention_matches_reference() {
     for device in devices() {
         with_default_device(device, || {
             for &(b, hq, hk, lq, lk, d, dt) in &[
-                (1usize, 4usize, 4usize, 5usize, 5usize, 64usize, Dtype::Float32),
+                (
+                    1usize,
+                    4usize,
+                    4usize,
+                    5usize,
+                    5usize,
+                    64usize,
+                    Dtype::Float32,
+                ),
                 (2, 9, 3, 1, 13, 64, Dtype::Float32),
                 (1, 8, 1, 6, 9, 128, Dtype::Float16),
                 (1, 6, 2, 4, 4, 80, Dtype::Bfloat16),
@@ -198,29 +338,101 @@ fn attention_matches_reference() {
                 let q = common::stored(&rand(&mut rng, b * hq * lq * d), dt);
                 let k = common::stored(&rand(&mut rng, b * hk * lk * d), dt);
                 let v = common::stored(&rand(&mut rng, b * hk * lk * d), dt);
-                let (qa, ka, va) = (arr(&q, &[b, hq, lq, d], dt), arr(&k, &[b, hk, lk, d], dt), arr(&v, &[b, hk, lk, d], dt));
+                let (qa, ka, va) = (
+                    arr(&q, &[b, hq, lq, d], dt),
+                    arr(&k, &[b, hk, lk, d], dt),
+                    arr(&v, &[b, hk, lk, d], dt),
+                );
                 let scale = 1.0 / (d as f64).sqrt();
                 let tol = common::tolerance(dt);
-                let tol = if dt == Dtype::Float32 { (1e-4, 1e-4) } else { (tol.0 * 4.0, tol.1 * 4.0) };
+                let tol = if dt == Dtype::Float32 {
+                    (1e-4, 1e-4)
+                } else {
+                    (tol.0 * 4.0, tol.1 * 4.0)
+                };
                 let shape = [b, hq, lq, d];
                 let what = format!("sdpa b{b} hq{hq} hk{hk} lq{lq} lk{lk} d{d} {dt} {device:?}");
-                let got = fast::scaled_dot_product_attention(&qa, &ka, &va, scale as f32, None).unwrap();
-                common::check(&format!("{what} no mask"), &got, &sdpa_ref(&q, &k, &v, b, hq, hk, lq, lk, d, scale, &|_, _, _, _| 0.0), &shape, dt, tol);
-                let causal = |_: usize, _: usize, i: usize, j: usize| if j <= i + (lk - lq) { 0.0 } else { f64::NEG_INFINITY };
-                let got = fast::scaled_dot_product_attention(&qa, &ka, &va, scale as f32, Some(SdpaMask::Causal)).unwrap();
-                common::check(&format!("{what} causal"), &got, &sdpa_ref(&q, &k, &v, b, hq, hk, lq, lk, d, scale, &causal), &shape, dt, tol);
+                let got =
+                    fast::scaled_dot_product_attention(&qa, &ka, &va, scale as f32, None).unwrap();
+                common::check(
+                    &format!("{what} no mask"),
+                    &got,
+                    &sdpa_ref(&q, &k, &v, b, hq, hk, lq, lk, d, scale, &|_, _, _, _| 0.0),
+                    &shape,
+                    dt,
+                    tol,
+                );
+                let causal = |_: usize, _: usize, i: usize, j: usize| {
+                    if j <= i + (lk - lq) {
+                        0.0
+                    } else {
+                        f64::NEG_INFINITY
+                    }
+                };
+                let got = fast::scaled_dot_product_attention(
+                    &qa,
+                    &ka,
+                    &va,
+                    scale as f32,
+                    Some(SdpaMask::Causal),
+                )
+                .unwrap();
+                common::check(
+                    &format!("{what} causal"),
+                    &got,
+                    &sdpa_ref(&q, &k, &v, b, hq, hk, lq, lk, d, scale, &causal),
+                    &shape,
+                    dt,
+                    tol,
+                );
                 // boolean mask [lq, lk] broadcast over batch and heads (every row keeps key 0)
-                let keep: Vec<bool> = (0..lq * lk).map(|i| i % lk == 0 || (i * 7) % 3 != 0).collect();
+                let keep: Vec<bool> = (0..lq * lk)
+                    .map(|i| i % lk == 0 || (i * 7) % 3 != 0)
+                    .collect();
                 let ma = Array::from_bools(&keep, &[lq as i32, lk as i32]).unwrap();
-                let got = fast::scaled_dot_product_attention(&qa, &ka, &va, scale as f32, Some(SdpaMask::Array(&ma))).unwrap();
-                let bm = |_: usize, _: usize, i: usize, j: usize| if keep[i * lk + j] { 0.0 } else { f64::NEG_INFINITY };
-                common::check(&format!("{what} bool mask"), &got, &sdpa_ref(&q, &k, &v, b, hq, hk, lq, lk, d, scale, &bm), &shape, dt, tol);
+                let got = fast::scaled_dot_product_attention(
+                    &qa,
+                    &ka,
+                    &va,
+                    scale as f32,
+                    Some(SdpaMask::Array(&ma)),
+                )
+                .unwrap();
+                let bm = |_: usize, _: usize, i: usize, j: usize| {
+                    if keep[i * lk + j] {
+                        0.0
+                    } else {
+                        f64::NEG_INFINITY
+                    }
+                };
+                common::check(
+                    &format!("{what} bool mask"),
+                    &got,
+                    &sdpa_ref(&q, &k, &v, b, hq, hk, lq, lk, d, scale, &bm),
+                    &shape,
+                    dt,
+                    tol,
+                );
                 // additive mask per head [1, hq, lq, lk]
                 let add = rand(&mut rng, hq * lq * lk);
                 let aa = arr(&add, &[1, hq, lq, lk], Dtype::Float32);
-                let got = fast::scaled_dot_product_attention(&qa, &ka, &va, scale as f32, Some(SdpaMask::Array(&aa))).unwrap();
+                let got = fast::scaled_dot_product_attention(
+                    &qa,
+                    &ka,
+                    &va,
+                    scale as f32,
+                    Some(SdpaMask::Array(&aa)),
+                )
+                .unwrap();
                 let am = |_: usize, h: usize, i: usize, j: usize| add[(h * lq + i) * lk + j];
-                common::check(&format!("{what} additive mask"), &got, &sdpa_ref(&q, &k, &v, b, hq, hk, lq, lk, d, scale, &am), &shape, dt, tol);
+                common::check(
+                    &format!("{what} additive mask"),
+                    &got,
+                    &sdpa_ref(&q, &k, &v, b, hq, hk, lq, lk, d, scale, &am),
+                    &shape,
+                    dt,
+                    tol,
+                );
             }
         });
     }
@@ -237,25 +449,73 @@ fn fused_attention_on_views_and_empty_rows() {
             // two batches, 4 query heads over 2 kv heads; keys a window of a longer cache (rows
             // dense, batch and head strides not: read in place), values every other position
             let (b, h, hk, l, d) = (2usize, 4usize, 2usize, 6usize, 64usize);
-            let q = arr(&rand(&mut rng, b * l * h * d), &[b, l, h, d], Dtype::Float32);
-            let kv = arr(&rand(&mut rng, b * hk * 2 * l * d), &[b, hk, 2 * l, d], Dtype::Float32);
+            let q = arr(
+                &rand(&mut rng, b * l * h * d),
+                &[b, l, h, d],
+                Dtype::Float32,
+            );
+            let kv = arr(
+                &rand(&mut rng, b * hk * 2 * l * d),
+                &[b, hk, 2 * l, d],
+                Dtype::Float32,
+            );
             let qv = ops::swapaxes(&q, 1, 2).unwrap();
             let (bi, hki) = (b as i32, hk as i32);
-            let kview = ops::slice(&kv, &[0, 0, 3, 0], &[bi, hki, 3 + l as i32, d as i32], &[1, 1, 1, 1]).unwrap();
-            let vview = ops::slice(&kv, &[0, 0, 0, 0], &[bi, hki, 2 * l as i32, d as i32], &[1, 1, 2, 1]).unwrap();
+            let kview = ops::slice(
+                &kv,
+                &[0, 0, 3, 0],
+                &[bi, hki, 3 + l as i32, d as i32],
+                &[1, 1, 1, 1],
+            )
+            .unwrap();
+            let vview = ops::slice(
+                &kv,
+                &[0, 0, 0, 0],
+                &[bi, hki, 2 * l as i32, d as i32],
+                &[1, 1, 2, 1],
+            )
+            .unwrap();
             for mask in [None, Some(SdpaMask::Causal)] {
-                let got = fast::scaled_dot_product_attention(&qv, &kview, &vview, 0.125, mask).unwrap();
-                assert_eq!(got.primitive().map(|p| p.name()), Some("scaled_dot_product_attention"), "the fused node");
+                let got =
+                    fast::scaled_dot_product_attention(&qv, &kview, &vview, 0.125, mask).unwrap();
+                assert_eq!(
+                    got.primitive().map(|p| p.name()),
+                    Some("scaled_dot_product_attention"),
+                    "the fused node"
+                );
                 let dense = |a: &Array| ops::contiguous(a).unwrap();
-                let want = fast::scaled_dot_product_attention(dense(&qv), dense(&kview), dense(&vview), 0.125, mask).unwrap();
-                assert_eq!(got.to_vec::<f32>().unwrap(), want.to_vec::<f32>().unwrap(), "{device:?} {mask:?}");
+                let want = fast::scaled_dot_product_attention(
+                    dense(&qv),
+                    dense(&kview),
+                    dense(&vview),
+                    0.125,
+                    mask,
+                )
+                .unwrap();
+                assert_eq!(
+                    got.to_vec::<f32>().unwrap(),
+                    want.to_vec::<f32>().unwrap(),
+                    "{device:?} {mask:?}"
+                );
             }
-            let few = ops::slice(&kv, &[0, 0, 0, 0], &[bi, hki, 4, d as i32], &[1, 1, 1, 1]).unwrap();
-            let out = fast::scaled_dot_product_attention(&qv, &few, &few, 0.125, Some(SdpaMask::Causal)).unwrap().to_vec::<f32>().unwrap();
+            let few =
+                ops::slice(&kv, &[0, 0, 0, 0], &[bi, hki, 4, d as i32], &[1, 1, 1, 1]).unwrap();
+            let out =
+                fast::scaled_dot_product_attention(&qv, &few, &few, 0.125, Some(SdpaMask::Causal))
+                    .unwrap()
+                    .to_vec::<f32>()
+                    .unwrap();
             for (r, row) in out.chunks(d).enumerate() {
                 let sees = (r % l + 4 + 1).saturating_sub(l);
-                assert_eq!(row.iter().all(|x| x.is_nan()), sees == 0, "{device:?} row {r}");
-                assert!(sees == 0 || row.iter().all(|x| x.is_finite()), "{device:?} row {r}");
+                assert_eq!(
+                    row.iter().all(|x| x.is_nan()),
+                    sees == 0,
+                    "{device:?} row {r}"
+                );
+                assert!(
+                    sees == 0 || row.iter().all(|x| x.is_finite()),
+                    "{device:?} row {r}"
+                );
             }
         });
     }
@@ -269,17 +529,24 @@ fn gradients_match_finite_differences() {
     let c = rand(&mut rng, 2 * 3 * 8);
     for device in devices() {
         with_default_device(device, || {
-            let (xa, wa, ca) = (arr(&x, &[2, 3, 8], Dtype::Float32), arr(&w, &[8], Dtype::Float32), arr(&c, &[2, 3, 8], Dtype::Float32));
+            let (xa, wa, ca) = (
+                arr(&x, &[2, 3, 8], Dtype::Float32),
+                arr(&w, &[8], Dtype::Float32),
+                arr(&c, &[2, 3, 8], Dtype::Float32),
+            );
             type F = fn(&Array, &Array) -> mlx_arm::Result<Array>;
             let fs: [(&str, F); 6] = [
                 ("rms_norm", |x, w| fast::rms_norm(x, Some(w), 1e-5)),
                 ("rms_norm no weight", |x, _| fast::rms_norm(x, None, 1e-5)),
                 ("rms_norm weight grad", |x, w| {
                     // a broadcast input, the weight taken from the differentiated array
-                    let wx = ops::reshape(ops::slice(x, &[0, 0, 0], &[1, 1, 8], &[1, 1, 1])?, &[8])?;
+                    let wx =
+                        ops::reshape(ops::slice(x, &[0, 0, 0], &[1, 1, 8], &[1, 1, 1])?, &[8])?;
                     fast::rms_norm(ops::broadcast_to(w, &[2, 3, 8])?, Some(&wx), 1e-5)
                 }),
-                ("rope", |x, _| fast::rope(x, 8, false, Some(10000.0), 1.0, 2, None)),
+                ("rope", |x, _| {
+                    fast::rope(x, 8, false, Some(10000.0), 1.0, 2, None)
+                }),
                 ("rope traditional freqs", |x, _| {
                     let f = Array::from_slice(&[1.0f32, 3.0], &[2]);
                     fast::rope(x, 4, true, None, 0.5, 3, Some(&f))
@@ -290,8 +557,15 @@ fn gradients_match_finite_differences() {
                 }),
             ];
             for (name, f) in fs {
-                let loss = |a: &[Array]| ops::sum(ops::multiply(ops::reshape(f(&a[0], &wa)?, &[2, 3, 8])?, &ca)?, false);
-                let g = transforms::grad(loss, &[0])(&[xa.clone()]).unwrap()[0].to_f64_vec().unwrap();
+                let loss = |a: &[Array]| {
+                    ops::sum(
+                        ops::multiply(ops::reshape(f(&a[0], &wa)?, &[2, 3, 8])?, &ca)?,
+                        false,
+                    )
+                };
+                let g = transforms::grad(loss, &[0])(&[xa.clone()]).unwrap()[0]
+                    .to_f64_vec()
+                    .unwrap();
                 let eval = |xs: &[f64]| -> f64 {
                     let a = arr(xs, &[2, 3, 8], Dtype::Float64);
                     let a = ops::astype(&a, Dtype::Float32).unwrap();
@@ -303,7 +577,11 @@ fn gradients_match_finite_differences() {
                     xp[i] += h;
                     xm[i] -= h;
                     let fd = (eval(&xp) - eval(&xm)) / (2.0 * h);
-                    assert!((g[i] - fd).abs() <= 2e-2 * fd.abs().max(1.0), "{name} grad[{i}] on {device:?}: {} vs finite difference {fd}", g[i]);
+                    assert!(
+                        (g[i] - fd).abs() <= 2e-2 * fd.abs().max(1.0),
+                        "{name} grad[{i}] on {device:?}: {} vs finite difference {fd}",
+                        g[i]
+                    );
                 }
             }
         });
@@ -314,13 +592,34 @@ fn gradients_match_finite_differences() {
 fn bad_arguments_are_typed_errors() {
     let x = Array::from_slice(&[1f32; 24], &[2, 3, 4]);
     let w = Array::from_slice(&[1f32; 3], &[3]);
-    assert!(matches!(fast::rms_norm(&x, Some(&w), 1e-5), Err(Error::Shape { .. })));
-    assert!(matches!(fast::rms_norm(Array::from_slice(&[1i32; 4], &[4]), None, 1e-5), Err(Error::Dtype { .. })));
-    assert!(matches!(fast::rope(&x, 3, false, Some(1e4), 1.0, 0, None), Err(Error::Argument { .. })));
-    assert!(matches!(fast::rope(&x, 6, false, Some(1e4), 1.0, 0, None), Err(Error::Argument { .. })));
-    assert!(matches!(fast::rope(&x, 4, false, None, 1.0, 0, None), Err(Error::Argument { .. })));
+    assert!(matches!(
+        fast::rms_norm(&x, Some(&w), 1e-5),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(
+        fast::rms_norm(Array::from_slice(&[1i32; 4], &[4]), None, 1e-5),
+        Err(Error::Dtype { .. })
+    ));
+    assert!(matches!(
+        fast::rope(&x, 3, false, Some(1e4), 1.0, 0, None),
+        Err(Error::Argument { .. })
+    ));
+    assert!(matches!(
+        fast::rope(&x, 6, false, Some(1e4), 1.0, 0, None),
+        Err(Error::Argument { .. })
+    ));
+    assert!(matches!(
+        fast::rope(&x, 4, false, None, 1.0, 0, None),
+        Err(Error::Argument { .. })
+    ));
     let q = Array::from_slice(&[1f32; 2 * 3 * 4], &[1, 2, 3, 4]);
     let k = Array::from_slice(&[1f32; 3 * 3 * 4], &[1, 3, 3, 4]);
-    assert!(matches!(fast::scaled_dot_product_attention(&q, &k, &k, 1.0, None), Err(Error::Shape { .. })));
-    assert!(matches!(fast::scaled_dot_product_attention(&x, &x, &x, 1.0, None), Err(Error::Shape { .. })));
+    assert!(matches!(
+        fast::scaled_dot_product_attention(&q, &k, &k, 1.0, None),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(
+        fast::scaled_dot_product_attention(&x, &x, &x, 1.0, None),
+        Err(Error::Shape { .. })
+    ));
 }

@@ -11,7 +11,10 @@ use std::collections::{BTreeMap, HashMap};
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gguf");
 
 fn npz(name: &str) -> HashMap<String, Array> {
-    io::load_npz(format!("{FIXTURES}/{name}")).unwrap().into_iter().collect()
+    io::load_npz(format!("{FIXTURES}/{name}"))
+        .unwrap()
+        .into_iter()
+        .collect()
 }
 
 fn f64s(a: &Array) -> Vec<f64> {
@@ -35,7 +38,10 @@ fn affine_dequant(w: &Array, scales: &Array, biases: &Array, bits: usize) -> Vec
 fn assert_close(what: &str, got: &[f64], want: &[f64], rel: f64, abs: f64) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= rel * w.abs() + abs, "{what}[{i}]: got {g}, want {w}");
+        assert!(
+            (g - w).abs() <= rel * w.abs() + abs,
+            "{what}[{i}]: got {g}, want {w}"
+        );
     }
 }
 
@@ -56,9 +62,19 @@ fn reads_metadata_of_every_value_type() {
     assert_eq!(m["test.f64"], GgufValue::F64(-2.25));
     assert_eq!(m["test.bool"], GgufValue::Bool(true));
     assert_eq!(m["test.string"].as_str(), Some("héllo wörld ✓"));
-    let ints: Vec<i64> = m["test.array_i32"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    let ints: Vec<i64> = m["test.array_i32"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
     assert_eq!(ints, [1, -2, 3]);
-    let strs: Vec<&str> = m["test.array_str"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let strs: Vec<&str> = m["test.array_str"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(strs, ["a", "bc", ""]);
     assert_eq!(m["general.architecture"].as_str(), Some("llama"));
 }
@@ -74,7 +90,11 @@ fn loads_every_tensor_type_like_the_reference() {
             "q4_0.weight" | "q4_1.weight" | "q8_0.weight" => {
                 let bits = if name.starts_with("q8") { 8 } else { 4 };
                 let prefix = name.strip_suffix(".weight").unwrap();
-                let (w, s, b) = (&got[name], &got[&format!("{prefix}.scales")], &got[&format!("{prefix}.biases")]);
+                let (w, s, b) = (
+                    &got[name],
+                    &got[&format!("{prefix}.scales")],
+                    &got[&format!("{prefix}.biases")],
+                );
                 assert_eq!(w.dtype(), Dtype::Uint32);
                 assert_eq!((s.dtype(), b.dtype()), (Dtype::Float16, Dtype::Float16));
                 let cols = expected.shape()[1];
@@ -109,8 +129,13 @@ fn loads_every_tensor_type_like_the_reference() {
 fn writer_quantizes_like_ggml() {
     let want = npz("quantized.npz");
     let x = &want["x"];
-    for (ty, key) in [(GgmlType::Q4_0, "q4_0"), (GgmlType::Q4_1, "q4_1"), (GgmlType::Q8_0, "q8_0")] {
-        let bytes = io::gguf_to_bytes(&[("t", GgufTensor::Quantized(x, ty))], &BTreeMap::new()).unwrap();
+    for (ty, key) in [
+        (GgmlType::Q4_0, "q4_0"),
+        (GgmlType::Q4_1, "q4_1"),
+        (GgmlType::Q8_0, "q8_0"),
+    ] {
+        let bytes =
+            io::gguf_to_bytes(&[("t", GgufTensor::Quantized(x, ty))], &BTreeMap::new()).unwrap();
         let f = io::gguf::gguf_from_bytes_info(&bytes).unwrap();
         let t = &f.tensors[0];
         let data = &bytes[f.data_offset + t.offset as usize..][..t.nbytes];
@@ -126,8 +151,14 @@ fn round_trips_through_the_writer() {
     let q: Vec<f32> = (0..128).map(|i| (i as f32 * 0.37).sin()).collect();
     let q = Array::from_slice(&q, &[2, 64]);
     let mut meta = BTreeMap::new();
-    meta.insert("general.architecture".to_string(), GgufValue::String("llama".into()));
-    meta.insert("x.list".to_string(), GgufValue::Array(vec![GgufValue::F32(1.0), GgufValue::F32(2.0)]));
+    meta.insert(
+        "general.architecture".to_string(),
+        GgufValue::String("llama".into()),
+    );
+    meta.insert(
+        "x.list".to_string(),
+        GgufValue::Array(vec![GgufValue::F32(1.0), GgufValue::F32(2.0)]),
+    );
     let dir = std::env::temp_dir().join(format!("mlx-arm-gguf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("rt.gguf");
@@ -158,7 +189,11 @@ fn round_trips_through_the_writer() {
 
 fn format_err(bytes: &[u8]) -> String {
     match io::gguf_from_bytes(bytes) {
-        Err(Error::Format { format: "gguf", detail, .. }) => detail,
+        Err(Error::Format {
+            format: "gguf",
+            detail,
+            ..
+        }) => detail,
         Err(other) => panic!("expected a gguf format error, got {other:?}"),
         Ok(_) => panic!("expected an error"),
     }
@@ -169,11 +204,20 @@ fn hostile_files_are_format_errors() {
     let good = std::fs::read(format!("{FIXTURES}/blocks.gguf")).unwrap();
     let info = io::gguf::gguf_from_bytes_info(&good).unwrap();
     let header_end = info.data_offset;
-    let data_end = info.tensors.iter().map(|t| header_end + t.offset as usize + t.nbytes).max().unwrap();
+    let data_end = info
+        .tensors
+        .iter()
+        .map(|t| header_end + t.offset as usize + t.nbytes)
+        .max()
+        .unwrap();
     // Truncated anywhere before the end of the last tensor's data: an error, never a panic
     // (inside the header: truncated; inside the data: a tensor runs past the end).
     for cut in (0..data_end).step_by(7).chain([data_end - 1]) {
-        assert!(io::gguf_from_bytes(&good[..cut]).is_err(), "cut at {cut} of {}", good.len());
+        assert!(
+            io::gguf_from_bytes(&good[..cut]).is_err(),
+            "cut at {cut} of {}",
+            good.len()
+        );
     }
     assert!(format_err(&good[..header_end + 10]).contains("past the end"));
     let mut bad = good.clone();

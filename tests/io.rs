@@ -47,14 +47,26 @@ struct Expected {
 fn expected() -> Vec<Expected> {
     let text = include_str!("fixtures/io/expected.txt");
     let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let mut it = line.split_whitespace();
         let label = it.next().unwrap().to_string();
         let dtype = it.next().unwrap().to_string();
         let s = it.next().unwrap();
-        let shape = if s == "-" { vec![] } else { s.split(',').map(|d| d.parse().unwrap()).collect() };
+        let shape = if s == "-" {
+            vec![]
+        } else {
+            s.split(',').map(|d| d.parse().unwrap()).collect()
+        };
         let values = it.map(|v| v.parse::<f64>().unwrap()).collect();
-        out.push(Expected { label, dtype, shape, values });
+        out.push(Expected {
+            label,
+            dtype,
+            shape,
+            values,
+        });
     }
     out
 }
@@ -64,13 +76,19 @@ fn fixture(file: &str) -> PathBuf {
 }
 
 fn find(arrays: Vec<(String, Array)>, name: &str) -> Array {
-    arrays.into_iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no entry {name}")).1
+    arrays
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no entry {name}"))
+        .1
 }
 
 fn load_label(label: &str) -> Array {
     match label.split_once(':') {
         None => io::load(fixture(label)).unwrap_or_else(|e| panic!("{label}: {e}")),
-        Some((file, entry)) if file.ends_with(".npz") => find(io::load_npz(fixture(file)).unwrap(), entry),
+        Some((file, entry)) if file.ends_with(".npz") => {
+            find(io::load_npz(fixture(file)).unwrap(), entry)
+        }
         Some((file, entry)) => find(io::load_safetensors(fixture(file)).unwrap().0, entry),
     }
 }
@@ -79,7 +97,13 @@ fn load_label(label: &str) -> Array {
 fn assert_same(got: &Array, want: &Array, what: &str) {
     assert_eq!(got.dtype(), want.dtype(), "{what}: dtype");
     assert_eq!(got.shape(), want.shape(), "{what}: shape");
-    let bits = |a: &Array| a.to_f64_vec().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let bits = |a: &Array| {
+        a.to_f64_vec()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(bits(got), bits(want), "{what}: values");
 }
 
@@ -91,7 +115,12 @@ fn golden_fixtures_load_with_the_values_numpy_wrote() {
         let a = load_label(&e.label);
         assert_eq!(a.dtype().name(), e.dtype, "{}", e.label);
         assert_eq!(a.shape(), &e.shape[..], "{}", e.label);
-        let got: Vec<u64> = a.to_f64_vec().unwrap().iter().map(|v| v.to_bits()).collect();
+        let got: Vec<u64> = a
+            .to_f64_vec()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
         let want: Vec<u64> = e.values.iter().map(|v| v.to_bits()).collect();
         assert_eq!(got, want, "{}", e.label);
     }
@@ -112,18 +141,28 @@ fn fortran_order_files_work_with_ops_and_resave_in_c_order() {
 #[test]
 fn archives_keep_order_and_safetensors_sorts_and_keeps_metadata() {
     for f in ["arrays.npz", "arrays_compressed.npz"] {
-        let names: Vec<String> = io::load_npz(fixture(f)).unwrap().into_iter().map(|(n, _)| n).collect();
+        let names: Vec<String> = io::load_npz(fixture(f))
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(names, ["a", "b", "c", "d"], "{f}");
     }
     let (arrays, meta) = io::load_safetensors(fixture("tensors.safetensors")).unwrap();
     let names: Vec<&str> = arrays.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["h", "ids", "late", "mask", "odd", "w"]);
-    let want = HashMap::from([("format".to_string(), "mlx-arm-test".to_string()), ("note".to_string(), "hand-made".to_string())]);
+    let want = HashMap::from([
+        ("format".to_string(), "mlx-arm-test".to_string()),
+        ("note".to_string(), "hand-made".to_string()),
+    ]);
     assert_eq!(meta, want);
     // Aligned tensors are windows of the memory map; "late" starts at an odd offset and is copied.
     let is_mapped = |name: &str| {
         let a = &arrays.iter().find(|(n, _)| n == name).unwrap().1;
-        matches!(*a.data().unwrap().buffer.host().unwrap(), HostMem::Mapped { .. })
+        matches!(
+            *a.data().unwrap().buffer.host().unwrap(),
+            HostMem::Mapped { .. }
+        )
     };
     assert!(is_mapped("w") && is_mapped("ids") && is_mapped("h"));
     assert!(!is_mapped("late"));
@@ -139,16 +178,30 @@ fn archives_keep_order_and_safetensors_sorts_and_keeps_metadata() {
 /// CPU (the GPU has no 64-bit dtypes).
 fn views(dt: Dtype) -> Vec<(&'static str, Array)> {
     set_default_device(Device::cpu());
-    let vals: Vec<f32> = (0..12).map(|i| if dt == Dtype::Bool { (i % 3 == 0) as u8 as f32 } else { i as f32 * 2.0 - 7.0 }).collect();
+    let vals: Vec<f32> = (0..12)
+        .map(|i| {
+            if dt == Dtype::Bool {
+                (i % 3 == 0) as u8 as f32
+            } else {
+                i as f32 * 2.0 - 7.0
+            }
+        })
+        .collect();
     let base = ops::astype(Array::from_slice(&vals, &[3, 4]), dt).unwrap();
     let row = ops::astype(Array::from_slice(&vals[..4], &[4]), dt).unwrap();
     vec![
         ("base", base.clone()),
         ("transposed", base.t().unwrap()),
-        ("strided", ops::slice(&base, &[0, 1], &[3, 4], &[2, 2]).unwrap()),
+        (
+            "strided",
+            ops::slice(&base, &[0, 1], &[3, 4], &[2, 2]).unwrap(),
+        ),
         ("broadcast", ops::broadcast_to(&row, &[3, 4]).unwrap()),
         ("flipped", ops::flip(&base, Some(&[1])).unwrap()),
-        ("scalar", ops::astype(Array::from_slice(&[5.0f32], &[]), dt).unwrap()),
+        (
+            "scalar",
+            ops::astype(Array::from_slice(&[5.0f32], &[]), dt).unwrap(),
+        ),
         ("empty", ops::zeros(&[0, 2], dt).unwrap()),
     ]
 }
@@ -161,7 +214,10 @@ fn npy_round_trips_every_dtype_and_view() {
             let path = dir.path(&format!("{dt}_{name}.npy"));
             let r = io::save(&path, &a);
             if dt == Dtype::Bfloat16 {
-                assert!(matches!(r, Err(Error::Dtype { .. })), "bf16 must be refused: {r:?}");
+                assert!(
+                    matches!(r, Err(Error::Dtype { .. })),
+                    "bf16 must be refused: {r:?}"
+                );
                 assert!(!path.exists());
                 continue;
             }
@@ -181,7 +237,12 @@ fn npz_round_trips_every_dtype_and_view() {
         }
         let refs: Vec<(&str, &Array)> = all.iter().map(|(n, a)| (n.as_str(), a)).collect();
         let path = dir.path(if compressed { "c.npz" } else { "s.npz" });
-        if compressed { io::savez_compressed(&path, &refs) } else { io::savez(&path, &refs) }.unwrap();
+        if compressed {
+            io::savez_compressed(&path, &refs)
+        } else {
+            io::savez(&path, &refs)
+        }
+        .unwrap();
         let got = io::load_npz(&path).unwrap();
         assert_eq!(got.len(), all.len());
         for ((gn, ga), (wn, wa)) in got.iter().zip(&all) {
@@ -213,7 +274,8 @@ fn safetensors_round_trips_every_dtype_and_view() {
         assert_eq!(gn, wn);
         assert_same(ga, wa, wn);
     }
-    let (mem, _) = io::safetensors_from_bytes(&io::safetensors_to_bytes(&refs, None).unwrap()).unwrap();
+    let (mem, _) =
+        io::safetensors_from_bytes(&io::safetensors_to_bytes(&refs, None).unwrap()).unwrap();
     assert_eq!(mem.len(), all.len());
 }
 
@@ -227,7 +289,10 @@ fn mapped_tensors_survive_overwriting_the_file() {
     let (old, _) = io::load_safetensors(&path).unwrap();
     io::save_safetensors(&path, &[("x", &b)], None).unwrap();
     assert_eq!(old[0].1.to_vec::<f32>().unwrap(), [1.0, 2.0, 3.0]);
-    assert_eq!(old[0].1.add(&old[0].1).unwrap().to_vec::<f32>().unwrap(), [2.0, 4.0, 6.0]);
+    assert_eq!(
+        old[0].1.add(&old[0].1).unwrap().to_vec::<f32>().unwrap(),
+        [2.0, 4.0, 6.0]
+    );
     let (new, _) = io::load_safetensors(&path).unwrap();
     assert_eq!(new[0].1.to_vec::<f32>().unwrap(), [9.0, 8.0]);
     #[cfg(unix)]
@@ -239,12 +304,22 @@ fn mapped_tensors_survive_overwriting_the_file() {
 
 fn format_error(r: Result<(), Error>, format: &str, file: &Path) -> String {
     match r {
-        Err(Error::Format { format: f, path, detail }) => {
+        Err(Error::Format {
+            format: f,
+            path,
+            detail,
+        }) => {
             assert_eq!(f, format, "{detail}");
-            assert!(path.contains(&*file.file_name().unwrap().to_string_lossy()), "{path}");
+            assert!(
+                path.contains(&*file.file_name().unwrap().to_string_lossy()),
+                "{path}"
+            );
             detail
         }
-        other => panic!("{}: expected a {format} format error, got {other:?}", file.display()),
+        other => panic!(
+            "{}: expected a {format} format error, got {other:?}",
+            file.display()
+        ),
     }
 }
 
@@ -338,7 +413,10 @@ fn os_errors_are_io_errors() {
         io::load_npz(&missing).map(|_| ()),
         io::load_safetensors(&missing).map(|_| ()),
     ] {
-        assert!(matches!(&r, Err(Error::Io { path, .. }) if path.contains("missing")), "{r:?}");
+        assert!(
+            matches!(&r, Err(Error::Io { path, .. }) if path.contains("missing")),
+            "{r:?}"
+        );
     }
     let a = Array::from_slice(&[1u8, 2], &[2]);
     let nowhere = dir.path("no/such/dir/x");
@@ -349,6 +427,9 @@ fn os_errors_are_io_errors() {
     ] {
         assert!(matches!(r, Err(Error::Io { .. })), "{r:?}");
     }
-    assert!(matches!(io::savez(dir.path("d.npz"), &[("a", &a), ("a", &a)]), Err(Error::Argument { .. })));
+    assert!(matches!(
+        io::savez(dir.path("d.npz"), &[("a", &a), ("a", &a)]),
+        Err(Error::Argument { .. })
+    ));
     assert!(!dir.path("d.npz").exists());
 }

@@ -14,7 +14,10 @@ fn limits_accounting_and_release() {
             let x = ops::add(ops::arange(0.0, 1e6, 1.0, Dtype::Float32).unwrap(), 1.0f32).unwrap();
             x.eval().unwrap();
             let held = memory::get_active_memory() - before;
-            assert!(held >= 4_000_000, "{device}: 1M floats should count ({held} bytes)");
+            assert!(
+                held >= 4_000_000,
+                "{device}: 1M floats should count ({held} bytes)"
+            );
             assert!(memory::get_peak_memory() >= memory::get_active_memory());
             // a chain of 50 ops holds no more than a few intermediates at once
             memory::reset_peak_memory();
@@ -25,11 +28,15 @@ fn limits_accounting_and_release() {
             }
             y.eval().unwrap();
             let peak = memory::get_peak_memory() - base;
-            assert!(peak < 16 * 4_000_000, "{device}: chain peaked at {peak} bytes");
+            assert!(
+                peak < 16 * 4_000_000,
+                "{device}: chain peaked at {peak} bytes"
+            );
             drop((x, y));
             // the limit: an allocation past it fails with OutOfMemory
             let prev = memory::set_memory_limit(memory::get_active_memory() + 1_000_000);
-            let big = ops::add(ops::arange(0.0, 1e6, 1.0, Dtype::Float32).unwrap(), 1.0f32).unwrap();
+            let big =
+                ops::add(ops::arange(0.0, 1e6, 1.0, Dtype::Float32).unwrap(), 1.0f32).unwrap();
             let err = big.eval().unwrap_err();
             assert!(matches!(err, Error::OutOfMemory { .. }), "{device}: {err}");
             memory::set_memory_limit(prev);
@@ -59,18 +66,36 @@ fn to_device_keeps_one_copy(device: Device) {
     drop(host);
     let one = memory::get_active_memory() - base;
     let bytes = 4 * n;
-    assert!(one >= bytes && one < bytes + 65_536, "{device}: {one} bytes held after moving {bytes}");
+    assert!(
+        one >= bytes && one < bytes + 65_536,
+        "{device}: {one} bytes held after moving {bytes}"
+    );
     if device == Device::gpu() {
-        assert!(both >= 2 * bytes, "{device}: a used host array should be held twice ({both} bytes)");
+        assert!(
+            both >= 2 * bytes,
+            "{device}: a used host array should be held twice ({both} bytes)"
+        );
     }
     // the moved array computes as the original did, including through a strided view
     assert_eq!(moved.to_vec::<f32>().unwrap(), values);
-    let view = ops::slice(&moved.t().unwrap(), &[3, 5], &[1000, 900], &[7, 3]).unwrap().to_device(device).unwrap();
+    let view = ops::slice(&moved.t().unwrap(), &[3, 5], &[1000, 900], &[7, 3])
+        .unwrap()
+        .to_device(device)
+        .unwrap();
     let want: Vec<f32> = (0..view.shape()[0])
         .flat_map(|i| (0..view.shape()[1]).map(move |j| (3 + 7 * i, 5 + 3 * j)))
         .map(|(r, c)| values[c * 1024 + r])
         .collect();
-    assert_eq!(ops::multiply(&view, 1.0f32).unwrap().to_vec::<f32>().unwrap(), want);
+    assert_eq!(
+        ops::multiply(&view, 1.0f32)
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap(),
+        want
+    );
     let want_sum: f64 = values.iter().map(|&v| v as f64).sum();
-    assert!((used.item::<f32>().unwrap() as f64 - want_sum).abs() <= 1e-5 * want_sum.abs(), "{device}: sum");
+    assert!(
+        (used.item::<f32>().unwrap() as f64 - want_sum).abs() <= 1e-5 * want_sum.abs(),
+        "{device}: sum"
+    );
 }

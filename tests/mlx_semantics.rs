@@ -17,12 +17,10 @@ use common::*;
 use mlx_arm::{ops, Array, Device, DeviceType, Dtype, Result};
 use std::collections::BTreeMap;
 
-
 /// `(case name, device ("cpu", "gpu" or "*" for every device), why)`: cases where MLX-ARM is
 /// known to differ from MLX. Each one must actually fail on that device (a listed case that
 /// matches MLX fails the test, so fixed differences get removed from here).
-const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[
-];
+const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[];
 
 /// An array as the fixture writes it.
 #[derive(Debug, Clone)]
@@ -49,20 +47,42 @@ struct Case {
 
 fn parse_tensor(rest: &str, line: &str) -> Tensor {
     let mut it = rest.split_whitespace();
-    let dtype = it.next().and_then(Dtype::from_name).unwrap_or_else(|| panic!("bad dtype in: {line}"));
+    let dtype = it
+        .next()
+        .and_then(Dtype::from_name)
+        .unwrap_or_else(|| panic!("bad dtype in: {line}"));
     let shape_s = it.next().unwrap_or_else(|| panic!("no shape in: {line}"));
-    let shape: Vec<usize> =
-        if shape_s == "-" { vec![] } else { shape_s.split(',').map(|d| d.parse().unwrap()).collect() };
-    let values: Vec<f64> = it.map(|v| v.parse::<f64>().unwrap_or_else(|_| panic!("bad value {v} in: {line}"))).collect();
-    assert_eq!(values.len(), shape.iter().product::<usize>(), "value count in: {line}");
-    Tensor { dtype, shape, values }
+    let shape: Vec<usize> = if shape_s == "-" {
+        vec![]
+    } else {
+        shape_s.split(',').map(|d| d.parse().unwrap()).collect()
+    };
+    let values: Vec<f64> = it
+        .map(|v| {
+            v.parse::<f64>()
+                .unwrap_or_else(|_| panic!("bad value {v} in: {line}"))
+        })
+        .collect();
+    assert_eq!(
+        values.len(),
+        shape.iter().product::<usize>(),
+        "value count in: {line}"
+    );
+    Tensor {
+        dtype,
+        shape,
+        values,
+    }
 }
 
 fn fixture() -> Vec<Case> {
     let text = include_str!("fixtures/semantics/mlx_semantics.txt");
     let mut cases: Vec<Case> = vec![];
     let mut pending: Option<Case> = None;
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
         match tag {
             "case" => {
@@ -72,16 +92,32 @@ fn fixture() -> Vec<Case> {
                 let op = it.next().unwrap().to_string();
                 let params = it
                     .map(|kv| {
-                        let (k, v) = kv.split_once('=').unwrap_or_else(|| panic!("bad parameter {kv} in: {line}"));
+                        let (k, v) = kv
+                            .split_once('=')
+                            .unwrap_or_else(|| panic!("bad parameter {kv} in: {line}"));
                         (k.to_string(), v.to_string())
                     })
                     .collect();
-                pending = Some(Case { name, op, params, inputs: vec![], expect: Expect::Raises(String::new()) });
+                pending = Some(Case {
+                    name,
+                    op,
+                    params,
+                    inputs: vec![],
+                    expect: Expect::Raises(String::new()),
+                });
             }
-            "in" => pending.as_mut().expect("`in` outside a case").inputs.push(parse_tensor(rest, line)),
+            "in" => pending
+                .as_mut()
+                .expect("`in` outside a case")
+                .inputs
+                .push(parse_tensor(rest, line)),
             "out" | "raises" => {
                 let mut c = pending.take().expect("result outside a case");
-                c.expect = if tag == "out" { Expect::Out(parse_tensor(rest, line)) } else { Expect::Raises(rest.to_string()) };
+                c.expect = if tag == "out" {
+                    Expect::Out(parse_tensor(rest, line))
+                } else {
+                    Expect::Raises(rest.to_string())
+                };
                 cases.push(c);
             }
             _ => panic!("unknown fixture line: {line}"),
@@ -99,17 +135,27 @@ fn fixture() -> Vec<Case> {
 
 impl Case {
     fn raw(&self, key: &str) -> Option<&str> {
-        self.params.get(key).map(|s| s.as_str()).filter(|&s| s != "none")
+        self.params
+            .get(key)
+            .map(|s| s.as_str())
+            .filter(|&s| s != "none")
     }
     fn int(&self, key: &str) -> Option<i32> {
-        self.raw(key).map(|s| s.parse().unwrap_or_else(|_| panic!("{}: {key}={s} is not an int", self.name)))
+        self.raw(key).map(|s| {
+            s.parse()
+                .unwrap_or_else(|_| panic!("{}: {key}={s} is not an int", self.name))
+        })
     }
     fn req_int(&self, key: &str) -> i32 {
-        self.int(key).unwrap_or_else(|| panic!("{}: needs {key}", self.name))
+        self.int(key)
+            .unwrap_or_else(|| panic!("{}: needs {key}", self.name))
     }
     fn float(&self, key: &str) -> f64 {
-        let s = self.raw(key).unwrap_or_else(|| panic!("{}: needs {key}", self.name));
-        s.parse().unwrap_or_else(|_| panic!("{}: {key}={s} is not a number", self.name))
+        let s = self
+            .raw(key)
+            .unwrap_or_else(|| panic!("{}: needs {key}", self.name));
+        s.parse()
+            .unwrap_or_else(|_| panic!("{}: {key}={s} is not a number", self.name))
     }
     fn flag(&self, key: &str, default: bool) -> bool {
         match self.raw(key) {
@@ -120,10 +166,13 @@ impl Case {
         }
     }
     fn dtype(&self) -> Option<Dtype> {
-        self.raw("dtype").map(|s| Dtype::from_name(s).unwrap_or_else(|| panic!("{}: bad dtype {s}", self.name)))
+        self.raw("dtype")
+            .map(|s| Dtype::from_name(s).unwrap_or_else(|| panic!("{}: bad dtype {s}", self.name)))
     }
     fn ints(&self, key: &str) -> Vec<i32> {
-        let s = self.raw(key).unwrap_or_else(|| panic!("{}: needs {key}", self.name));
+        let s = self
+            .raw(key)
+            .unwrap_or_else(|| panic!("{}: needs {key}", self.name));
         s.split(',').map(|v| v.parse().unwrap()).collect()
     }
     /// A weakly typed scalar, as Python passes `1`, `1.5` or `True`.
@@ -134,7 +183,10 @@ impl Case {
             "False" => Array::from(false),
             _ => match s.parse::<i32>() {
                 Ok(i) => Array::from(i),
-                Err(_) => Array::from(s.parse::<f32>().unwrap_or_else(|_| panic!("{}: bad scalar {s}", self.name))),
+                Err(_) => Array::from(
+                    s.parse::<f32>()
+                        .unwrap_or_else(|_| panic!("{}: bad scalar {s}", self.name)),
+                ),
             },
         })
     }
@@ -157,7 +209,11 @@ impl Case {
 
 /// The MLX-ARM call matching the Python call that produced the case.
 fn run(c: &Case, d: Device) -> Result<Array> {
-    let xs: Vec<Array> = c.inputs.iter().map(|t| array(&t.values, &t.shape, t.dtype)).collect();
+    let xs: Vec<Array> = c
+        .inputs
+        .iter()
+        .map(|t| array(&t.values, &t.shape, t.dtype))
+        .collect();
     let x = || xs[0].clone();
     let y = || xs[1].clone();
     let axis = c.int("axis");
@@ -246,10 +302,34 @@ fn run(c: &Case, d: Device) -> Result<Array> {
         "argsort" => ops::argsort_device(x(), axis, d),
         "topk" => ops::topk_device(x(), c.req_int("k"), axis, d),
         // creation
-        "arange" => ops::arange_device(c.float("start"), c.float("stop"), c.float("step"), c.dtype().unwrap(), d),
-        "linspace" => ops::linspace_device(c.float("start"), c.float("stop"), c.req_int("num"), c.dtype().unwrap(), d),
-        "tri" => ops::tri_device(c.req_int("n"), c.int("m"), c.req_int("k"), c.dtype().unwrap(), d),
-        "eye" => ops::eye_device(c.req_int("n"), c.int("m"), c.req_int("k"), c.dtype().unwrap(), d),
+        "arange" => ops::arange_device(
+            c.float("start"),
+            c.float("stop"),
+            c.float("step"),
+            c.dtype().unwrap(),
+            d,
+        ),
+        "linspace" => ops::linspace_device(
+            c.float("start"),
+            c.float("stop"),
+            c.req_int("num"),
+            c.dtype().unwrap(),
+            d,
+        ),
+        "tri" => ops::tri_device(
+            c.req_int("n"),
+            c.int("m"),
+            c.req_int("k"),
+            c.dtype().unwrap(),
+            d,
+        ),
+        "eye" => ops::eye_device(
+            c.req_int("n"),
+            c.int("m"),
+            c.req_int("k"),
+            c.dtype().unwrap(),
+            d,
+        ),
         "tril" => ops::tril_device(x(), c.req_int("k"), d),
         "triu" => ops::triu_device(x(), c.req_int("k"), d),
         // shape and indexing
@@ -275,7 +355,11 @@ fn run(c: &Case, d: Device) -> Result<Array> {
 
 /// Sorts `vals` (row-major, `shape`) along `axis` (`None`: all of them), NaN last.
 fn sorted_along(vals: &[f64], shape: &[usize], axis: Option<i32>) -> Vec<f64> {
-    let key = |a: &f64, b: &f64| a.is_nan().cmp(&b.is_nan()).then(a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let key = |a: &f64, b: &f64| {
+        a.is_nan()
+            .cmp(&b.is_nan())
+            .then(a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal))
+    };
     let Some(ax) = axis else {
         let mut v = vals.to_vec();
         v.sort_by(key);
@@ -284,7 +368,11 @@ fn sorted_along(vals: &[f64], shape: &[usize], axis: Option<i32>) -> Vec<f64> {
     if shape.is_empty() {
         return vals.to_vec();
     }
-    let ax = if ax < 0 { (ax + shape.len() as i32) as usize } else { ax as usize };
+    let ax = if ax < 0 {
+        (ax + shape.len() as i32) as usize
+    } else {
+        ax as usize
+    };
     let n = shape[ax];
     let inner: usize = shape[ax + 1..].iter().product();
     let outer: usize = shape[..ax].iter().product();
@@ -314,13 +402,23 @@ fn check_case(c: &Case, device: Device) -> std::result::Result<Option<String>, S
         Expect::Raises(msg) => {
             return match got {
                 Err(_) => Ok(None),
-                Ok((dt, shape, v)) => Err(format!("MLX raises ({msg}) but MLX-ARM returned {dt} {shape:?} {v:?}")),
+                Ok((dt, shape, v)) => Err(format!(
+                    "MLX raises ({msg}) but MLX-ARM returned {dt} {shape:?} {v:?}"
+                )),
             };
         }
         Expect::Out(t) => t,
     };
-    let (dt, shape, mut vals) = got.map_err(|e| format!("MLX-ARM returned an error: {e}; MLX gives {} {:?} {:?}", want.dtype, want.shape, want.values))?;
-    let summary = format!("MLX: {} {:?} {:?}; MLX-ARM: {dt} {shape:?} {vals:?}", want.dtype, want.shape, want.values);
+    let (dt, shape, mut vals) = got.map_err(|e| {
+        format!(
+            "MLX-ARM returned an error: {e}; MLX gives {} {:?} {:?}",
+            want.dtype, want.shape, want.values
+        )
+    })?;
+    let summary = format!(
+        "MLX: {} {:?} {:?}; MLX-ARM: {dt} {shape:?} {vals:?}",
+        want.dtype, want.shape, want.values
+    );
     if dt != want.dtype {
         return Err(format!("dtype differs. {summary}"));
     }
@@ -340,8 +438,13 @@ fn check_case(c: &Case, device: Device) -> std::result::Result<Option<String>, S
         })
         .collect();
     if bad.is_empty() {
-        let zeros: Vec<usize> =
-            (0..vals.len()).filter(|&i| vals[i] == 0.0 && expect[i] == 0.0 && vals[i].is_sign_negative() != expect[i].is_sign_negative()).collect();
+        let zeros: Vec<usize> = (0..vals.len())
+            .filter(|&i| {
+                vals[i] == 0.0
+                    && expect[i] == 0.0
+                    && vals[i].is_sign_negative() != expect[i].is_sign_negative()
+            })
+            .collect();
         Ok((!zeros.is_empty()).then(|| format!("sign of zero differs at {zeros:?}. {summary}")))
     } else {
         Err(format!("values differ at {bad:?}. {summary}"))
@@ -360,7 +463,10 @@ fn mlx_semantics_match_mlx() {
     let cases = fixture();
     assert!(cases.len() > 500, "fixture has only {} cases", cases.len());
     for (name, _, _) in KNOWN_DIFFERENCES {
-        assert!(cases.iter().any(|c| c.name == *name), "KNOWN_DIFFERENCES names unknown case {name}");
+        assert!(
+            cases.iter().any(|c| c.name == *name),
+            "KNOWN_DIFFERENCES names unknown case {name}"
+        );
     }
     let mut failures: Vec<String> = vec![];
     let mut known: Vec<String> = vec![];
@@ -374,19 +480,38 @@ fn mlx_semantics_match_mlx() {
                 continue;
             }
             ran += 1;
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_case(c, device)))
-                .unwrap_or_else(|e| {
-                    let msg = e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
-                    Err(format!("panicked: {}", msg.unwrap_or_default()))
-                });
-            let listed = KNOWN_DIFFERENCES.iter().find(|(n, dev, _)| *n == c.name && (*dev == "*" || *dev == dn));
-            let line = |msg: &str| format!("{} [{} {}] on {dn}: {msg}", c.name, c.op, c.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_case(c, device)))
+                    .unwrap_or_else(|e| {
+                        let msg = e
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
+                        Err(format!("panicked: {}", msg.unwrap_or_default()))
+                    });
+            let listed = KNOWN_DIFFERENCES
+                .iter()
+                .find(|(n, dev, _)| *n == c.name && (*dev == "*" || *dev == dn));
+            let line = |msg: &str| {
+                format!(
+                    "{} [{} {}] on {dn}: {msg}",
+                    c.name,
+                    c.op,
+                    c.params
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+            };
             if let Ok(Some(note)) = &result {
                 zero_signs.push(line(note));
             }
             match (result, listed) {
                 (Ok(_), None) => {}
-                (Ok(_), Some((_, _, why))) => failures.push(line(&format!("listed in KNOWN_DIFFERENCES ({why}) but now matches MLX: remove it"))),
+                (Ok(_), Some((_, _, why))) => failures.push(line(&format!(
+                    "listed in KNOWN_DIFFERENCES ({why}) but now matches MLX: remove it"
+                ))),
                 (Err(msg), Some((_, _, why))) => known.push(format!("{} -- {why}", line(&msg))),
                 (Err(msg), None) if c.raw("ub") == Some("1") => ub.push(line(&msg)),
                 (Err(msg), None) => failures.push(line(&msg)),
@@ -401,13 +526,19 @@ fn mlx_semantics_match_mlx() {
         }
     }
     if !ub.is_empty() {
-        println!("differences where MLX's answer is C++ undefined behaviour (not failures) ({}):", ub.len());
+        println!(
+            "differences where MLX's answer is C++ undefined behaviour (not failures) ({}):",
+            ub.len()
+        );
         for u in &ub {
             println!("  {u}");
         }
     }
     if !zero_signs.is_empty() {
-        println!("signed zeros that differ from MLX (not compared, not failures) ({}):", zero_signs.len());
+        println!(
+            "signed zeros that differ from MLX (not compared, not failures) ({}):",
+            zero_signs.len()
+        );
         for z in &zero_signs {
             println!("  {z}");
         }
@@ -416,6 +547,9 @@ fn mlx_semantics_match_mlx() {
         for f in &failures {
             println!("FAIL {f}");
         }
-        panic!("{} case runs differ from MLX (see FAIL lines above)", failures.len());
+        panic!(
+            "{} case runs differ from MLX (see FAIL lines above)",
+            failures.len()
+        );
     }
 }

@@ -15,10 +15,17 @@ use std::collections::HashMap;
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/quant");
 
 fn fixtures() -> HashMap<String, Array> {
-    mlx_arm::io::load_npz(format!("{FIXTURES}/affine.npz")).unwrap().into_iter().collect()
+    mlx_arm::io::load_npz(format!("{FIXTURES}/affine.npz"))
+        .unwrap()
+        .into_iter()
+        .collect()
 }
 
-const DTYPES: [(&str, Dtype); 3] = [("float32", Dtype::Float32), ("float16", Dtype::Float16), ("bfloat16", Dtype::Bfloat16)];
+const DTYPES: [(&str, Dtype); 3] = [
+    ("float32", Dtype::Float32),
+    ("float16", Dtype::Float16),
+    ("bfloat16", Dtype::Bfloat16),
+];
 
 #[test]
 fn quantize_and_dequantize_match_mlx_bit_for_bit() {
@@ -31,15 +38,31 @@ fn quantize_and_dequantize_match_mlx_bit_for_bit() {
                         let key = format!("{name}_{bits}_{gs}");
                         let w = ops::astype(&fx[&format!("{key}_w")], dt).unwrap();
                         let (wq, s, b) = ops::quantize(&w, gs, bits).unwrap();
-                        assert_eq!(wq.to_vec::<u32>().unwrap(), fx[&format!("{key}_wq")].to_vec::<u32>().unwrap(), "{key}: packed");
+                        assert_eq!(
+                            wq.to_vec::<u32>().unwrap(),
+                            fx[&format!("{key}_wq")].to_vec::<u32>().unwrap(),
+                            "{key}: packed"
+                        );
                         assert_eq!(s.dtype(), dt);
-                        assert_eq!(s.to_f64_vec().unwrap(), fx[&format!("{key}_scales")].to_f64_vec().unwrap(), "{key}: scales");
-                        assert_eq!(b.to_f64_vec().unwrap(), fx[&format!("{key}_biases")].to_f64_vec().unwrap(), "{key}: biases");
+                        assert_eq!(
+                            s.to_f64_vec().unwrap(),
+                            fx[&format!("{key}_scales")].to_f64_vec().unwrap(),
+                            "{key}: scales"
+                        );
+                        assert_eq!(
+                            b.to_f64_vec().unwrap(),
+                            fx[&format!("{key}_biases")].to_f64_vec().unwrap(),
+                            "{key}: biases"
+                        );
                         let d = ops::dequantize(&wq, &s, &b, gs, bits).unwrap();
                         assert_eq!(d.dtype(), dt);
                         assert_eq!(d.shape(), [4, 256]);
                         let want = fx[&format!("{key}_deq")].to_f64_vec().unwrap();
-                        assert_eq!(d.to_f64_vec().unwrap(), want, "{key}: dequantize on {device:?}");
+                        assert_eq!(
+                            d.to_f64_vec().unwrap(),
+                            want,
+                            "{key}: dequantize on {device:?}"
+                        );
                     }
                 }
             }
@@ -52,7 +75,16 @@ fn reference(x: &[f64], deq: &[f64], rows: usize, k: usize, n: usize, transpose:
     let mut out = vec![0.0; rows * n];
     for r in 0..rows {
         for j in 0..n {
-            out[r * n + j] = (0..k).map(|i| x[r * k + i] * if transpose { deq[j * k + i] } else { deq[i * n + j] }).sum();
+            out[r * n + j] = (0..k)
+                .map(|i| {
+                    x[r * k + i]
+                        * if transpose {
+                            deq[j * k + i]
+                        } else {
+                            deq[i * n + j]
+                        }
+                })
+                .sum();
         }
     }
     out
@@ -68,7 +100,12 @@ fn quantized_matmul_matches_reference() {
     for device in devices() {
         with_default_device(device, || {
             // (rows of x, k, n): decode-shaped (fused mat-vec) and prefill-shaped (tiled), odd n
-            for &(rows, k, n) in &[(1usize, 256usize, 40usize), (3, 128, 136), (9, 384, 72), (1, 64, 300)] {
+            for &(rows, k, n) in &[
+                (1usize, 256usize, 40usize),
+                (3, 128, 136),
+                (9, 384, 72),
+                (1, 64, 300),
+            ] {
                 for bits in [2, 3, 4, 5, 6, 8] {
                     for gs in [32, 64, 128] {
                         for transpose in [true, false] {
@@ -76,16 +113,30 @@ fn quantized_matmul_matches_reference() {
                             if wc % gs as usize != 0 {
                                 continue;
                             }
-                            let w = Array::from_slice(&random(&mut rng, wr * wc), &[wr as i32, wc as i32]);
+                            let w = Array::from_slice(
+                                &random(&mut rng, wr * wc),
+                                &[wr as i32, wc as i32],
+                            );
                             let (wq, s, b) = ops::quantize(&w, gs, bits).unwrap();
-                            let deq = ops::dequantize(&wq, &s, &b, gs, bits).unwrap().to_f64_vec().unwrap();
+                            let deq = ops::dequantize(&wq, &s, &b, gs, bits)
+                                .unwrap()
+                                .to_f64_vec()
+                                .unwrap();
                             let xv = random(&mut rng, rows * k);
                             let x = Array::from_slice(&xv, &[rows as i32, k as i32]);
-                            let y = ops::quantized_matmul(&x, &wq, &s, &b, transpose, gs, bits).unwrap();
+                            let y = ops::quantized_matmul(&x, &wq, &s, &b, transpose, gs, bits)
+                                .unwrap();
                             let x64: Vec<f64> = xv.iter().map(|&v| v as f64).collect();
                             let want = reference(&x64, &deq, rows, k, n, transpose);
                             let what = format!("qmm {rows}x{k}x{n} bits {bits} gs {gs} transpose {transpose} on {device:?}");
-                            common::check(&what, &y, &want, &[rows, n], Dtype::Float32, (2e-4, 2e-4 * (k as f64).sqrt()));
+                            common::check(
+                                &what,
+                                &y,
+                                &want,
+                                &[rows, n],
+                                Dtype::Float32,
+                                (2e-4, 2e-4 * (k as f64).sqrt()),
+                            );
                         }
                     }
                 }
@@ -101,30 +152,72 @@ fn quantized_matmul_matches_reference() {
 #[cfg(feature = "gpu")]
 fn quantized_matvec_work_splits_match_reference() {
     use mlx_arm_wgpu::kernels::quantized::{qmv_tuning, set_qmv_tuning, QmvTuning};
-    let Some(gpu) = devices().into_iter().find(|d| *d != mlx_arm::Device::cpu()) else { return };
+    let Some(gpu) = devices().into_iter().find(|d| *d != mlx_arm::Device::cpu()) else {
+        return;
+    };
     let mut rng = Rng::new(17);
     let default = qmv_tuning();
     with_default_device(gpu, || {
-        for &(rows, k, n, bits, gs) in &[(1usize, 32usize, 5usize, 4, 32), (3, 128, 136, 5, 32), (2, 16416, 13, 4, 32), (4, 4160, 7, 3, 32), (1, 8320, 9, 8, 128)] {
+        for &(rows, k, n, bits, gs) in &[
+            (1usize, 32usize, 5usize, 4, 32),
+            (3, 128, 136, 5, 32),
+            (2, 16416, 13, 4, 32),
+            (4, 4160, 7, 3, 32),
+            (1, 8320, 9, 8, 128),
+        ] {
             let w = Array::from_slice(&random(&mut rng, n * k), &[n as i32, k as i32]);
             let (wq, s, b) = ops::quantize(&w, gs, bits).unwrap();
-            let deq = ops::dequantize(&wq, &s, &b, gs, bits).unwrap().to_f64_vec().unwrap();
+            let deq = ops::dequantize(&wq, &s, &b, gs, bits)
+                .unwrap()
+                .to_f64_vec()
+                .unwrap();
             // every rows-per-workgroup, unroll and reduction, warps from 1 (chunks per lane 16) to 8
-            let splits = [(1, 1, 1, true), (2, 2, 2, false), (4, 1, 4, true), (4, 2, 1, false), (8, 16, 2, true), (8, 2, 4, false), (16, 1, 1, false), (16, 2, 2, true)];
+            let splits = [
+                (1, 1, 1, true),
+                (2, 2, 2, false),
+                (4, 1, 4, true),
+                (4, 2, 1, false),
+                (8, 16, 2, true),
+                (8, 2, 4, false),
+                (16, 1, 1, false),
+                (16, 2, 2, true),
+            ];
             for (rows_per_workgroup, chunks_per_lane, unroll, subgroups) in splits {
-                let t = QmvTuning { rows_per_workgroup, chunks_per_lane, unroll, subgroups };
+                let t = QmvTuning {
+                    rows_per_workgroup,
+                    chunks_per_lane,
+                    unroll,
+                    subgroups,
+                };
                 set_qmv_tuning(t).unwrap();
                 // fresh x each time: a pooled output buffer still holding the previous answer
                 // must not hide outputs the kernel failed to write
                 let xv = random(&mut rng, rows * k);
                 let x = Array::from_slice(&xv, &[rows as i32, k as i32]);
-                let want = reference(&xv.iter().map(|&v| v as f64).collect::<Vec<_>>(), &deq, rows, k, n, true);
+                let want = reference(
+                    &xv.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+                    &deq,
+                    rows,
+                    k,
+                    n,
+                    true,
+                );
                 let y = ops::quantized_matmul(&x, &wq, &s, &b, true, gs, bits).unwrap();
-                common::check(&format!("qmv {rows}x{k}x{n} bits {bits} under {t:?}"), &y, &want, &[rows, n], Dtype::Float32, (2e-4, 2e-4 * (k as f64).sqrt()));
+                common::check(
+                    &format!("qmv {rows}x{k}x{n} bits {bits} under {t:?}"),
+                    &y,
+                    &want,
+                    &[rows, n],
+                    Dtype::Float32,
+                    (2e-4, 2e-4 * (k as f64).sqrt()),
+                );
             }
         }
     });
-    let bad = QmvTuning { rows_per_workgroup: 3, ..default };
+    let bad = QmvTuning {
+        rows_per_workgroup: 3,
+        ..default
+    };
     assert!(matches!(set_qmv_tuning(bad), Err(Error::Argument { .. })));
     set_qmv_tuning(default).unwrap();
 }
@@ -138,17 +231,33 @@ fn quantized_matmul_batches_views_and_half_types() {
             let w = Array::from_slice(&random(&mut rng, n * k), &[n as i32, k as i32]);
             for dt in [Dtype::Float32, Dtype::Float16, Dtype::Bfloat16] {
                 let (wq, s, b) = ops::quantize(ops::astype(&w, dt).unwrap(), 64, 4).unwrap();
-                let deq = ops::dequantize(&wq, &s, &b, 64, 4).unwrap().to_f64_vec().unwrap();
+                let deq = ops::dequantize(&wq, &s, &b, 64, 4)
+                    .unwrap()
+                    .to_f64_vec()
+                    .unwrap();
                 // x as a transposed view of a [k, 2*3] array, reshaped to a batch [2, 3, k]
                 let xv = random(&mut rng, k * 6);
-                let xt = Array::from_slice(&xv, &[k as i32, 6]).transpose(None).unwrap();
+                let xt = Array::from_slice(&xv, &[k as i32, 6])
+                    .transpose(None)
+                    .unwrap();
                 let x = ops::astype(ops::reshape(&xt, &[2, 3, k as i32]).unwrap(), dt).unwrap();
                 let y = ops::quantized_matmul(&x, &wq, &s, &b, true, 64, 4).unwrap();
                 let x64 = x.to_f64_vec().unwrap();
                 let want = reference(&x64, &deq, 6, k, n, true);
-                let tol = if dt == Dtype::Float32 { (1e-4, 1e-3) } else { common::tolerance(dt) };
+                let tol = if dt == Dtype::Float32 {
+                    (1e-4, 1e-3)
+                } else {
+                    common::tolerance(dt)
+                };
                 let tol = (tol.0 * 4.0, tol.1 * 8.0);
-                common::check(&format!("batched qmm {dt} on {device:?}"), &y, &want, &[2, 3, n], dt, tol);
+                common::check(
+                    &format!("batched qmm {dt} on {device:?}"),
+                    &y,
+                    &want,
+                    &[2, 3, n],
+                    dt,
+                    tol,
+                );
             }
         });
     }
@@ -162,7 +271,10 @@ fn quantized_matmul_gradient_flows_to_x() {
             let (k, n) = (64usize, 32usize);
             let w = Array::from_slice(&random(&mut rng, n * k), &[n as i32, k as i32]);
             let (wq, s, b) = ops::quantize(&w, 32, 8).unwrap();
-            let deq = ops::dequantize(&wq, &s, &b, 32, 8).unwrap().to_f64_vec().unwrap();
+            let deq = ops::dequantize(&wq, &s, &b, 32, 8)
+                .unwrap()
+                .to_f64_vec()
+                .unwrap();
             let x = Array::from_slice(&random(&mut rng, 2 * k), &[2, k as i32]);
             let coef = Array::from_slice(&random(&mut rng, 2 * n), &[2, n as i32]);
             let f = |a: &[Array]| -> mlx_arm::Result<Array> {
@@ -173,7 +285,14 @@ fn quantized_matmul_gradient_flows_to_x() {
             // d/dx sum(coef * (x @ W.T)) = coef @ W
             let c = coef.to_f64_vec().unwrap();
             let want = reference(&c, &deq, 2, n, k, false);
-            common::check(&format!("qmm grad on {device:?}"), &g[0], &want, &[2, k], Dtype::Float32, (1e-4, 1e-4));
+            common::check(
+                &format!("qmm grad on {device:?}"),
+                &g[0],
+                &want,
+                &[2, k],
+                Dtype::Float32,
+                (1e-4, 1e-4),
+            );
         });
     }
 }
@@ -181,19 +300,49 @@ fn quantized_matmul_gradient_flows_to_x() {
 #[test]
 fn bad_arguments_are_typed_errors() {
     let w = Array::from_slice(&vec![0.5f32; 2 * 64], &[2, 64]);
-    assert!(matches!(ops::quantize(&w, 32, 7), Err(Error::Argument { .. })));
-    assert!(matches!(ops::quantize(&w, 48, 4), Err(Error::Argument { .. })));
-    assert!(matches!(ops::quantize(&w, 128, 4), Err(Error::Shape { .. })));
-    assert!(matches!(ops::quantize(Array::from_slice(&[1i32; 64], &[2, 32]), 32, 4), Err(Error::Dtype { .. })));
-    assert!(matches!(ops::quantize(Array::from_slice(&[1f32; 64], &[64]), 32, 4), Err(Error::Shape { .. })));
+    assert!(matches!(
+        ops::quantize(&w, 32, 7),
+        Err(Error::Argument { .. })
+    ));
+    assert!(matches!(
+        ops::quantize(&w, 48, 4),
+        Err(Error::Argument { .. })
+    ));
+    assert!(matches!(
+        ops::quantize(&w, 128, 4),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(
+        ops::quantize(Array::from_slice(&[1i32; 64], &[2, 32]), 32, 4),
+        Err(Error::Dtype { .. })
+    ));
+    assert!(matches!(
+        ops::quantize(Array::from_slice(&[1f32; 64], &[64]), 32, 4),
+        Err(Error::Shape { .. })
+    ));
     let (wq, s, b) = ops::quantize(&w, 32, 4).unwrap();
     let x = Array::from_slice(&[1f32; 3 * 63], &[3, 63]);
-    assert!(matches!(ops::quantized_matmul(&x, &wq, &s, &b, true, 32, 4), Err(Error::Shape { .. })));
-    assert!(matches!(ops::quantized_matmul(&x, &wq, &s, &b, true, 64, 4), Err(Error::Shape { .. })));
-    assert!(matches!(ops::dequantize(&wq, &s, &b, 32, 8), Err(Error::Shape { .. })));
-    assert!(matches!(ops::dequantize(&s, &s, &b, 32, 4), Err(Error::Dtype { .. })));
+    assert!(matches!(
+        ops::quantized_matmul(&x, &wq, &s, &b, true, 32, 4),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(
+        ops::quantized_matmul(&x, &wq, &s, &b, true, 64, 4),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(
+        ops::dequantize(&wq, &s, &b, 32, 8),
+        Err(Error::Shape { .. })
+    ));
+    assert!(matches!(
+        ops::dequantize(&s, &s, &b, 32, 4),
+        Err(Error::Dtype { .. })
+    ));
     let s16 = ops::astype(&s, Dtype::Float16).unwrap();
-    assert!(matches!(ops::dequantize(&wq, &s16, &b, 32, 4), Err(Error::Dtype { .. })));
+    assert!(matches!(
+        ops::dequantize(&wq, &s16, &b, 32, 4),
+        Err(Error::Dtype { .. })
+    ));
 }
 
 /// `quantize` is lazy for 2, 4 and 8 bits (it runs on the device, e.g. for a quantized KV
@@ -207,22 +356,42 @@ fn quantize_is_lazy_and_batched() {
             for bits in [2, 4, 8] {
                 let w = Array::from_slice(&vals, &[2, 3, 128]);
                 let (wq, s, b) = ops::quantize(&w, 32, bits).unwrap();
-                assert!(!wq.is_evaluated() && !s.is_evaluated(), "{bits} bits should be lazy");
+                assert!(
+                    !wq.is_evaluated() && !s.is_evaluated(),
+                    "{bits} bits should be lazy"
+                );
                 assert_eq!(wq.shape(), [2, 3, 128 * bits as usize / 32]);
                 assert_eq!(s.shape(), [2, 3, 4]);
-                let (wq2, s2, b2) = ops::quantize(Array::from_slice(&vals, &[6, 128]), 32, bits).unwrap();
-                assert_eq!(wq.to_vec::<u32>().unwrap(), wq2.to_vec::<u32>().unwrap(), "{device:?} {bits}");
+                let (wq2, s2, b2) =
+                    ops::quantize(Array::from_slice(&vals, &[6, 128]), 32, bits).unwrap();
+                assert_eq!(
+                    wq.to_vec::<u32>().unwrap(),
+                    wq2.to_vec::<u32>().unwrap(),
+                    "{device:?} {bits}"
+                );
                 assert_eq!(s.to_vec::<f32>().unwrap(), s2.to_vec::<f32>().unwrap());
                 assert_eq!(b.to_vec::<f32>().unwrap(), b2.to_vec::<f32>().unwrap());
                 // a strided view with an offset (values sliced out of a wider row, heads swapped
                 // to the front, as a model's keys are) quantizes as its dense copy does
                 let wide = Array::from_slice(&vals, &[1, 3, 256]);
                 let view = ops::slice(&wide, &[0, 0, 64], &[1, 3, 192], &[1, 1, 1]).unwrap();
-                let view = ops::swapaxes(ops::reshape(view, &[1, 3, 2, 64]).unwrap(), 1, 2).unwrap();
+                let view =
+                    ops::swapaxes(ops::reshape(view, &[1, 3, 2, 64]).unwrap(), 1, 2).unwrap();
                 let dense = ops::contiguous(&view).unwrap();
-                let (a, b) = (ops::quantize(&view, 32, bits).unwrap(), ops::quantize(&dense, 32, bits).unwrap());
-                assert_eq!(a.0.to_vec::<u32>().unwrap(), b.0.to_vec::<u32>().unwrap(), "{device:?} {bits}: view");
-                assert_eq!(a.1.to_vec::<f32>().unwrap(), b.1.to_vec::<f32>().unwrap(), "{device:?} {bits}: view scales");
+                let (a, b) = (
+                    ops::quantize(&view, 32, bits).unwrap(),
+                    ops::quantize(&dense, 32, bits).unwrap(),
+                );
+                assert_eq!(
+                    a.0.to_vec::<u32>().unwrap(),
+                    b.0.to_vec::<u32>().unwrap(),
+                    "{device:?} {bits}: view"
+                );
+                assert_eq!(
+                    a.1.to_vec::<f32>().unwrap(),
+                    b.1.to_vec::<f32>().unwrap(),
+                    "{device:?} {bits}: view scales"
+                );
             }
         });
     }

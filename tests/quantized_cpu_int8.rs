@@ -48,11 +48,27 @@ impl W {
     fn new(w: &[f32], n: usize, k: usize, gs: usize, bits: usize, dt: Dtype) -> W {
         let a = ops::astype(Array::from_slice(w, &[n as i32, k as i32]), dt).unwrap();
         let (wq, s, b) = ops::quantize(&a, gs as i32, bits as i32).unwrap();
-        let deq = ops::dequantize(&wq, &s, &b, gs as i32, bits as i32).unwrap().to_f64_vec().unwrap();
+        let deq = ops::dequantize(&wq, &s, &b, gs as i32, bits as i32)
+            .unwrap()
+            .to_f64_vec()
+            .unwrap();
         let words = wq.to_vec::<u32>().unwrap();
         let scales = s.to_f64_vec().unwrap().iter().map(|&v| v as f32).collect();
         let biases = b.to_f64_vec().unwrap().iter().map(|&v| v as f32).collect();
-        W { wq, s, b, words, scales, biases, deq, n, k, gs, bits, half: dt != Dtype::Float32 }
+        W {
+            wq,
+            s,
+            b,
+            words,
+            scales,
+            biases,
+            deq,
+            n,
+            k,
+            gs,
+            bits,
+            half: dt != Dtype::Float32,
+        }
     }
 
     /// The unsigned value `j` of row `r`.
@@ -71,15 +87,25 @@ impl W {
         let mut mag = vec![0.0; m * n];
         for i in 0..m {
             let xr = &x[i * k..(i + 1) * k];
-            let dx: Vec<f64> = xr.chunks(32).map(|c| c.iter().fold(0f64, |a, &v| a.max((v as f64).abs())) / 127.0).collect();
+            let dx: Vec<f64> = xr
+                .chunks(32)
+                .map(|c| c.iter().fold(0f64, |a, &v| a.max((v as f64).abs())) / 127.0)
+                .collect();
             for r in 0..n {
                 let (mut y, mut e, mut g) = (0.0, 0.0, 0.0);
                 for j in 0..k {
                     let xv = xr[j] as f64;
-                    let (sc, bi) = (self.scales[r * k / gs + j / gs] as f64, self.biases[r * k / gs + j / gs] as f64);
+                    let (sc, bi) = (
+                        self.scales[r * k / gs + j / gs] as f64,
+                        self.biases[r * k / gs + j / gs] as f64,
+                    );
                     let sq = (sc * self.q(r, j)).abs();
                     // half-precision weights: the affine value itself (dequantize rounds it to the half type)
-                    let wv = if self.half { sc * self.q(r, j) + bi } else { self.deq[r * k + j] };
+                    let wv = if self.half {
+                        sc * self.q(r, j) + bi
+                    } else {
+                        self.deq[r * k + j]
+                    };
                     y += xv * wv;
                     e += (sc * self.q(r, j) + bi).abs() * dx[j / 32] / 2.0;
                     g += (sq + bi.abs()) * xv.abs();
@@ -96,12 +122,19 @@ impl W {
 /// The bound of the two-level path (`Path::Int8x2`): its activation error is 1/254 of the
 /// int8 path's (`|x - dx·(xq1 + xq2/254)| <= dx/508`); the f32 rounding term is the same.
 fn fine_bound(bound: &[f64], mag: &[f64]) -> Vec<f64> {
-    bound.iter().zip(mag).map(|(&b, &g)| (b - 2e-5 * g) / 254.0 + 2e-5 * g).collect()
+    bound
+        .iter()
+        .zip(mag)
+        .map(|(&b, &g)| (b - 2e-5 * g) / 254.0 + 2e-5 * g)
+        .collect()
 }
 
 /// The integer paths at every level this CPU has.
 fn int_paths() -> Vec<Path> {
-    qdot_i8::levels().into_iter().flat_map(|l| [Path::Int8(l), Path::Int8x2(l)]).collect()
+    qdot_i8::levels()
+        .into_iter()
+        .flat_map(|l| [Path::Int8(l), Path::Int8x2(l)])
+        .collect()
 }
 
 /// The bound of `path`'s results.
@@ -116,14 +149,17 @@ fn bound_of(path: Path, bound: &[f64], mag: &[f64]) -> Vec<f64> {
 fn cpu_qmm(x: &[f32], m: usize, w: &W) -> Vec<f32> {
     with_default_device(Device::cpu(), || {
         let xa = Array::from_slice(x, &[m as i32, w.k as i32]);
-        let y = ops::quantized_matmul(&xa, &w.wq, &w.s, &w.b, true, w.gs as i32, w.bits as i32).unwrap();
+        let y = ops::quantized_matmul(&xa, &w.wq, &w.s, &w.b, true, w.gs as i32, w.bits as i32)
+            .unwrap();
         assert_eq!(y.shape(), [m, w.n]);
         y.to_vec::<f32>().unwrap()
     })
 }
 
 fn path_qmv(path: Path, x: &[f32], m: usize, w: &W) -> Vec<f32> {
-    qdot_i8::quantized_matvec_t(path, x, &w.words, &w.scales, &w.biases, m, w.n, w.k, w.gs, w.bits)
+    qdot_i8::quantized_matvec_t(
+        path, x, &w.words, &w.scales, &w.biases, m, w.n, w.k, w.gs, w.bits,
+    )
 }
 
 /// Every output within its bound; returns the largest `|err| / bound`.
@@ -131,7 +167,10 @@ fn check_bound(what: &str, got: &[f32], want: &[f64], bound: &[f64]) -> f64 {
     let mut worst = 0f64;
     for (j, ((&g, &w), &b)) in got.iter().zip(want).zip(bound).enumerate() {
         let err = (g as f64 - w).abs();
-        assert!(err <= b, "{what}: output {j}: got {g}, want {w}, error {err:e} > bound {b:e}");
+        assert!(
+            err <= b,
+            "{what}: output {j}: got {g}, want {w}, error {err:e} > bound {b:e}"
+        );
         worst = worst.max(err / b);
     }
     worst
@@ -144,7 +183,11 @@ const CASES: [(usize, usize); 3] = [(67, 128), (67, 384), (67, 4160)];
 
 #[test]
 fn int8_matvec_is_within_the_activation_bound() {
-    eprintln!("int8 levels on this CPU: {:?}; default path {:?}", qdot_i8::levels(), qdot_i8::default_path());
+    eprintln!(
+        "int8 levels on this CPU: {:?}; default path {:?}",
+        qdot_i8::levels(),
+        qdot_i8::default_path()
+    );
     let mut rng = Rng::new(11);
     for bits in [4usize, 8] {
         for gs in [32usize, 64, 128] {
@@ -159,20 +202,42 @@ fn int8_matvec_is_within_the_activation_bound() {
                     let what = format!("bits {bits} gs {gs} m {m} n {n} k {k}");
                     let got = cpu_qmm(&x, m, &w);
                     let default = qdot_i8::default_path();
-                    check_bound(&format!("quantized_matmul {what}"), &got, &want, &bound_of(default, &bound, &mag));
+                    check_bound(
+                        &format!("quantized_matmul {what}"),
+                        &got,
+                        &want,
+                        &bound_of(default, &bound, &mag),
+                    );
                     // it is the default path's kernel (the f32 path runs the tiled product above 4 rows)
                     if default != Path::F32 || m <= 4 {
-                        assert_eq!(got, path_qmv(default, &x, m, &w), "{what}: quantized_matmul is not {default:?}");
+                        assert_eq!(
+                            got,
+                            path_qmv(default, &x, m, &w),
+                            "{what}: quantized_matmul is not {default:?}"
+                        );
                     }
                     // every integer path at every level this CPU has, through the internal entry point
                     for p in int_paths() {
                         let got = path_qmv(p, &x, m, &w);
-                        let worst = check_bound(&format!("{p:?} {what}"), &got, &want, &bound_of(p, &bound, &mag));
+                        let worst = check_bound(
+                            &format!("{p:?} {what}"),
+                            &got,
+                            &want,
+                            &bound_of(p, &bound, &mag),
+                        );
                         if let Path::Int8(_) = p {
                             // the int8 activations really ran: errors far above f32 rounding, yet within the bound
-                            let rel = got.iter().zip(&want).zip(&mag).map(|((&g, &w), &g2)| (g as f64 - w).abs() / g2).fold(0f64, f64::max);
+                            let rel = got
+                                .iter()
+                                .zip(&want)
+                                .zip(&mag)
+                                .map(|((&g, &w), &g2)| (g as f64 - w).abs() / g2)
+                                .fold(0f64, f64::max);
                             assert!(rel > 1e-5, "{p:?} {what}: largest relative error {rel:e}: int8 activations did not run?");
-                            assert!(worst > 0.002, "{p:?} {what}: errors at most {worst} of the bound");
+                            assert!(
+                                worst > 0.002,
+                                "{p:?} {what}: errors at most {worst} of the bound"
+                            );
                         }
                     }
                     // the f32 path: 1e-5 of Σ(|s·q| + |b|)·|x| (the result itself can cancel to ~0)
@@ -198,10 +263,22 @@ fn every_level_agrees_closely() {
             let x = rng.vec(m * k, -1.0, 1.0);
             let (_, _, mag) = w.reference(&x, m);
             for p in int_paths() {
-                let base = path_qmv(if let Path::Int8(_) = p { Path::Int8(Level::Scalar) } else { Path::Int8x2(Level::Scalar) }, &x, m, &w);
+                let base = path_qmv(
+                    if let Path::Int8(_) = p {
+                        Path::Int8(Level::Scalar)
+                    } else {
+                        Path::Int8x2(Level::Scalar)
+                    },
+                    &x,
+                    m,
+                    &w,
+                );
                 let got = path_qmv(p, &x, m, &w);
                 for (j, ((&g, &b), &g2)) in got.iter().zip(&base).zip(&mag).enumerate() {
-                    assert!((g - b).abs() as f64 <= 1e-5 * g2, "{p:?} bits {bits} gs {gs}: output {j}: {g} vs scalar {b}");
+                    assert!(
+                        (g - b).abs() as f64 <= 1e-5 * g2,
+                        "{p:?} bits {bits} gs {gs}: output {j}: {g} vs scalar {b}"
+                    );
                 }
             }
         }
@@ -223,15 +300,31 @@ fn outliers_zeros_and_half_scales() {
             }
             let (want, bound, mag) = w.reference(&x, m);
             let got = cpu_qmm(&x, m, &w);
-            check_bound(&format!("outliers bits {bits} gs {gs}"), &got, &want, &bound_of(qdot_i8::default_path(), &bound, &mag));
+            check_bound(
+                &format!("outliers bits {bits} gs {gs}"),
+                &got,
+                &want,
+                &bound_of(qdot_i8::default_path(), &bound, &mag),
+            );
             for p in int_paths() {
-                check_bound(&format!("outliers {p:?} bits {bits} gs {gs}"), &path_qmv(p, &x, m, &w), &want, &bound_of(p, &bound, &mag));
+                check_bound(
+                    &format!("outliers {p:?} bits {bits} gs {gs}"),
+                    &path_qmv(p, &x, m, &w),
+                    &want,
+                    &bound_of(p, &bound, &mag),
+                );
             }
             // x all zeros: exactly zero on every path
             let z = vec![0f32; 2 * k];
-            assert!(cpu_qmm(&z, 2, &w).iter().all(|&v| v == 0.0), "zeros bits {bits} gs {gs}");
+            assert!(
+                cpu_qmm(&z, 2, &w).iter().all(|&v| v == 0.0),
+                "zeros bits {bits} gs {gs}"
+            );
             for p in int_paths() {
-                assert!(path_qmv(p, &z, 2, &w).iter().all(|&v| v == 0.0), "zeros {p:?}");
+                assert!(
+                    path_qmv(p, &z, 2, &w).iter().all(|&v| v == 0.0),
+                    "zeros {p:?}"
+                );
             }
         }
         // float16 and bfloat16 scales/biases (as GGUF models load): read in place by the mat-vec
@@ -243,8 +336,15 @@ fn outliers_zeros_and_half_scales() {
             let bound = bound_of(qdot_i8::default_path(), &bound, &mag);
             let (got, out_dt) = with_default_device(Device::cpu(), || {
                 let xa = Array::from_slice(&x, &[2, k as i32]);
-                let y = ops::quantized_matmul(&xa, &w.wq, &w.s, &w.b, true, 64, bits as i32).unwrap();
-                (ops::astype(&y, Dtype::Float32).unwrap().to_vec::<f32>().unwrap(), y.dtype())
+                let y =
+                    ops::quantized_matmul(&xa, &w.wq, &w.s, &w.b, true, 64, bits as i32).unwrap();
+                (
+                    ops::astype(&y, Dtype::Float32)
+                        .unwrap()
+                        .to_vec::<f32>()
+                        .unwrap(),
+                    y.dtype(),
+                )
             });
             // a half-precision output is rounded to its type: half an ulp more
             let ulp = match out_dt {
@@ -252,7 +352,11 @@ fn outliers_zeros_and_half_scales() {
                 Dtype::Bfloat16 => 2f64.powi(-8),
                 _ => 0.0,
             };
-            let bound: Vec<f64> = bound.iter().zip(&want).map(|(&b, &w)| b + (w.abs() + b) * ulp).collect();
+            let bound: Vec<f64> = bound
+                .iter()
+                .zip(&want)
+                .map(|(&b, &w)| b + (w.abs() + b) * ulp)
+                .collect();
             check_bound(&format!("{dt:?} scales bits {bits}"), &got, &want, &bound);
         }
     }
@@ -291,13 +395,38 @@ fn non_finite_inputs_match_the_f32_path() {
                         assert!(g.to_bits() == f.to_bits() || (g.is_nan() && f.is_nan()), "{name} bits {bits} gs {gs}: row {i} output {r}: {g} vs the f32 path's {f}");
                     }
                 }
-                check_bound(&format!("{name} finite row"), &got[3 * n..4 * n], &want, &bound);
+                check_bound(
+                    &format!("{name} finite row"),
+                    &got[3 * n..4 * n],
+                    &want,
+                    &bound,
+                );
             }
-            let big_f32: Vec<u32> = path_qmv(Path::F32, &big, 1, &w).iter().map(|v| v.to_bits()).collect();
-            assert!(big_f32.iter().all(|&v| !f32::from_bits(v).is_nan()), "bits {bits} gs {gs}: the f32 path gives NaN");
-            assert_eq!(cpu_qmm(&big, 1, &w).iter().map(|v| v.to_bits()).collect::<Vec<_>>(), big_f32, "bits {bits} gs {gs}: f32::MAX in x");
+            let big_f32: Vec<u32> = path_qmv(Path::F32, &big, 1, &w)
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            assert!(
+                big_f32.iter().all(|&v| !f32::from_bits(v).is_nan()),
+                "bits {bits} gs {gs}: the f32 path gives NaN"
+            );
+            assert_eq!(
+                cpu_qmm(&big, 1, &w)
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<_>>(),
+                big_f32,
+                "bits {bits} gs {gs}: f32::MAX in x"
+            );
             for p in int_paths() {
-                assert_eq!(path_qmv(p, &big, 1, &w).iter().map(|v| v.to_bits()).collect::<Vec<_>>(), big_f32, "{p:?} bits {bits} gs {gs}: f32::MAX in x");
+                assert_eq!(
+                    path_qmv(p, &big, 1, &w)
+                        .iter()
+                        .map(|v| v.to_bits())
+                        .collect::<Vec<_>>(),
+                    big_f32,
+                    "{p:?} bits {bits} gs {gs}: f32::MAX in x"
+                );
             }
         }
     }
@@ -335,13 +464,25 @@ fn level_follows_the_simd_switch() {
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn every_level_passes_end_to_end() {
-    if std::env::var_os("MLX_ARM_CPU_SIMD").is_some() || std::env::var_os("MLX_ARM_CPU_QMV").is_some() {
+    if std::env::var_os("MLX_ARM_CPU_SIMD").is_some()
+        || std::env::var_os("MLX_ARM_CPU_QMV").is_some()
+    {
         return; // the child runs
     }
     let exe = std::env::current_exe().unwrap();
-    for (var, value) in [("MLX_ARM_CPU_SIMD", "avx2"), ("MLX_ARM_CPU_SIMD", "scalar"), ("MLX_ARM_CPU_QMV", "f32"), ("MLX_ARM_CPU_QMV", "int8")] {
-        let out = std::process::Command::new(&exe).env(var, value).args(["--skip", "every_level_passes_end_to_end"]).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    for (var, value) in [
+        ("MLX_ARM_CPU_SIMD", "avx2"),
+        ("MLX_ARM_CPU_SIMD", "scalar"),
+        ("MLX_ARM_CPU_QMV", "f32"),
+        ("MLX_ARM_CPU_QMV", "int8"),
+    ] {
+        let out = std::process::Command::new(&exe)
+            .env(var, value)
+            .args(["--skip", "every_level_passes_end_to_end"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{var}={value}:\n{text}");
     }
 }

@@ -18,7 +18,9 @@ pub fn unary(op: UnaryOp, x: &Data, shape: &[usize], out_dt: Dtype) -> Result<Da
     if op == UnaryOp::Exp && x.dtype() == Dtype::Float32 {
         // SIMD exp; strided inputs are gathered first so every layout gives the same bits
         let src = h.view::<f32>().to_contiguous();
-        par_chunks(out.slice::<f32>(), |s, c| simd::exp_slice(&src[s..s + c.len()], c));
+        par_chunks(out.slice::<f32>(), |s, c| {
+            simd::exp_slice(&src[s..s + c.len()], c)
+        });
         return Ok(out.finish(shape));
     }
     if matches!(op, UnaryOp::IsNan | UnaryOp::IsInf) {
@@ -32,7 +34,9 @@ pub fn unary(op: UnaryOp, x: &Data, shape: &[usize], out_dt: Dtype) -> Result<Da
 fn binary_typed<T: CpuType>(op: BinaryOp, a: &Host, b: &Host, out: &mut Output) {
     let (va, vb) = (a.view::<T>(), b.view::<T>());
     if op.outputs_bool() {
-        map2(&va, &vb, out.slice::<Bool8>(), |x, y| Bool8::from(T::compare(op, x, y)));
+        map2(&va, &vb, out.slice::<Bool8>(), |x, y| {
+            Bool8::from(T::compare(op, x, y))
+        });
         return;
     }
     let o = out.slice::<T>();
@@ -53,7 +57,11 @@ fn dense_or_scalar<'a>(v: &crate::view::View<'a, f32>) -> Option<simd::Operand<'
     if v.shape.contains(&0) {
         return Some(simd::Operand::Slice(&[]));
     }
-    let scalar = v.strides.iter().zip(v.shape).all(|(&st, &n)| st == 0 || n == 1);
+    let scalar = v
+        .strides
+        .iter()
+        .zip(v.shape)
+        .all(|(&st, &n)| st == 0 || n == 1);
     scalar.then(|| simd::Operand::Splat(v.all[v.offset as usize]))
 }
 
@@ -70,7 +78,9 @@ pub fn binary(op: BinaryOp, a: &Data, b: &Data, shape: &[usize], out_dt: Dtype) 
                     splat => splat,
                 }
             }
-            par_chunks(out.slice::<f32>(), |s, c| simd::binary_f32(op, part(x, s, c.len()), part(y, s, c.len()), c));
+            par_chunks(out.slice::<f32>(), |s, c| {
+                simd::binary_f32(op, part(x, s, c.len()), part(y, s, c.len()), c)
+            });
             return Ok(out.finish(shape));
         }
     }

@@ -66,7 +66,14 @@ fn unravel(mut p: usize, shape: &[usize], coord: &mut [usize]) {
 }
 
 /// Copy of `a` with `upd` written (or added) at `idx` along `axis`.
-pub fn scatter_along_axis(axis: usize, mode: ScatterMode, a: &Data, idx: &Data, upd: &Data, shape: &[usize]) -> Result<Data> {
+pub fn scatter_along_axis(
+    axis: usize,
+    mode: ScatterMode,
+    a: &Data,
+    idx: &Data,
+    upd: &Data,
+    shape: &[usize],
+) -> Result<Data> {
     let (ha, hi, hu) = (Host::of(a)?, Host::of(idx)?, Host::of(upd)?);
     let ids = hi.view::<i32>().to_contiguous().into_owned();
     let n = a.shape[axis];
@@ -114,10 +121,20 @@ pub fn concatenate(axis: usize, inputs: &[Data], shape: &[usize]) -> Result<Data
 }
 
 /// Copy of `src` with the strided region `start`/`step` replaced by `upd`.
-pub fn slice_update(start: &[usize], step: &[isize], src: &Data, upd: &Data, shape: &[usize]) -> Result<Data> {
+pub fn slice_update(
+    start: &[usize],
+    step: &[isize],
+    src: &Data,
+    upd: &Data,
+    shape: &[usize],
+) -> Result<Data> {
     let (hs, hu) = (Host::of(src)?, Host::of(upd)?);
     let ostr = row_major_strides(shape);
-    let base: isize = start.iter().zip(&ostr).map(|(&s, &st)| s as isize * st).sum();
+    let base: isize = start
+        .iter()
+        .zip(&ostr)
+        .map(|(&s, &st)| s as isize * st)
+        .sum();
     let rstr: Vec<isize> = ostr.iter().zip(step).map(|(&s, &k)| s * k).collect();
     let mut out = Output::new(src.dtype(), numel(shape))?;
     with_dtype!(src.dtype(), T => {
@@ -133,15 +150,28 @@ pub fn slice_update(start: &[usize], step: &[isize], src: &Data, upd: &Data, sha
 
 /// `slice_update` written over `dst`, a donated dense buffer of the output's shape (see
 /// `Backend::eval_in_place`); `dst` back, unchanged, when it has no writable host copy.
-pub fn slice_update_in_place(start: &[usize], step: &[isize], mut dst: Data, upd: &Data) -> Result<std::result::Result<Data, Data>> {
+pub fn slice_update_in_place(
+    start: &[usize],
+    step: &[isize],
+    mut dst: Data,
+    upd: &Data,
+) -> Result<std::result::Result<Data, Data>> {
     let hu = Host::of(upd)?;
     let ostr = row_major_strides(&dst.shape);
-    let base: isize = start.iter().zip(&ostr).map(|(&s, &st)| s as isize * st).sum();
+    let base: isize = start
+        .iter()
+        .zip(&ostr)
+        .map(|(&s, &st)| s as isize * st)
+        .sum();
     let rstr: Vec<isize> = ostr.iter().zip(step).map(|(&s, &k)| s * k).collect();
     let dt = dst.dtype();
     let n = dst.size();
-    let Some(buffer) = std::sync::Arc::get_mut(&mut dst.buffer) else { return Ok(Err(dst)) };
-    let Some(bytes) = buffer.host_bytes_mut() else { return Ok(Err(dst)) };
+    let Some(buffer) = std::sync::Arc::get_mut(&mut dst.buffer) else {
+        return Ok(Err(dst));
+    };
+    let Some(bytes) = buffer.host_bytes_mut() else {
+        return Ok(Err(dst));
+    };
     with_dtype!(dt, T => {
         let o: &mut [T] = &mut bytemuck::cast_slice_mut(bytes)[..n];
         let u = hu.view::<T>().to_contiguous();

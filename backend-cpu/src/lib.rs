@@ -7,8 +7,8 @@ mod fast;
 mod indexing;
 mod logsumexp;
 mod matmul;
-mod quantized;
 pub mod qdot_i8;
+mod quantized;
 mod reduce;
 mod sdpa;
 pub mod simd;
@@ -33,19 +33,40 @@ impl Backend for CpuBackend {
     }
 
     fn describe(&self) -> String {
-        format!("CPU ({} threads, {}, SIMD {})", rayon::current_num_threads(), std::env::consts::ARCH, simd::describe())
+        format!(
+            "CPU ({} threads, {}, SIMD {})",
+            rayon::current_num_threads(),
+            std::env::consts::ARCH,
+            simd::describe()
+        )
     }
 
-    fn eval_in_place(&self, prim: &Primitive, mut inputs: Vec<Data>, _shape: &[usize], _dtype: Dtype) -> Result<std::result::Result<Data, Vec<Data>>> {
-        let Primitive::SliceUpdate { start, step } = prim else { return Ok(Err(inputs)) };
+    fn eval_in_place(
+        &self,
+        prim: &Primitive,
+        mut inputs: Vec<Data>,
+        _shape: &[usize],
+        _dtype: Dtype,
+    ) -> Result<std::result::Result<Data, Vec<Data>>> {
+        let Primitive::SliceUpdate { start, step } = prim else {
+            return Ok(Err(inputs));
+        };
         let dst = inputs.remove(0);
-        Ok(indexing::slice_update_in_place(start, step, dst, &inputs[0])?.map_err(|dst| {
-            inputs.insert(0, dst);
-            inputs
-        }))
+        Ok(
+            indexing::slice_update_in_place(start, step, dst, &inputs[0])?.map_err(|dst| {
+                inputs.insert(0, dst);
+                inputs
+            }),
+        )
     }
 
-    fn eval(&self, prim: &Primitive, inputs: &[Data], shape: &[usize], dtype: Dtype) -> Result<Data> {
+    fn eval(
+        &self,
+        prim: &Primitive,
+        inputs: &[Data],
+        shape: &[usize],
+        dtype: Dtype,
+    ) -> Result<Data> {
         use Primitive::*;
         let x = || &inputs[0];
         match prim {
@@ -56,31 +77,91 @@ impl Backend for CpuBackend {
             Select => elementwise::select(&inputs[0], &inputs[1], &inputs[2], shape),
             Reduce { op, axes } => reduce::reduce(*op, axes, x(), shape, dtype),
             ArgReduce { op, axis } => reduce::arg_reduce(*op, *axis, x(), shape),
-            Scan { op, axis, reverse, inclusive } => reduce::scan(*op, *axis, *reverse, *inclusive, x(), shape),
+            Scan {
+                op,
+                axis,
+                reverse,
+                inclusive,
+            } => reduce::scan(*op, *axis, *reverse, *inclusive, x(), shape),
             Matmul => matmul::matmul(&inputs[0], &inputs[1], shape, dtype),
             Softmax => softmax::softmax(x(), shape),
             LogSumExp => logsumexp::logsumexp(x(), shape),
-            RmsNorm { eps_bits } => fast::rms_norm(x(), inputs.get(1), f32::from_bits(*eps_bits), shape),
-            Rope { dims, traditional, base_bits, scale_bits, offset } => {
-                let a = fast::RopeArgs { dims: *dims, traditional: *traditional, base: f32::from_bits(*base_bits), scale: f32::from_bits(*scale_bits), offset: *offset };
+            RmsNorm { eps_bits } => {
+                fast::rms_norm(x(), inputs.get(1), f32::from_bits(*eps_bits), shape)
+            }
+            Rope {
+                dims,
+                traditional,
+                base_bits,
+                scale_bits,
+                offset,
+            } => {
+                let a = fast::RopeArgs {
+                    dims: *dims,
+                    traditional: *traditional,
+                    base: f32::from_bits(*base_bits),
+                    scale: f32::from_bits(*scale_bits),
+                    offset: *offset,
+                };
                 fast::rope(x(), inputs.get(1), a, shape)
             }
-            Sdpa { scale_bits, causal } => sdpa::sdpa(&inputs[0], &inputs[1], &inputs[2], f32::from_bits(*scale_bits), *causal, shape),
+            Sdpa { scale_bits, causal } => sdpa::sdpa(
+                &inputs[0],
+                &inputs[1],
+                &inputs[2],
+                f32::from_bits(*scale_bits),
+                *causal,
+                shape,
+            ),
             Take { axis } => indexing::take(*axis, &inputs[0], &inputs[1], shape),
-            TakeAlongAxis { axis } => indexing::take_along_axis(*axis, &inputs[0], &inputs[1], shape),
-            ScatterAlongAxis { axis, mode } => indexing::scatter_along_axis(*axis, *mode, &inputs[0], &inputs[1], &inputs[2], shape),
+            TakeAlongAxis { axis } => {
+                indexing::take_along_axis(*axis, &inputs[0], &inputs[1], shape)
+            }
+            ScatterAlongAxis { axis, mode } => indexing::scatter_along_axis(
+                *axis, *mode, &inputs[0], &inputs[1], &inputs[2], shape,
+            ),
             Sort { axis } => sort::sort(*axis, x(), shape, false),
             ArgSort { axis } => sort::sort(*axis, x(), shape, true),
             Concatenate { axis } => indexing::concatenate(*axis, inputs, shape),
-            SliceUpdate { start, step } => indexing::slice_update(start, step, &inputs[0], &inputs[1], shape),
-            Arange { start_bits, step_bits } => indexing::arange(f64::from_bits(*start_bits), f64::from_bits(*step_bits), shape, dtype),
-            RandomBits => indexing::random_bits(x(), shape),
-            Dequantize { group_size, bits } => quantized::dequantize(&inputs[0], &inputs[1], &inputs[2], *group_size, *bits as usize, shape, dtype),
-            QuantizedMatmul { group_size, bits, transpose } => {
-                quantized::quantized_matmul(inputs, *group_size, *bits as usize, *transpose, shape, dtype)
+            SliceUpdate { start, step } => {
+                indexing::slice_update(start, step, &inputs[0], &inputs[1], shape)
             }
+            Arange {
+                start_bits,
+                step_bits,
+            } => indexing::arange(
+                f64::from_bits(*start_bits),
+                f64::from_bits(*step_bits),
+                shape,
+                dtype,
+            ),
+            RandomBits => indexing::random_bits(x(), shape),
+            Dequantize { group_size, bits } => quantized::dequantize(
+                &inputs[0],
+                &inputs[1],
+                &inputs[2],
+                *group_size,
+                *bits as usize,
+                shape,
+                dtype,
+            ),
+            QuantizedMatmul {
+                group_size,
+                bits,
+                transpose,
+            } => quantized::quantized_matmul(
+                inputs,
+                *group_size,
+                *bits as usize,
+                *transpose,
+                shape,
+                dtype,
+            ),
             Reshape | Transpose(_) | Broadcast | Slice { .. } | AsStrided { .. } | StopGradient => {
-                Err(Error::Backend { backend: "cpu", detail: format!("{} is a view, evaluated by core", prim.name()) })
+                Err(Error::Backend {
+                    backend: "cpu",
+                    detail: format!("{} is a view, evaluated by core", prim.name()),
+                })
             }
         }
     }

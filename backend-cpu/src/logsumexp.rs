@@ -4,9 +4,9 @@
 
 use crate::simd;
 use crate::view::{Host, Output};
+use half::{bf16, f16};
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::{Dtype, Error, Result};
-use half::{bf16, f16};
 use rayon::prelude::*;
 
 /// Rows per parallel task get at least this many elements.
@@ -36,14 +36,21 @@ fn row_f64(x: &[f64]) -> f64 {
 }
 
 /// `out[r] = f(row r)` for rows of length `n`, blocks of rows in parallel.
-fn per_row<T: Sync, U: Send>(x: &[T], out: &mut [U], n: usize, f: impl Fn(&[T], &mut Vec<f32>) -> U + Sync) {
+fn per_row<T: Sync, U: Send>(
+    x: &[T],
+    out: &mut [U],
+    n: usize,
+    f: impl Fn(&[T], &mut Vec<f32>) -> U + Sync,
+) {
     let rows_per_task = ROW_GRAIN.div_ceil(n).max(1);
-    out.par_chunks_mut(rows_per_task).zip(x.par_chunks(rows_per_task * n)).for_each(|(o, x)| {
-        let mut scratch = Vec::with_capacity(2 * n);
-        for (o, row) in o.iter_mut().zip(x.chunks(n)) {
-            *o = f(row, &mut scratch);
-        }
-    });
+    out.par_chunks_mut(rows_per_task)
+        .zip(x.par_chunks(rows_per_task * n))
+        .for_each(|(o, x)| {
+            let mut scratch = Vec::with_capacity(2 * n);
+            for (o, row) in o.iter_mut().zip(x.chunks(n)) {
+                *o = f(row, &mut scratch);
+            }
+        });
 }
 
 /// logsumexp over the last axis of `x` (any layout); `shape` keeps that axis as 1.
@@ -57,15 +64,37 @@ pub fn logsumexp(x: &Data, shape: &[usize]) -> Result<Data> {
     }
     let half = |v: &[f32], s: &mut Vec<f32>| row_f32(v, s);
     match x.dtype() {
-        Dtype::Float32 => per_row(&h.view::<f32>().to_contiguous(), out.slice::<f32>(), n, row_f32),
-        Dtype::Float64 => per_row(&h.view::<f64>().to_contiguous(), out.slice::<f64>(), n, |r, _| row_f64(r)),
-        Dtype::Float16 => per_row(&h.view::<f16>().to_contiguous(), out.slice::<f16>(), n, |r, s| {
-            f16::from_f32(half(&r.iter().map(|v| v.to_f32()).collect::<Vec<_>>(), s))
-        }),
-        Dtype::Bfloat16 => per_row(&h.view::<bf16>().to_contiguous(), out.slice::<bf16>(), n, |r, s| {
-            bf16::from_f32(half(&r.iter().map(|v| v.to_f32()).collect::<Vec<_>>(), s))
-        }),
-        other => return Err(Error::dtype("logsumexp", other, "only floating-point types are supported")),
+        Dtype::Float32 => per_row(
+            &h.view::<f32>().to_contiguous(),
+            out.slice::<f32>(),
+            n,
+            row_f32,
+        ),
+        Dtype::Float64 => per_row(
+            &h.view::<f64>().to_contiguous(),
+            out.slice::<f64>(),
+            n,
+            |r, _| row_f64(r),
+        ),
+        Dtype::Float16 => per_row(
+            &h.view::<f16>().to_contiguous(),
+            out.slice::<f16>(),
+            n,
+            |r, s| f16::from_f32(half(&r.iter().map(|v| v.to_f32()).collect::<Vec<_>>(), s)),
+        ),
+        Dtype::Bfloat16 => per_row(
+            &h.view::<bf16>().to_contiguous(),
+            out.slice::<bf16>(),
+            n,
+            |r, s| bf16::from_f32(half(&r.iter().map(|v| v.to_f32()).collect::<Vec<_>>(), s)),
+        ),
+        other => {
+            return Err(Error::dtype(
+                "logsumexp",
+                other,
+                "only floating-point types are supported",
+            ))
+        }
     }
     Ok(out.finish(shape))
 }

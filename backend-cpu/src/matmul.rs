@@ -32,18 +32,36 @@ unsafe impl<T> Sync for SendPtr<T> {}
 /// valid for `m * n` writes and not alias them.
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_one<T: Copy + 'static + Send + Sync>(
-    m: usize, n: usize, k: usize,
+    m: usize,
+    n: usize,
+    k: usize,
     dst: *mut T,
-    lhs: *const T, lhs_cs: isize, lhs_rs: isize,
-    rhs: *const T, rhs_cs: isize, rhs_rs: isize,
-    zero: T, one: T, split: bool,
+    lhs: *const T,
+    lhs_cs: isize,
+    lhs_rs: isize,
+    rhs: *const T,
+    rhs_cs: isize,
+    rhs_rs: isize,
+    zero: T,
+    one: T,
+    split: bool,
 ) {
-    let threads = if split { rayon::current_num_threads() } else { 1 };
-    let ld = n as isize; // dst's row stride, the full product's n for every block
-    let single = |m: usize, n: usize, dst: *mut T, lhs: *const T, rhs: *const T, par: gemm::Parallelism| {
-        // SAFETY: forwarded from the caller, restricted to a block of its operands.
-        unsafe { gemm::gemm(m, n, k, dst, 1, ld, false, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, zero, one, false, false, false, par) }
+    let threads = if split {
+        rayon::current_num_threads()
+    } else {
+        1
     };
+    let ld = n as isize; // dst's row stride, the full product's n for every block
+    let single =
+        |m: usize, n: usize, dst: *mut T, lhs: *const T, rhs: *const T, par: gemm::Parallelism| {
+            // SAFETY: forwarded from the caller, restricted to a block of its operands.
+            unsafe {
+                gemm::gemm(
+                    m, n, k, dst, 1, ld, false, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, zero,
+                    one, false, false, false, par,
+                )
+            }
+        };
     if m * n * k < PAR_MIN_WORK || threads == 1 {
         return single(m, n, dst, lhs, rhs, gemm::Parallelism::None);
     }
@@ -65,7 +83,14 @@ unsafe fn gemm_one<T: Copy + 'static + Send + Sync>(
             let (r0, r1) = (t * rows, ((t + 1) * rows).min(m));
             let (d, l, r) = (dst_p, lhs_p, rhs_p);
             // SAFETY: rows r0..r1 of dst are this task's alone; lhs rows r0..r1 lie inside lhs.
-            single(r1 - r0, n, unsafe { d.0.add(r0 * n) }, unsafe { l.0.offset(r0 as isize * lhs_rs) }, r.0, gemm::Parallelism::None);
+            single(
+                r1 - r0,
+                n,
+                unsafe { d.0.add(r0 * n) },
+                unsafe { l.0.offset(r0 as isize * lhs_rs) },
+                r.0,
+                gemm::Parallelism::None,
+            );
         });
     } else {
         let cols = n.div_ceil(threads).next_multiple_of(8).min(n);
@@ -73,7 +98,14 @@ unsafe fn gemm_one<T: Copy + 'static + Send + Sync>(
             let (c0, c1) = (t * cols, ((t + 1) * cols).min(n));
             let (d, l, r) = (dst_p, lhs_p, rhs_p);
             // SAFETY: columns c0..c1 of dst are this task's alone; rhs columns c0..c1 lie inside rhs.
-            single(m, c1 - c0, unsafe { d.0.add(c0) }, l.0, unsafe { r.0.offset(c0 as isize * rhs_cs) }, gemm::Parallelism::None);
+            single(
+                m,
+                c1 - c0,
+                unsafe { d.0.add(c0) },
+                l.0,
+                unsafe { r.0.offset(c0 as isize * rhs_cs) },
+                gemm::Parallelism::None,
+            );
         });
     }
 }
@@ -85,7 +117,16 @@ fn gemm_threads_env() -> &'static str {
 }
 
 /// `out[b] = a[b] @ b[b]` for native gemm types.
-fn gemm_batched<T: Copy + 'static + Default + Send + Sync>(a: &View<T>, b: &View<T>, out: &mut [T], m: usize, n: usize, k: usize, zero: T, one: T) {
+fn gemm_batched<T: Copy + 'static + Default + Send + Sync>(
+    a: &View<T>,
+    b: &View<T>,
+    out: &mut [T],
+    m: usize,
+    n: usize,
+    k: usize,
+    zero: T,
+    one: T,
+) {
     let nd = a.shape.len();
     let batch = &a.shape[..nd - 2];
     let a_off: Vec<isize> = StridedIter::new(batch, &a.strides[..nd - 2], a.offset).collect();
@@ -95,7 +136,10 @@ fn gemm_batched<T: Copy + 'static + Default + Send + Sync>(a: &View<T>, b: &View
     if m * n == 0 {
         return;
     }
-    let (ap, bp) = (SendPtr(a.all.as_ptr() as *mut T), SendPtr(b.all.as_ptr() as *mut T));
+    let (ap, bp) = (
+        SendPtr(a.all.as_ptr() as *mut T),
+        SendPtr(b.all.as_ptr() as *mut T),
+    );
     let product = |dst: &mut [T], ao: isize, bo: isize, split: bool| {
         if k == 0 {
             dst.fill(zero);
@@ -104,12 +148,31 @@ fn gemm_batched<T: Copy + 'static + Default + Send + Sync>(a: &View<T>, b: &View
         let (ap, bp) = (ap, bp);
         // SAFETY: every index gemm touches is `offset + r*rs + c*cs` with r, c inside the view's
         // shape, which lies inside the buffer (views are validated when built); dst is dense m x n.
-        unsafe { gemm_one(m, n, k, dst.as_mut_ptr(), ap.0.offset(ao), acs, ars, bp.0.offset(bo), bcs, brs, zero, one, split) }
+        unsafe {
+            gemm_one(
+                m,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                ap.0.offset(ao),
+                acs,
+                ars,
+                bp.0.offset(bo),
+                bcs,
+                brs,
+                zero,
+                one,
+                split,
+            )
+        }
     };
     let batches = a_off.len();
-    if batches >= rayon::current_num_threads() && batches > 1 && batches * m * n * k >= PAR_MIN_WORK {
+    if batches >= rayon::current_num_threads() && batches > 1 && batches * m * n * k >= PAR_MIN_WORK
+    {
         // many products: one per task, each on one thread
-        out.par_chunks_mut(m * n).zip(a_off.par_iter().zip(&b_off)).for_each(|(dst, (&ao, &bo))| product(dst, ao, bo, false));
+        out.par_chunks_mut(m * n)
+            .zip(a_off.par_iter().zip(&b_off))
+            .for_each(|(dst, (&ao, &bo))| product(dst, ao, bo, false));
     } else {
         for (dst, (&ao, &bo)) in out.chunks_mut(m * n).zip(a_off.iter().zip(&b_off)) {
             product(dst, ao, bo, true);
@@ -124,8 +187,26 @@ pub fn matmul(a: &Data, b: &Data, shape: &[usize], dt: Dtype) -> Result<Data> {
     let (ha, hb) = (Host::of(a)?, Host::of(b)?);
     let mut out = Output::new(dt, numel(shape))?;
     match dt {
-        Dtype::Float32 => gemm_batched(&ha.view::<f32>(), &hb.view::<f32>(), out.slice::<f32>(), m, n, k, 0.0, 1.0),
-        Dtype::Float64 => gemm_batched(&ha.view::<f64>(), &hb.view::<f64>(), out.slice::<f64>(), m, n, k, 0.0, 1.0),
+        Dtype::Float32 => gemm_batched(
+            &ha.view::<f32>(),
+            &hb.view::<f32>(),
+            out.slice::<f32>(),
+            m,
+            n,
+            k,
+            0.0,
+            1.0,
+        ),
+        Dtype::Float64 => gemm_batched(
+            &ha.view::<f64>(),
+            &hb.view::<f64>(),
+            out.slice::<f64>(),
+            m,
+            n,
+            k,
+            0.0,
+            1.0,
+        ),
         Dtype::Float16 | Dtype::Bfloat16 => {
             // Widen to f32, multiply, round back once (MLX accumulates half types in f32 too).
             let wa = crate::elementwise::astype(a, &a.shape, Dtype::Float32)?;
@@ -133,7 +214,13 @@ pub fn matmul(a: &Data, b: &Data, shape: &[usize], dt: Dtype) -> Result<Data> {
             let r = matmul(&wa, &wb, shape, Dtype::Float32)?;
             return crate::elementwise::astype(&r, shape, dt);
         }
-        other => return Err(Error::dtype("matmul", other, "only floating-point types are supported")),
+        other => {
+            return Err(Error::dtype(
+                "matmul",
+                other,
+                "only floating-point types are supported",
+            ))
+        }
     }
     Ok(out.finish(shape))
 }

@@ -59,7 +59,13 @@ pub enum Level {
 
 impl Level {
     /// Every level, lowest first.
-    pub const ALL: [Level; 5] = [Level::Scalar, Level::Avx2, Level::Avx512Vnni, Level::Neon, Level::NeonDot];
+    pub const ALL: [Level; 5] = [
+        Level::Scalar,
+        Level::Avx2,
+        Level::Avx512Vnni,
+        Level::Neon,
+        Level::NeonDot,
+    ];
 
     /// True when this CPU runs the level.
     pub fn available(self) -> bool {
@@ -78,7 +84,10 @@ impl Level {
             #[cfg(target_arch = "aarch64")]
             Level::Neon => std::arch::is_aarch64_feature_detected!("neon"),
             #[cfg(target_arch = "aarch64")]
-            Level::NeonDot => std::arch::is_aarch64_feature_detected!("neon") && std::arch::is_aarch64_feature_detected!("dotprod"),
+            Level::NeonDot => {
+                std::arch::is_aarch64_feature_detected!("neon")
+                    && std::arch::is_aarch64_feature_detected!("dotprod")
+            }
             #[allow(unreachable_patterns)]
             _ => false,
         }
@@ -103,7 +112,9 @@ pub fn level() -> Level {
             Arch::V4(_) | Arch::V3(_) if Level::Avx2.available() => Level::Avx2,
             #[cfg(target_arch = "aarch64")]
             Arch::Neon(_) => {
-                if std::env::var("MLX_ARM_CPU_SIMD").as_deref() != Ok("neon") && Level::NeonDot.available() {
+                if std::env::var("MLX_ARM_CPU_SIMD").as_deref() != Ok("neon")
+                    && Level::NeonDot.available()
+                {
                     Level::NeonDot
                 } else {
                     Level::Neon
@@ -153,7 +164,18 @@ pub fn default_path() -> Path {
 /// that tests can run every path and level. Panics when `path`'s level is not available, or on
 /// sizes that do not fit.
 #[allow(clippy::too_many_arguments)]
-pub fn quantized_matvec_t(path: Path, x: &[f32], words: &[u32], scales: &[f32], biases: &[f32], m: usize, n: usize, k: usize, gs: usize, bits: usize) -> Vec<f32> {
+pub fn quantized_matvec_t(
+    path: Path,
+    x: &[f32],
+    words: &[u32],
+    scales: &[f32],
+    biases: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    gs: usize,
+    bits: usize,
+) -> Vec<f32> {
     if let Some(l) = path.level() {
         assert!(l.available(), "{l:?} is not available on this CPU");
     }
@@ -164,7 +186,19 @@ pub fn quantized_matvec_t(path: Path, x: &[f32], words: &[u32], scales: &[f32], 
     assert_eq!(biases.len(), n * k / gs);
     let mut out = vec![0f32; m * n];
     use crate::quantized::Scales;
-    crate::quantized::matvec_t_path(x, words, Scales::F32(scales), Scales::F32(biases), gs, bits, &mut out, m, n, k, path);
+    crate::quantized::matvec_t_path(
+        x,
+        words,
+        Scales::F32(scales),
+        Scales::F32(biases),
+        gs,
+        bits,
+        &mut out,
+        m,
+        n,
+        k,
+        path,
+    );
     out
 }
 
@@ -188,11 +222,28 @@ pub(crate) struct QuantX {
 
 /// Quantizes the `m` rows of `x` (`k` values each, `k` a multiple of 32 and of `gs`) for
 /// `bits`-bit weights in groups of `gs`, with one level or two (`fine`).
-pub(crate) fn quantize_x(x: &[f32], m: usize, k: usize, bits: usize, gs: usize, fine: bool) -> QuantX {
+pub(crate) fn quantize_x(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    bits: usize,
+    gs: usize,
+    fine: bool,
+) -> QuantX {
     let nb = m * k / BLOCK;
     let per = if fine { 2 * BLOCK } else { BLOCK };
-    let mut qx = QuantX { q: vec![0; nb * per], d: vec![0.0; nb], s: vec![0; nb], finite: vec![true; m], gsum: Vec::new() };
-    for (b, (xb, qb)) in x.chunks_exact(BLOCK).zip(qx.q.chunks_exact_mut(per)).enumerate() {
+    let mut qx = QuantX {
+        q: vec![0; nb * per],
+        d: vec![0.0; nb],
+        s: vec![0; nb],
+        finite: vec![true; m],
+        gsum: Vec::new(),
+    };
+    for (b, (xb, qb)) in x
+        .chunks_exact(BLOCK)
+        .zip(qx.q.chunks_exact_mut(per))
+        .enumerate()
+    {
         let mut amax = 0f32;
         let mut finite = true;
         for &v in xb {
@@ -209,7 +260,11 @@ pub(crate) fn quantize_x(x: &[f32], m: usize, k: usize, bits: usize, gs: usize, 
         qx.d[b] = d;
         qx.s[b] = s;
     }
-    qx.gsum = qx.d.chunks_exact(gs / BLOCK).zip(qx.s.chunks_exact(gs / BLOCK)).map(|(d, s)| d.iter().zip(s).map(|(&d, &s)| d * s as f32).sum()).collect();
+    qx.gsum =
+        qx.d.chunks_exact(gs / BLOCK)
+            .zip(qx.s.chunks_exact(gs / BLOCK))
+            .map(|(d, s)| d.iter().zip(s).map(|(&d, &s)| d * s as f32).sum())
+            .collect();
     qx
 }
 
@@ -258,7 +313,8 @@ fn quantize_block(xb: &[f32], amax: f32, bits: usize, out: &mut [i8], fine: bool
 /// `x` gives `Σ_b d_b·s_{g(b)}·P_b + Σ_g b_g·xsum_g`, `P_b` the block's integer sum (`Σ q·xq`,
 /// or `254·Σ q·xq1 + Σ q·xq2` for two levels; `xs`: the blocks' [`QuantX::s`]; `xsum`: the
 /// groups' `Σ x`, [`QuantX::gsum`] in the mat-vec).
-pub(crate) type RowDot = unsafe fn(&[u32], &[i8], &[f32], &[i32], &[f32], &[f32], &[f32], usize) -> f32;
+pub(crate) type RowDot =
+    unsafe fn(&[u32], &[i8], &[f32], &[i32], &[f32], &[f32], &[f32], usize) -> f32;
 
 /// The row dot for `bits` (4 or 8) at `level`, one level of activations or two (`fine`).
 /// Calling it is safe when `level.available()`.
@@ -298,7 +354,18 @@ pub(crate) fn row_dot(level: Level, bits: usize, fine: bool) -> RowDot {
 /// returns (blocks, log2 of blocks per group).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn check(bits: usize, fine: bool, words: &[u32], xq: &[i8], dx: &[f32], xs: &[i32], scales: &[f32], biases: &[f32], xsum: &[f32], gs: usize) -> (usize, u32) {
+fn check(
+    bits: usize,
+    fine: bool,
+    words: &[u32],
+    xq: &[i8],
+    dx: &[f32],
+    xs: &[i32],
+    scales: &[f32],
+    biases: &[f32],
+    xsum: &[f32],
+    gs: usize,
+) -> (usize, u32) {
     let per = if fine { 2 * BLOCK } else { BLOCK };
     let nb = xq.len() / per;
     let bpg = gs / BLOCK;
@@ -324,7 +391,8 @@ fn block_scalar<const BITS: usize>(w: &[u32], x: &[i8]) -> i32 {
             let byte = (wd >> (8 * t)) & 0xff;
             let kb = 4 * j + t;
             if BITS == 4 {
-                s += (byte & 15) as i32 * x[kb] as i32 + (byte >> 4) as i32 * x[BLOCK / 2 + kb] as i32;
+                s += (byte & 15) as i32 * x[kb] as i32
+                    + (byte >> 4) as i32 * x[BLOCK / 2 + kb] as i32;
             } else {
                 s += byte as i32 * x[kb] as i32;
             }
@@ -336,22 +404,57 @@ fn block_scalar<const BITS: usize>(w: &[u32], x: &[i8]) -> i32 {
 /// Portable row dot.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn dot_scalar<const BITS: usize, const FINE: bool>(words: &[u32], xq: &[i8], dx: &[f32], xs: &[i32], scales: &[f32], biases: &[f32], xsum: &[f32], gs: usize) -> f32 {
+fn dot_scalar<const BITS: usize, const FINE: bool>(
+    words: &[u32],
+    xq: &[i8],
+    dx: &[f32],
+    xs: &[i32],
+    scales: &[f32],
+    biases: &[f32],
+    xsum: &[f32],
+    gs: usize,
+) -> f32 {
     let (_, sh) = check(BITS, FINE, words, xq, dx, xs, scales, biases, xsum, gs);
     let per = if FINE { 2 * BLOCK } else { BLOCK };
     let mut acc = 0f32;
-    for (b, (w, x)) in words.chunks_exact(BITS).zip(xq.chunks_exact(per)).enumerate() {
-        let p = if FINE { 254 * block_scalar::<BITS>(w, &x[..BLOCK]) + block_scalar::<BITS>(w, &x[BLOCK..]) } else { block_scalar::<BITS>(w, x) };
+    for (b, (w, x)) in words
+        .chunks_exact(BITS)
+        .zip(xq.chunks_exact(per))
+        .enumerate()
+    {
+        let p = if FINE {
+            254 * block_scalar::<BITS>(w, &x[..BLOCK]) + block_scalar::<BITS>(w, &x[BLOCK..])
+        } else {
+            block_scalar::<BITS>(w, x)
+        };
         acc += dx[b] * scales[b >> sh] * p as f32;
     }
     acc + bias_term(biases, xsum)
 }
 
-unsafe fn dot_scalar4<const FINE: bool>(words: &[u32], xq: &[i8], dx: &[f32], xs: &[i32], scales: &[f32], biases: &[f32], xsum: &[f32], gs: usize) -> f32 {
+unsafe fn dot_scalar4<const FINE: bool>(
+    words: &[u32],
+    xq: &[i8],
+    dx: &[f32],
+    xs: &[i32],
+    scales: &[f32],
+    biases: &[f32],
+    xsum: &[f32],
+    gs: usize,
+) -> f32 {
     dot_scalar::<4, FINE>(words, xq, dx, xs, scales, biases, xsum, gs)
 }
 
-unsafe fn dot_scalar8<const FINE: bool>(words: &[u32], xq: &[i8], dx: &[f32], xs: &[i32], scales: &[f32], biases: &[f32], xsum: &[f32], gs: usize) -> f32 {
+unsafe fn dot_scalar8<const FINE: bool>(
+    words: &[u32],
+    xq: &[i8],
+    dx: &[f32],
+    xs: &[i32],
+    scales: &[f32],
+    biases: &[f32],
+    xsum: &[f32],
+    gs: usize,
+) -> f32 {
     dot_scalar::<8, FINE>(words, xq, dx, xs, scales, biases, xsum, gs)
 }
 
@@ -372,7 +475,10 @@ mod x86 {
     #[inline(always)]
     unsafe fn nibbles(wp: *const u8, b: usize) -> __m256i {
         let t = _mm_loadu_si128(wp.add(16 * b) as *const __m128i);
-        _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0f))
+        _mm256_and_si256(
+            _mm256_set_m128i(_mm_srli_epi16(t, 4), t),
+            _mm256_set1_epi8(0x0f),
+        )
     }
 
     #[inline(always)]
@@ -384,13 +490,24 @@ mod x86 {
     /// i32 partial sums against 32 activations at `x`; two levels are combined as
     /// `254·P1 + P2`. Two accumulators.
     #[inline(always)]
-    unsafe fn run<const FINE: bool>(nb: usize, sh: u32, xp: *const i8, dx: &[f32], scales: &[f32], prep: impl Fn(usize) -> __m256i, dot: impl Fn(__m256i, *const i8) -> __m256i) -> f32 {
+    unsafe fn run<const FINE: bool>(
+        nb: usize,
+        sh: u32,
+        xp: *const i8,
+        dx: &[f32],
+        scales: &[f32],
+        prep: impl Fn(usize) -> __m256i,
+        dot: impl Fn(__m256i, *const i8) -> __m256i,
+    ) -> f32 {
         let blk = |b: usize| {
             let w = prep(b);
             if FINE {
                 let p1 = dot(w, xp.add(2 * BLOCK * b));
                 let p2 = dot(w, xp.add(2 * BLOCK * b + BLOCK));
-                _mm256_add_epi32(_mm256_sub_epi32(_mm256_slli_epi32(p1, 8), _mm256_slli_epi32(p1, 1)), p2)
+                _mm256_add_epi32(
+                    _mm256_sub_epi32(_mm256_slli_epi32(p1, 8), _mm256_slli_epi32(p1, 1)),
+                    p2,
+                )
             } else {
                 dot(w, xp.add(BLOCK * b))
             }
@@ -418,43 +535,111 @@ mod x86 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn dot4_avx2<const FINE: bool>(words: &[u32], xq: &[i8], dx: &[f32], xs: &[i32], scales: &[f32], biases: &[f32], xsum: &[f32], gs: usize) -> f32 {
+    pub(super) unsafe fn dot4_avx2<const FINE: bool>(
+        words: &[u32],
+        xq: &[i8],
+        dx: &[f32],
+        xs: &[i32],
+        scales: &[f32],
+        biases: &[f32],
+        xsum: &[f32],
+        gs: usize,
+    ) -> f32 {
         let (nb, sh) = check(4, FINE, words, xq, dx, xs, scales, biases, xsum, gs);
         let wp = words.as_ptr() as *const u8;
         let ones = _mm256_set1_epi16(1);
         // u8 (0..15) x i8 (-127..127): a pair sums to at most 3810, no i16 saturation
-        run::<FINE>(nb, sh, xq.as_ptr(), dx, scales, |b| nibbles(wp, b), |w, x| _mm256_madd_epi16(_mm256_maddubs_epi16(w, xload(x)), ones)) + bias_term(biases, xsum)
+        run::<FINE>(
+            nb,
+            sh,
+            xq.as_ptr(),
+            dx,
+            scales,
+            |b| nibbles(wp, b),
+            |w, x| _mm256_madd_epi16(_mm256_maddubs_epi16(w, xload(x)), ones),
+        ) + bias_term(biases, xsum)
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn dot8_avx2<const FINE: bool>(words: &[u32], xq: &[i8], dx: &[f32], xs: &[i32], scales: &[f32], biases: &[f32], xsum: &[f32], gs: usize) -> f32 {
+    pub(super) unsafe fn dot8_avx2<const FINE: bool>(
+        words: &[u32],
+        xq: &[i8],
+        dx: &[f32],
+        xs: &[i32],
+        scales: &[f32],
+        biases: &[f32],
+        xsum: &[f32],
+        gs: usize,
+    ) -> f32 {
         let (nb, sh) = check(8, FINE, words, xq, dx, xs, scales, biases, xsum, gs);
         let wp = words.as_ptr() as *const u8;
         let z = _mm256_setzero_si256();
         // 255·127·2 overflows maddubs' i16: widen both sides to i16 (in-lane unpacks, the same
         // lanes for w and x) and multiply-add pairs into i32
-        run::<FINE>(nb, sh, xq.as_ptr(), dx, scales, |b| bytes(wp, b), |w, x| {
-            let x = xload(x);
-            let sx = _mm256_cmpgt_epi8(z, x);
-            let lo = _mm256_madd_epi16(_mm256_unpacklo_epi8(w, z), _mm256_unpacklo_epi8(x, sx));
-            let hi = _mm256_madd_epi16(_mm256_unpackhi_epi8(w, z), _mm256_unpackhi_epi8(x, sx));
-            _mm256_add_epi32(lo, hi)
-        }) + bias_term(biases, xsum)
+        run::<FINE>(
+            nb,
+            sh,
+            xq.as_ptr(),
+            dx,
+            scales,
+            |b| bytes(wp, b),
+            |w, x| {
+                let x = xload(x);
+                let sx = _mm256_cmpgt_epi8(z, x);
+                let lo = _mm256_madd_epi16(_mm256_unpacklo_epi8(w, z), _mm256_unpacklo_epi8(x, sx));
+                let hi = _mm256_madd_epi16(_mm256_unpackhi_epi8(w, z), _mm256_unpackhi_epi8(x, sx));
+                _mm256_add_epi32(lo, hi)
+            },
+        ) + bias_term(biases, xsum)
     }
 
     #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
-    pub(super) unsafe fn dot4_vnni<const FINE: bool>(words: &[u32], xq: &[i8], dx: &[f32], xs: &[i32], scales: &[f32], biases: &[f32], xsum: &[f32], gs: usize) -> f32 {
+    pub(super) unsafe fn dot4_vnni<const FINE: bool>(
+        words: &[u32],
+        xq: &[i8],
+        dx: &[f32],
+        xs: &[i32],
+        scales: &[f32],
+        biases: &[f32],
+        xsum: &[f32],
+        gs: usize,
+    ) -> f32 {
         let (nb, sh) = check(4, FINE, words, xq, dx, xs, scales, biases, xsum, gs);
         let wp = words.as_ptr() as *const u8;
-        run::<FINE>(nb, sh, xq.as_ptr(), dx, scales, |b| nibbles(wp, b), |w, x| _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, xload(x))) + bias_term(biases, xsum)
+        run::<FINE>(
+            nb,
+            sh,
+            xq.as_ptr(),
+            dx,
+            scales,
+            |b| nibbles(wp, b),
+            |w, x| _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, xload(x)),
+        ) + bias_term(biases, xsum)
     }
 
     #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
-    pub(super) unsafe fn dot8_vnni<const FINE: bool>(words: &[u32], xq: &[i8], dx: &[f32], xs: &[i32], scales: &[f32], biases: &[f32], xsum: &[f32], gs: usize) -> f32 {
+    pub(super) unsafe fn dot8_vnni<const FINE: bool>(
+        words: &[u32],
+        xq: &[i8],
+        dx: &[f32],
+        xs: &[i32],
+        scales: &[f32],
+        biases: &[f32],
+        xsum: &[f32],
+        gs: usize,
+    ) -> f32 {
         let (nb, sh) = check(8, FINE, words, xq, dx, xs, scales, biases, xsum, gs);
         let wp = words.as_ptr() as *const u8;
         // vpdpbusd sums four u8·i8 products straight into i32: no saturation for 8 bits either
-        run::<FINE>(nb, sh, xq.as_ptr(), dx, scales, |b| bytes(wp, b), |w, x| _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, xload(x))) + bias_term(biases, xsum)
+        run::<FINE>(
+            nb,
+            sh,
+            xq.as_ptr(),
+            dx,
+            scales,
+            |b| bytes(wp, b),
+            |w, x| _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, xload(x)),
+        ) + bias_term(biases, xsum)
     }
 }
 
@@ -476,7 +661,17 @@ mod arm {
     /// The common loop over blocks, as on x86-64 (four i32 lanes per block); `corr` adds the
     /// `q - 128` correction `128·Σ xq` (32 per lane) for 8-bit weights.
     #[inline(always)]
-    unsafe fn run<const FINE: bool>(nb: usize, sh: u32, xp: *const i8, dx: &[f32], xs: &[i32], scales: &[f32], corr: bool, prep: impl Fn(usize) -> W, dot: impl Fn(W, *const i8) -> int32x4_t) -> f32 {
+    unsafe fn run<const FINE: bool>(
+        nb: usize,
+        sh: u32,
+        xp: *const i8,
+        dx: &[f32],
+        xs: &[i32],
+        scales: &[f32],
+        corr: bool,
+        prep: impl Fn(usize) -> W,
+        dot: impl Fn(W, *const i8) -> int32x4_t,
+    ) -> f32 {
         let blk = |b: usize| {
             let w = prep(b);
             let p = if FINE {
@@ -513,7 +708,10 @@ mod arm {
     #[inline(always)]
     unsafe fn nibbles(wp: *const u8, b: usize) -> W {
         let t = vld1q_u8(wp.add(16 * b));
-        (vreinterpretq_s8_u8(vandq_u8(t, vdupq_n_u8(0x0f))), vreinterpretq_s8_u8(vshrq_n_u8(t, 4)))
+        (
+            vreinterpretq_s8_u8(vandq_u8(t, vdupq_n_u8(0x0f))),
+            vreinterpretq_s8_u8(vshrq_n_u8(t, 4)),
+        )
     }
 
     /// 8-bit block `b` as `q - 128` (i8), two halves.
@@ -521,7 +719,10 @@ mod arm {
     unsafe fn bytes_m128(wp: *const u8, b: usize) -> W {
         let f = vdupq_n_u8(0x80);
         let p = wp.add(BLOCK * b);
-        (vreinterpretq_s8_u8(veorq_u8(vld1q_u8(p), f)), vreinterpretq_s8_u8(veorq_u8(vld1q_u8(p.add(16)), f)))
+        (
+            vreinterpretq_s8_u8(veorq_u8(vld1q_u8(p), f)),
+            vreinterpretq_s8_u8(veorq_u8(vld1q_u8(p.add(16)), f)),
+        )
     }
 
     /// `Σ a·x` of 32 i8 pairs as four i32 lanes with plain NEON: at most two products (each
@@ -529,44 +730,132 @@ mod arm {
     #[inline(always)]
     unsafe fn dot32_neon(a: W, x: *const i8) -> int32x4_t {
         let (x0, x1) = (vld1q_s8(x), vld1q_s8(x.add(16)));
-        let p0 = vmlal_s8(vmull_s8(vget_low_s8(a.0), vget_low_s8(x0)), vget_high_s8(a.0), vget_high_s8(x0));
-        let p1 = vmlal_s8(vmull_s8(vget_low_s8(a.1), vget_low_s8(x1)), vget_high_s8(a.1), vget_high_s8(x1));
+        let p0 = vmlal_s8(
+            vmull_s8(vget_low_s8(a.0), vget_low_s8(x0)),
+            vget_high_s8(a.0),
+            vget_high_s8(x0),
+        );
+        let p1 = vmlal_s8(
+            vmull_s8(vget_low_s8(a.1), vget_low_s8(x1)),
+            vget_high_s8(a.1),
+            vget_high_s8(x1),
+        );
         vpadalq_s16(vpaddlq_s16(p0), p1)
     }
 
     /// `Σ a·x` of 32 i8 pairs with `sdot`.
     #[inline(always)]
     unsafe fn dot32_dot(a: W, x: *const i8) -> int32x4_t {
-        sdot(sdot(vdupq_n_s32(0), a.0, vld1q_s8(x)), a.1, vld1q_s8(x.add(16)))
+        sdot(
+            sdot(vdupq_n_s32(0), a.0, vld1q_s8(x)),
+            a.1,
+            vld1q_s8(x.add(16)),
+        )
     }
 
     #[target_feature(enable = "neon")]
-    pub(super) unsafe fn dot4_neon<const FINE: bool>(words: &[u32], xq: &[i8], dx: &[f32], xs: &[i32], scales: &[f32], biases: &[f32], xsum: &[f32], gs: usize) -> f32 {
+    pub(super) unsafe fn dot4_neon<const FINE: bool>(
+        words: &[u32],
+        xq: &[i8],
+        dx: &[f32],
+        xs: &[i32],
+        scales: &[f32],
+        biases: &[f32],
+        xsum: &[f32],
+        gs: usize,
+    ) -> f32 {
         let (nb, sh) = check(4, FINE, words, xq, dx, xs, scales, biases, xsum, gs);
         let wp = words.as_ptr() as *const u8;
-        run::<FINE>(nb, sh, xq.as_ptr(), dx, xs, scales, false, |b| nibbles(wp, b), |w, x| dot32_neon(w, x)) + bias_term(biases, xsum)
+        run::<FINE>(
+            nb,
+            sh,
+            xq.as_ptr(),
+            dx,
+            xs,
+            scales,
+            false,
+            |b| nibbles(wp, b),
+            |w, x| dot32_neon(w, x),
+        ) + bias_term(biases, xsum)
     }
 
     #[target_feature(enable = "neon")]
-    pub(super) unsafe fn dot8_neon<const FINE: bool>(words: &[u32], xq: &[i8], dx: &[f32], xs: &[i32], scales: &[f32], biases: &[f32], xsum: &[f32], gs: usize) -> f32 {
+    pub(super) unsafe fn dot8_neon<const FINE: bool>(
+        words: &[u32],
+        xq: &[i8],
+        dx: &[f32],
+        xs: &[i32],
+        scales: &[f32],
+        biases: &[f32],
+        xsum: &[f32],
+        gs: usize,
+    ) -> f32 {
         let (nb, sh) = check(8, FINE, words, xq, dx, xs, scales, biases, xsum, gs);
         let wp = words.as_ptr() as *const u8;
         // Σ q·x = Σ (q-128)·x + 128·Σ x
-        run::<FINE>(nb, sh, xq.as_ptr(), dx, xs, scales, true, |b| bytes_m128(wp, b), |w, x| dot32_neon(w, x)) + bias_term(biases, xsum)
+        run::<FINE>(
+            nb,
+            sh,
+            xq.as_ptr(),
+            dx,
+            xs,
+            scales,
+            true,
+            |b| bytes_m128(wp, b),
+            |w, x| dot32_neon(w, x),
+        ) + bias_term(biases, xsum)
     }
 
     #[target_feature(enable = "neon,dotprod")]
-    pub(super) unsafe fn dot4_dot<const FINE: bool>(words: &[u32], xq: &[i8], dx: &[f32], xs: &[i32], scales: &[f32], biases: &[f32], xsum: &[f32], gs: usize) -> f32 {
+    pub(super) unsafe fn dot4_dot<const FINE: bool>(
+        words: &[u32],
+        xq: &[i8],
+        dx: &[f32],
+        xs: &[i32],
+        scales: &[f32],
+        biases: &[f32],
+        xsum: &[f32],
+        gs: usize,
+    ) -> f32 {
         let (nb, sh) = check(4, FINE, words, xq, dx, xs, scales, biases, xsum, gs);
         let wp = words.as_ptr() as *const u8;
-        run::<FINE>(nb, sh, xq.as_ptr(), dx, xs, scales, false, |b| nibbles(wp, b), |w, x| dot32_dot(w, x)) + bias_term(biases, xsum)
+        run::<FINE>(
+            nb,
+            sh,
+            xq.as_ptr(),
+            dx,
+            xs,
+            scales,
+            false,
+            |b| nibbles(wp, b),
+            |w, x| dot32_dot(w, x),
+        ) + bias_term(biases, xsum)
     }
 
     #[target_feature(enable = "neon,dotprod")]
-    pub(super) unsafe fn dot8_dot<const FINE: bool>(words: &[u32], xq: &[i8], dx: &[f32], xs: &[i32], scales: &[f32], biases: &[f32], xsum: &[f32], gs: usize) -> f32 {
+    pub(super) unsafe fn dot8_dot<const FINE: bool>(
+        words: &[u32],
+        xq: &[i8],
+        dx: &[f32],
+        xs: &[i32],
+        scales: &[f32],
+        biases: &[f32],
+        xsum: &[f32],
+        gs: usize,
+    ) -> f32 {
         let (nb, sh) = check(8, FINE, words, xq, dx, xs, scales, biases, xsum, gs);
         let wp = words.as_ptr() as *const u8;
-        run::<FINE>(nb, sh, xq.as_ptr(), dx, xs, scales, true, |b| bytes_m128(wp, b), |w, x| dot32_dot(w, x)) + bias_term(biases, xsum)
+        run::<FINE>(
+            nb,
+            sh,
+            xq.as_ptr(),
+            dx,
+            xs,
+            scales,
+            true,
+            |b| bytes_m128(wp, b),
+            |w, x| dot32_dot(w, x),
+        ) + bias_term(biases, xsum)
     }
 }
 
@@ -587,18 +876,27 @@ mod tests {
         for bits in [4usize, 8] {
             for gs in [32usize, 64, 128] {
                 let k = 4 * 128 + if gs == 32 { 32 } else { 0 };
-                let words: Vec<u32> = (0..k * bits / 32).map(|_| (rnd() * u32::MAX as f64) as u32).collect();
+                let words: Vec<u32> = (0..k * bits / 32)
+                    .map(|_| (rnd() * u32::MAX as f64) as u32)
+                    .collect();
                 let x: Vec<f32> = (0..k).map(|_| (rnd() * 2.0 - 1.0) as f32).collect();
                 let gpr = k / gs;
                 let scales: Vec<f32> = (0..gpr).map(|_| rnd() as f32 * 0.1).collect();
                 let biases: Vec<f32> = (0..gpr).map(|_| -(rnd() as f32)).collect();
                 for fine in [false, true] {
                     let qx = quantize_x(&x, 1, k, bits, gs, fine);
-                    let call = |l: Level| unsafe { row_dot(l, bits, fine)(&words, &qx.q, &qx.d, &qx.s, &scales, &biases, &qx.gsum, gs) };
+                    let call = |l: Level| unsafe {
+                        row_dot(l, bits, fine)(
+                            &words, &qx.q, &qx.d, &qx.s, &scales, &biases, &qx.gsum, gs,
+                        )
+                    };
                     let want = call(Level::Scalar);
                     for l in levels() {
                         let got = call(l);
-                        assert!((got - want).abs() <= 1e-5 * (1.0 + want.abs()), "{l:?} bits {bits} gs {gs} fine {fine}: {got} vs {want}");
+                        assert!(
+                            (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                            "{l:?} bits {bits} gs {gs} fine {fine}: {got} vs {want}"
+                        );
                     }
                 }
             }

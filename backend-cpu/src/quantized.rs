@@ -58,7 +58,11 @@ fn unpack_run(words: &[u32], start: usize, bits: usize, out: &mut [f32]) {
 
 /// An input's host memory, as f32 for float inputs (converted when needed).
 fn host_f32(d: &Data) -> Result<Host> {
-    let d32 = if d.dtype() == Dtype::Float32 { d.clone() } else { crate::elementwise::astype(d, &d.shape, Dtype::Float32)? };
+    let d32 = if d.dtype() == Dtype::Float32 {
+        d.clone()
+    } else {
+        crate::elementwise::astype(d, &d.shape, Dtype::Float32)?
+    };
     Host::of(&d32)
 }
 
@@ -79,7 +83,15 @@ fn round_to(dt: Dtype, v: f32) -> f32 {
 }
 
 /// `dequantize(w, scales, biases)`: output `shape`, dtype `dt` (the scales' dtype).
-pub fn dequantize(w: &Data, scales: &Data, biases: &Data, gs: usize, bits: usize, shape: &[usize], dt: Dtype) -> Result<Data> {
+pub fn dequantize(
+    w: &Data,
+    scales: &Data,
+    biases: &Data,
+    gs: usize,
+    bits: usize,
+    shape: &[usize],
+    dt: Dtype,
+) -> Result<Data> {
     let (hw, hs, hb) = (Host::of(w)?, host_f32(scales)?, host_f32(biases)?);
     let (words, s, b) = (dense::<u32>(&hw), dense::<f32>(&hs), dense::<f32>(&hb));
     let n = shape[shape.len() - 1];
@@ -108,7 +120,14 @@ pub fn dequantize(w: &Data, scales: &Data, biases: &Data, gs: usize, bits: usize
 }
 
 /// `x @ W.T` (`transpose`) or `x @ W` for the packed `W`: inputs `(x, w, scales, biases)`.
-pub fn quantized_matmul(inputs: &[Data], gs: usize, bits: usize, transpose: bool, shape: &[usize], dt: Dtype) -> Result<Data> {
+pub fn quantized_matmul(
+    inputs: &[Data],
+    gs: usize,
+    bits: usize,
+    transpose: bool,
+    shape: &[usize],
+    dt: Dtype,
+) -> Result<Data> {
     let (hx, hw) = (host_f32(&inputs[0])?, Host::of(&inputs[1])?);
     let (x, words) = (dense::<f32>(&hx), dense::<u32>(&hw));
     let n = shape[shape.len() - 1];
@@ -123,18 +142,51 @@ pub fn quantized_matmul(inputs: &[Data], gs: usize, bits: usize, transpose: bool
             // half-precision scales and biases are widened a few rows at a time by the mat-vec
             // (not as a whole f32 copy per call: GGUF models keep them as f16)
             let (hs, hb) = (Host::of(&inputs[2])?, Host::of(&inputs[3])?);
-            let (s, b) = (ScaleSrc::of(&hs, inputs[2].dtype()), ScaleSrc::of(&hb, inputs[3].dtype()));
+            let (s, b) = (
+                ScaleSrc::of(&hs, inputs[2].dtype()),
+                ScaleSrc::of(&hb, inputs[3].dtype()),
+            );
             if let (Some(s), Some(b)) = (&s, &b) {
-                matvec_t_path(&x, &words, s.as_ref(), b.as_ref(), gs, bits, out, m, n, k, path);
+                matvec_t_path(
+                    &x,
+                    &words,
+                    s.as_ref(),
+                    b.as_ref(),
+                    gs,
+                    bits,
+                    out,
+                    m,
+                    n,
+                    k,
+                    path,
+                );
             } else {
                 let (hs, hb) = (host_f32(&inputs[2])?, host_f32(&inputs[3])?);
                 let (s, b) = (dense::<f32>(&hs), dense::<f32>(&hb));
-                matvec_t_path(&x, &words, Scales::F32(&s), Scales::F32(&b), gs, bits, out, m, n, k, path);
+                matvec_t_path(
+                    &x,
+                    &words,
+                    Scales::F32(&s),
+                    Scales::F32(&b),
+                    gs,
+                    bits,
+                    out,
+                    m,
+                    n,
+                    k,
+                    path,
+                );
             }
         } else {
             let (hs, hb) = (host_f32(&inputs[2])?, host_f32(&inputs[3])?);
             let (s, b) = (dense::<f32>(&hs), dense::<f32>(&hb));
-            let q = Packed { words: &words, scales: &s, biases: &b, gs, bits };
+            let q = Packed {
+                words: &words,
+                scales: &s,
+                biases: &b,
+                gs,
+                bits,
+            };
             tiled(&x, &q, out, m, n, k, transpose);
         }
     }
@@ -240,7 +292,19 @@ const MATVEC_SUB_ROWS: usize = 32;
 /// row dots of [`crate::qdot_i8`] (rows of `x` holding NaN/inf, and `Path::F32`, use the f32 row
 /// dots of `simd::qdot4`/`qdot8`); per group `scale·Σ x·q + bias·Σ x` for other bits.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn matvec_t_path(x: &[f32], words: &[u32], scales: Scales, biases: Scales, gs: usize, bits: usize, out: &mut [f32], m: usize, n: usize, k: usize, path: crate::qdot_i8::Path) {
+pub(crate) fn matvec_t_path(
+    x: &[f32],
+    words: &[u32],
+    scales: Scales,
+    biases: Scales,
+    gs: usize,
+    bits: usize,
+    out: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    path: crate::qdot_i8::Path,
+) {
     use crate::qdot_i8::{self, Path, BLOCK};
     let gpr = k / gs;
     let rw = k * bits / 32;
@@ -250,11 +314,19 @@ pub(crate) fn matvec_t_path(x: &[f32], words: &[u32], scales: Scales, biases: Sc
         Path::Int8(level) | Path::Int8x2(level) if bits == 4 || bits == 8 => {
             assert!(level.available(), "{level:?} is not available on this CPU");
             let fine = matches!(path, Path::Int8x2(_));
-            Some((qdot_i8::quantize_x(x, m, k, bits, gs, fine), qdot_i8::row_dot(level, bits, fine), if fine { 2 * k } else { k }))
+            Some((
+                qdot_i8::quantize_x(x, m, k, bits, gs, fine),
+                qdot_i8::row_dot(level, bits, fine),
+                if fine { 2 * k } else { k },
+            ))
         }
         _ => None,
     };
-    let f32dot = if bits == 4 { crate::simd::qdot4 } else { crate::simd::qdot8 };
+    let f32dot = if bits == 4 {
+        crate::simd::qdot4
+    } else {
+        crate::simd::qdot8
+    };
     let nbr = k / BLOCK;
     // Output rows r0.. into dst ([rows, m]), scales and biases widened MATVEC_SUB_ROWS rows at a time.
     let task = |r0: usize, dst: &mut [f32]| {
@@ -266,7 +338,11 @@ pub(crate) fn matvec_t_path(x: &[f32], words: &[u32], scales: Scales, biases: Sc
             let bi = biases.range(ra * gpr, rows * gpr, &mut bbuf);
             for (j, d) in dc.chunks_mut(m).enumerate() {
                 let r = ra + j;
-                let (w, s, b) = (&words[r * rw..(r + 1) * rw], &sc[j * gpr..(j + 1) * gpr], &bi[j * gpr..(j + 1) * gpr]);
+                let (w, s, b) = (
+                    &words[r * rw..(r + 1) * rw],
+                    &sc[j * gpr..(j + 1) * gpr],
+                    &bi[j * gpr..(j + 1) * gpr],
+                );
                 if bits == 4 || bits == 8 {
                     for (i, o) in d.iter_mut().enumerate() {
                         let xs = &xsum[i * gpr..(i + 1) * gpr];
@@ -274,7 +350,18 @@ pub(crate) fn matvec_t_path(x: &[f32], words: &[u32], scales: Scales, biases: Sc
                             Some((qx, dot, per_row)) if qx.finite[i] => {
                                 let blocks = i * nbr..(i + 1) * nbr;
                                 // SAFETY: the level is available (checked above).
-                                unsafe { dot(w, &qx.q[i * per_row..(i + 1) * per_row], &qx.d[blocks.clone()], &qx.s[blocks], s, b, &qx.gsum[i * gpr..(i + 1) * gpr], gs) }
+                                unsafe {
+                                    dot(
+                                        w,
+                                        &qx.q[i * per_row..(i + 1) * per_row],
+                                        &qx.d[blocks.clone()],
+                                        &qx.s[blocks],
+                                        s,
+                                        b,
+                                        &qx.gsum[i * gpr..(i + 1) * gpr],
+                                        gs,
+                                    )
+                                }
                             }
                             _ => f32dot(w, &x[i * k..(i + 1) * k], xs, s, b, gs),
                         };
@@ -296,13 +383,24 @@ pub(crate) fn matvec_t_path(x: &[f32], words: &[u32], scales: Scales, biases: Sc
     };
     // t is [n, m] (out itself when m is 1), in tasks of whole output rows; small products stay
     // on this thread
-    let mut tbuf = if m == 1 { Vec::new() } else { vec![0f32; m * n] };
+    let mut tbuf = if m == 1 {
+        Vec::new()
+    } else {
+        vec![0f32; m * n]
+    };
     let t: &mut [f32] = if m == 1 { &mut *out } else { &mut tbuf };
-    let rows_per_task = if n * k * m <= MATVEC_SERIAL_WORK { n } else { n.div_ceil(rayon::current_num_threads() * MATVEC_TASKS_PER_THREAD).max(1) };
+    let rows_per_task = if n * k * m <= MATVEC_SERIAL_WORK {
+        n
+    } else {
+        n.div_ceil(rayon::current_num_threads() * MATVEC_TASKS_PER_THREAD)
+            .max(1)
+    };
     if rows_per_task >= n {
         task(0, t);
     } else {
-        t.par_chunks_mut(rows_per_task * m).enumerate().for_each(|(c, dst)| task(c * rows_per_task, dst));
+        t.par_chunks_mut(rows_per_task * m)
+            .enumerate()
+            .for_each(|(c, dst)| task(c * rows_per_task, dst));
     }
     if m > 1 {
         for r in 0..n {
@@ -339,11 +437,25 @@ fn tiled(x: &[f32], q: &Packed, out: &mut [f32], m: usize, n: usize, k: usize, t
         // the tile k x nb with the strides given.
         unsafe {
             gemm::gemm(
-                m, nb, k,
-                o.0.add(c0), 1, n as isize, false,
-                x.as_ptr(), 1, k as isize,
-                tile.as_ptr(), rhs_cs, rhs_rs,
-                0.0f32, 1.0f32, false, false, false, gemm::Parallelism::None,
+                m,
+                nb,
+                k,
+                o.0.add(c0),
+                1,
+                n as isize,
+                false,
+                x.as_ptr(),
+                1,
+                k as isize,
+                tile.as_ptr(),
+                rhs_cs,
+                rhs_rs,
+                0.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
             )
         }
     });

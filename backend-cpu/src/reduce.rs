@@ -35,15 +35,53 @@ fn to_f(w: Wide) -> f64 {
     }
 }
 
-fn reduce_line<T: CpuType>(op: ReduceOp, view: &View<T>, rs: &[usize], rst: &[isize], base: isize) -> T {
+fn reduce_line<T: CpuType>(
+    op: ReduceOp,
+    view: &View<T>,
+    rs: &[usize],
+    rst: &[isize],
+    base: isize,
+) -> T {
     let it = StridedIter::new(rs, rst, base).map(|o| view.all[o as usize]);
     match op {
-        ReduceOp::Sum if T::FLOAT => T::from_wide(Wide::Float(it.fold(0.0, |a, x| a + to_f(x.wide())))),
-        ReduceOp::Prod if T::FLOAT => T::from_wide(Wide::Float(it.map(|x| to_f(x.wide())).product())),
-        ReduceOp::Sum => it.fold(T::zero(), |a, x| T::binary(mlx_arm_core::primitive::BinaryOp::Add, a, x)),
-        ReduceOp::Prod => it.fold(T::one(), |a, x| T::binary(mlx_arm_core::primitive::BinaryOp::Multiply, a, x)),
-        ReduceOp::Max => it.fold(T::lowest(), |a, x| if x.is_nan_value() || a.is_nan_value() { if a.is_nan_value() { a } else { x } } else if x > a { x } else { a }),
-        ReduceOp::Min => it.fold(T::highest(), |a, x| if x.is_nan_value() || a.is_nan_value() { if a.is_nan_value() { a } else { x } } else if x < a { x } else { a }),
+        ReduceOp::Sum if T::FLOAT => {
+            T::from_wide(Wide::Float(it.fold(0.0, |a, x| a + to_f(x.wide()))))
+        }
+        ReduceOp::Prod if T::FLOAT => {
+            T::from_wide(Wide::Float(it.map(|x| to_f(x.wide())).product()))
+        }
+        ReduceOp::Sum => it.fold(T::zero(), |a, x| {
+            T::binary(mlx_arm_core::primitive::BinaryOp::Add, a, x)
+        }),
+        ReduceOp::Prod => it.fold(T::one(), |a, x| {
+            T::binary(mlx_arm_core::primitive::BinaryOp::Multiply, a, x)
+        }),
+        ReduceOp::Max => it.fold(T::lowest(), |a, x| {
+            if x.is_nan_value() || a.is_nan_value() {
+                if a.is_nan_value() {
+                    a
+                } else {
+                    x
+                }
+            } else if x > a {
+                x
+            } else {
+                a
+            }
+        }),
+        ReduceOp::Min => it.fold(T::highest(), |a, x| {
+            if x.is_nan_value() || a.is_nan_value() {
+                if a.is_nan_value() {
+                    a
+                } else {
+                    x
+                }
+            } else if x < a {
+                x
+            } else {
+                a
+            }
+        }),
         ReduceOp::And => T::from_wide(Wide::Int(it.fold(true, |a, x| a && x.truthy()) as i128)),
         ReduceOp::Or => T::from_wide(Wide::Int(it.fold(false, |a, x| a || x.truthy()) as i128)),
     }
@@ -55,7 +93,12 @@ const LINE_CHUNK: usize = 1 << 16;
 /// The length of the dense line the reduced dims `rs`/`rst` cover (in any order of the dims),
 /// or None when they are not one.
 fn dense_line(rs: &[usize], rst: &[isize]) -> Option<usize> {
-    let mut dims: Vec<(usize, isize)> = rs.iter().copied().zip(rst.iter().copied()).filter(|&(n, _)| n != 1).collect();
+    let mut dims: Vec<(usize, isize)> = rs
+        .iter()
+        .copied()
+        .zip(rst.iter().copied())
+        .filter(|&(n, _)| n != 1)
+        .collect();
     if dims.iter().any(|&(n, st)| n == 0 || st <= 0) {
         return dims.iter().any(|&(n, _)| n == 0).then_some(0);
     }
@@ -86,17 +129,26 @@ fn reduce_lines_f32(op: ReduceOp, all: &[f32], bases: &[isize], len: usize, out:
         if bases.len() * len > 1 << 16 && bases.len() > 1 {
             // tasks of whole lines, about LINE_CHUNK elements each
             let per_task = LINE_CHUNK.div_ceil(len).max(1);
-            out.par_chunks_mut(per_task).zip(bases.par_chunks(per_task)).for_each(|(o, b)| {
-                o.iter_mut().zip(b).for_each(|(o, &b)| *o = reduce_slice_f32(op, line(b)) as f32);
-            });
+            out.par_chunks_mut(per_task)
+                .zip(bases.par_chunks(per_task))
+                .for_each(|(o, b)| {
+                    o.iter_mut()
+                        .zip(b)
+                        .for_each(|(o, &b)| *o = reduce_slice_f32(op, line(b)) as f32);
+                });
         } else {
-            out.iter_mut().zip(bases).for_each(|(o, &b)| *o = reduce_slice_f32(op, line(b)) as f32);
+            out.iter_mut()
+                .zip(bases)
+                .for_each(|(o, &b)| *o = reduce_slice_f32(op, line(b)) as f32);
         }
         return;
     }
     // few long lines: split each at fixed boundaries, combine the partials in order
     for (o, &b) in out.iter_mut().zip(bases) {
-        let parts: Vec<f64> = line(b).par_chunks(LINE_CHUNK).map(|c| reduce_slice_f32(op, c)).collect();
+        let parts: Vec<f64> = line(b)
+            .par_chunks(LINE_CHUNK)
+            .map(|c| reduce_slice_f32(op, c))
+            .collect();
         *o = match op {
             ReduceOp::Sum => parts.iter().sum::<f64>() as f32,
             _ if parts.iter().any(|p| p.is_nan()) => f32::NAN,
@@ -114,7 +166,11 @@ fn reduce_cols_f32(op: ReduceOp, x: &[f32], rows: usize, cols: usize, out: &mut 
     const COL_BLOCK: usize = 4096;
     let cb = cols.min(COL_BLOCK);
     let n_cb = cols.div_ceil(cb);
-    let rc = if rows * cols <= 1 << 16 { rows } else { ((1 << 18) / cb).max(1) };
+    let rc = if rows * cols <= 1 << 16 {
+        rows
+    } else {
+        ((1 << 18) / cb).max(1)
+    };
     let n_rc = rows.div_ceil(rc);
     let task = |t: usize| {
         let (bi, ri) = (t / n_rc, t % n_rc);
@@ -155,7 +211,13 @@ fn reduce_cols_f32(op: ReduceOp, x: &[f32], rows: usize, cols: usize, out: &mut 
 }
 
 /// Reduction over `axes`; the output keeps reduced axes with size 1.
-pub fn reduce(op: ReduceOp, axes: &[usize], x: &Data, shape: &[usize], out_dt: Dtype) -> Result<Data> {
+pub fn reduce(
+    op: ReduceOp,
+    axes: &[usize],
+    x: &Data,
+    shape: &[usize],
+    out_dt: Dtype,
+) -> Result<Data> {
     let h = Host::of(x)?;
     let (ks, kst, rs, rst) = split_axes(x, axes);
     let n_out = numel(&ks);
@@ -219,7 +281,14 @@ pub fn arg_reduce(op: ArgReduceOp, axis: usize, x: &Data, shape: &[usize]) -> Re
 }
 
 /// Cumulative reduction along `axis`.
-pub fn scan(op: ScanOp, axis: usize, reverse: bool, inclusive: bool, x: &Data, shape: &[usize]) -> Result<Data> {
+pub fn scan(
+    op: ScanOp,
+    axis: usize,
+    reverse: bool,
+    inclusive: bool,
+    x: &Data,
+    shape: &[usize],
+) -> Result<Data> {
     let h = Host::of(x)?;
     let n = x.shape[axis];
     let mut out = Output::new(x.dtype(), x.size())?;

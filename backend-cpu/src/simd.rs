@@ -194,7 +194,11 @@ pub fn softmax_rows(x: &[f32], out: &mut [f32], n: usize) {
         type Output = ();
         #[inline(always)]
         fn with_simd<S: Simd>(self, s: S) {
-            for (x, o) in self.0.chunks_exact(self.2).zip(self.1.chunks_exact_mut(self.2)) {
+            for (x, o) in self
+                .0
+                .chunks_exact(self.2)
+                .zip(self.1.chunks_exact_mut(self.2))
+            {
                 softmax_row(s, x, o);
             }
         }
@@ -421,7 +425,11 @@ pub fn extremum_f32(x: &[f32], max: bool) -> f32 {
         #[inline(always)]
         fn with_simd<S: Simd>(self, s: S) -> f32 {
             let Op(x, max) = self;
-            let pad = if max { f32::NEG_INFINITY } else { f32::INFINITY };
+            let pad = if max {
+                f32::NEG_INFINITY
+            } else {
+                f32::INFINITY
+            };
             let (xh, xt) = S::as_simd_f32s(x);
             let init = s.splat_f32s(pad);
             let (mut a0, mut a1, mut a2, mut a3) = (init, init, init, init);
@@ -432,7 +440,11 @@ pub fn extremum_f32(x: &[f32], max: bool) -> f32 {
                 ($a:ident, $v:expr) => {{
                     let v = $v;
                     ordered = s.and_m32s(ordered, s.equal_f32s(v, v));
-                    $a = if max { s.max_f32s($a, v) } else { s.min_f32s($a, v) };
+                    $a = if max {
+                        s.max_f32s($a, v)
+                    } else {
+                        s.min_f32s($a, v)
+                    };
                 }};
             }
             for q in &mut quads {
@@ -467,7 +479,13 @@ pub fn extremum_f32(x: &[f32], max: bool) -> f32 {
 /// a pair of groups into four independent vector accumulators (the adds do not wait on each
 /// other); per value it unpacks, converts, multiplies and adds.
 #[inline(always)]
-fn qdot<const BITS: usize, const GS: usize>(words: &[u32], x: &[f32], xsum: &[f32], scales: &[f32], biases: &[f32]) -> f32 {
+fn qdot<const BITS: usize, const GS: usize>(
+    words: &[u32],
+    x: &[f32],
+    xsum: &[f32],
+    scales: &[f32],
+    biases: &[f32],
+) -> f32 {
     let per_word = 32 / BITS;
     let mask = (1u32 << BITS) - 1;
     let wpc = 16 / per_word; // words per 16-value chunk
@@ -488,7 +506,12 @@ fn qdot<const BITS: usize, const GS: usize>(words: &[u32], x: &[f32], xsum: &[f3
     };
     // two groups per step, every loop bound constant, so accumulator indices are constants
     let pairs = scales.len() / 2;
-    for (i, (w2, x2)) in words.chunks_exact(2 * wpg).zip(x.chunks_exact(2 * GS)).take(pairs).enumerate() {
+    for (i, (w2, x2)) in words
+        .chunks_exact(2 * wpg)
+        .zip(x.chunks_exact(2 * GS))
+        .take(pairs)
+        .enumerate()
+    {
         for h in 0..2 {
             let g = 2 * i + h;
             let d = group(&w2[h * wpg..(h + 1) * wpg], &x2[h * GS..(h + 1) * GS]);
@@ -519,7 +542,14 @@ fn qdot<const BITS: usize, const GS: usize>(words: &[u32], x: &[f32], xsum: &[f3
 
 /// Picks the [`qdot`] instance for a group size.
 #[inline(always)]
-fn qdot_gs<const BITS: usize>(words: &[u32], x: &[f32], xsum: &[f32], scales: &[f32], biases: &[f32], gs: usize) -> f32 {
+fn qdot_gs<const BITS: usize>(
+    words: &[u32],
+    x: &[f32],
+    xsum: &[f32],
+    scales: &[f32],
+    biases: &[f32],
+    gs: usize,
+) -> f32 {
     match gs {
         32 => qdot::<BITS, 32>(words, x, xsum, scales, biases),
         64 => qdot::<BITS, 64>(words, x, xsum, scales, biases),

@@ -5,9 +5,9 @@
 
 use crate::simd;
 use crate::view::{Host, Output};
+use half::{bf16, f16};
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::{Dtype, Error, Result};
-use half::{bf16, f16};
 use rayon::prelude::*;
 
 /// Rows per parallel task get at least this many elements.
@@ -27,16 +27,28 @@ fn softmax_row_f64(x: &[f64], out: &mut [f64]) {
 }
 
 /// Runs `block(x_rows, out_rows)` over blocks of whole rows of length `n`, spread over rayon.
-pub(crate) fn row_blocks<T: Sync, U: Send>(x: &[T], out: &mut [U], n: usize, block: impl Fn(&[T], &mut [U]) + Sync) {
+pub(crate) fn row_blocks<T: Sync, U: Send>(
+    x: &[T],
+    out: &mut [U],
+    n: usize,
+    block: impl Fn(&[T], &mut [U]) + Sync,
+) {
     let per_task = ROW_GRAIN.div_ceil(n).max(1) * n;
     if out.len() <= per_task {
         return block(x, out);
     }
-    out.par_chunks_mut(per_task).zip(x.par_chunks(per_task)).for_each(|(o, x)| block(x, o));
+    out.par_chunks_mut(per_task)
+        .zip(x.par_chunks(per_task))
+        .for_each(|(o, x)| block(x, o));
 }
 
 /// Runs `row(x_row, out_row)` over every row of length `n`, rows spread over rayon.
-pub(crate) fn rows<T: Sync, U: Send>(x: &[T], out: &mut [U], n: usize, row: impl Fn(&[T], &mut [U]) + Sync) {
+pub(crate) fn rows<T: Sync, U: Send>(
+    x: &[T],
+    out: &mut [U],
+    n: usize,
+    row: impl Fn(&[T], &mut [U]) + Sync,
+) {
     row_blocks(x, out, n, |x, o| {
         for (o, x) in o.chunks_mut(n).zip(x.chunks(n)) {
             row(x, o);
@@ -44,7 +56,13 @@ pub(crate) fn rows<T: Sync, U: Send>(x: &[T], out: &mut [U], n: usize, row: impl
     });
 }
 
-fn softmax_half<H: Copy + Send + Sync + 'static>(x: &[H], out: &mut [H], n: usize, to: fn(H) -> f32, from: fn(f32) -> H) {
+fn softmax_half<H: Copy + Send + Sync + 'static>(
+    x: &[H],
+    out: &mut [H],
+    n: usize,
+    to: fn(H) -> f32,
+    from: fn(f32) -> H,
+) {
     row_blocks(x, out, n, |x, o| {
         let xs: Vec<f32> = x.iter().map(|&v| to(v)).collect();
         let mut ys = vec![0.0f32; xs.len()];
@@ -62,11 +80,39 @@ pub fn softmax(x: &Data, shape: &[usize]) -> Result<Data> {
         return Ok(out.finish(shape));
     }
     match x.dtype() {
-        Dtype::Float32 => row_blocks(&h.view::<f32>().to_contiguous(), out.slice::<f32>(), n, |x, o| simd::softmax_rows(x, o, n)),
-        Dtype::Float64 => rows(&h.view::<f64>().to_contiguous(), out.slice::<f64>(), n, softmax_row_f64),
-        Dtype::Float16 => softmax_half(&h.view::<f16>().to_contiguous(), out.slice::<f16>(), n, f16::to_f32, f16::from_f32),
-        Dtype::Bfloat16 => softmax_half(&h.view::<bf16>().to_contiguous(), out.slice::<bf16>(), n, bf16::to_f32, bf16::from_f32),
-        other => return Err(Error::dtype("softmax", other, "only floating-point types are supported")),
+        Dtype::Float32 => row_blocks(
+            &h.view::<f32>().to_contiguous(),
+            out.slice::<f32>(),
+            n,
+            |x, o| simd::softmax_rows(x, o, n),
+        ),
+        Dtype::Float64 => rows(
+            &h.view::<f64>().to_contiguous(),
+            out.slice::<f64>(),
+            n,
+            softmax_row_f64,
+        ),
+        Dtype::Float16 => softmax_half(
+            &h.view::<f16>().to_contiguous(),
+            out.slice::<f16>(),
+            n,
+            f16::to_f32,
+            f16::from_f32,
+        ),
+        Dtype::Bfloat16 => softmax_half(
+            &h.view::<bf16>().to_contiguous(),
+            out.slice::<bf16>(),
+            n,
+            bf16::to_f32,
+            bf16::from_f32,
+        ),
+        other => {
+            return Err(Error::dtype(
+                "softmax",
+                other,
+                "only floating-point types are supported",
+            ))
+        }
     }
     Ok(out.finish(shape))
 }

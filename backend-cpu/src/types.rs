@@ -12,19 +12,58 @@ macro_rules! with_dtype {
     ($dt:expr, $T:ident => $body:expr) => {{
         use mlx_arm_core::Dtype as D;
         match $dt {
-            D::Bool => { type $T = mlx_arm_core::dtype::Bool8; $body }
-            D::Uint8 => { type $T = u8; $body }
-            D::Uint16 => { type $T = u16; $body }
-            D::Uint32 => { type $T = u32; $body }
-            D::Uint64 => { type $T = u64; $body }
-            D::Int8 => { type $T = i8; $body }
-            D::Int16 => { type $T = i16; $body }
-            D::Int32 => { type $T = i32; $body }
-            D::Int64 => { type $T = i64; $body }
-            D::Float16 => { type $T = half::f16; $body }
-            D::Bfloat16 => { type $T = half::bf16; $body }
-            D::Float32 => { type $T = f32; $body }
-            D::Float64 => { type $T = f64; $body }
+            D::Bool => {
+                type $T = mlx_arm_core::dtype::Bool8;
+                $body
+            }
+            D::Uint8 => {
+                type $T = u8;
+                $body
+            }
+            D::Uint16 => {
+                type $T = u16;
+                $body
+            }
+            D::Uint32 => {
+                type $T = u32;
+                $body
+            }
+            D::Uint64 => {
+                type $T = u64;
+                $body
+            }
+            D::Int8 => {
+                type $T = i8;
+                $body
+            }
+            D::Int16 => {
+                type $T = i16;
+                $body
+            }
+            D::Int32 => {
+                type $T = i32;
+                $body
+            }
+            D::Int64 => {
+                type $T = i64;
+                $body
+            }
+            D::Float16 => {
+                type $T = half::f16;
+                $body
+            }
+            D::Bfloat16 => {
+                type $T = half::bf16;
+                $body
+            }
+            D::Float32 => {
+                type $T = f32;
+                $body
+            }
+            D::Float64 => {
+                type $T = f64;
+                $body
+            }
         }
     }};
 }
@@ -92,7 +131,15 @@ macro_rules! float_math {
                 match op {
                     Negative => -x,
                     Abs => x.abs(),
-                    Sign => if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 }, // MLX: sign(NaN) = 0
+                    Sign => {
+                        if x > 0.0 {
+                            1.0
+                        } else if x < 0.0 {
+                            -1.0
+                        } else {
+                            0.0
+                        }
+                    } // MLX: sign(NaN) = 0
                     Square => x * x,
                     Sqrt => x.sqrt(),
                     Rsqrt => 1.0 / x.sqrt(),
@@ -121,7 +168,9 @@ macro_rules! float_math {
                     Floor => x.floor(),
                     Ceil => x.ceil(),
                     Round => x.round_ties_even(),
-                    LogicalNot | BitwiseInvert | IsNan | IsInf => unreachable!("{} is not a float map", op.name()),
+                    LogicalNot | BitwiseInvert | IsNan | IsInf => {
+                        unreachable!("{} is not a float map", op.name())
+                    }
                 }
             }
             fn binary_f(op: BinaryOp, a: $t, b: $t) -> $t {
@@ -134,16 +183,36 @@ macro_rules! float_math {
                     FloorDivide => (a / b).floor(),
                     Remainder => {
                         let r = a % b;
-                        if r != 0.0 && ((r < 0.0) != (b < 0.0)) { r + b } else { r }
+                        if r != 0.0 && ((r < 0.0) != (b < 0.0)) {
+                            r + b
+                        } else {
+                            r
+                        }
                     }
                     Power => a.powf(b),
-                    Maximum => if a.is_nan() || b.is_nan() { <$t>::NAN } else { a.max(b) },
-                    Minimum => if a.is_nan() || b.is_nan() { <$t>::NAN } else { a.min(b) },
+                    Maximum => {
+                        if a.is_nan() || b.is_nan() {
+                            <$t>::NAN
+                        } else {
+                            a.max(b)
+                        }
+                    }
+                    Minimum => {
+                        if a.is_nan() || b.is_nan() {
+                            <$t>::NAN
+                        } else {
+                            a.min(b)
+                        }
+                    }
                     Arctan2 => a.atan2(b),
                     LogAddExp => {
-                        if a.is_nan() || b.is_nan() { return <$t>::NAN; }
+                        if a.is_nan() || b.is_nan() {
+                            return <$t>::NAN;
+                        }
                         let m = a.max(b);
-                        if m == <$t>::NEG_INFINITY || m == <$t>::INFINITY { return m; }
+                        if m == <$t>::NEG_INFINITY || m == <$t>::INFINITY {
+                            return m;
+                        }
                         m + (-(a - b).abs()).exp().ln_1p()
                     }
                     SiluMul => a / (1.0 + (-a).exp()) * b,
@@ -167,7 +236,11 @@ float_math!(f64, libm::erf, std::f64::consts::PI);
 /// Inverse error function: Giles' single-precision approximation refined by two Newton steps.
 pub fn erfinv(x: f64) -> f64 {
     if x <= -1.0 {
-        return if x == -1.0 { f64::NEG_INFINITY } else { f64::NAN };
+        return if x == -1.0 {
+            f64::NEG_INFINITY
+        } else {
+            f64::NAN
+        };
     }
     if x >= 1.0 {
         return if x == 1.0 { f64::INFINITY } else { f64::NAN };
@@ -177,13 +250,31 @@ pub fn erfinv(x: f64) -> f64 {
     if w < 5.0 {
         let w = w - 2.5;
         p = 2.810_226_36e-08;
-        for c in [3.432_739_39e-07, -3.523_387_7e-06, -4.391_506_54e-06, 0.000_218_580_87, -0.001_253_725_03, -0.004_177_681_64, 0.246_640_727, 1.501_409_41] {
+        for c in [
+            3.432_739_39e-07,
+            -3.523_387_7e-06,
+            -4.391_506_54e-06,
+            0.000_218_580_87,
+            -0.001_253_725_03,
+            -0.004_177_681_64,
+            0.246_640_727,
+            1.501_409_41,
+        ] {
             p = c + p * w;
         }
     } else {
         let w = w.sqrt() - 3.0;
         p = -0.000_200_214_257;
-        for c in [0.000_100_950_558, 0.001_349_343_22, -0.003_673_428_44, 0.005_739_507_73, -0.007_622_461_3, 0.009_438_870_47, 1.001_674_06, 2.832_976_82] {
+        for c in [
+            0.000_100_950_558,
+            0.001_349_343_22,
+            -0.003_673_428_44,
+            0.005_739_507_73,
+            -0.007_622_461_3,
+            0.009_438_870_47,
+            1.001_674_06,
+            2.832_976_82,
+        ] {
             p = c + p * w;
         }
     }
@@ -271,9 +362,23 @@ macro_rules! int_type {
                 match op {
                     Negative => x.wrapping_neg(),
                     #[allow(unused_comparisons)]
-                    Abs => if x < 0 { x.wrapping_neg() } else { x },
+                    Abs => {
+                        if x < 0 {
+                            x.wrapping_neg()
+                        } else {
+                            x
+                        }
+                    }
                     #[allow(unused_comparisons)]
-                    Sign => if x > 0 { 1 } else if x < 0 { (0 as $t).wrapping_sub(1) } else { 0 },
+                    Sign => {
+                        if x > 0 {
+                            1
+                        } else if x < 0 {
+                            (0 as $t).wrapping_sub(1)
+                        } else {
+                            0
+                        }
+                    }
                     Square => x.wrapping_mul(x),
                     Floor | Ceil | Round => x,
                     BitwiseInvert => !x,
@@ -291,40 +396,86 @@ macro_rules! int_type {
                     Subtract => a.wrapping_sub(b),
                     Multiply => a.wrapping_mul(b),
                     Divide | FloorDivide => {
-                        if b == 0 { return 0; }
+                        if b == 0 {
+                            return 0;
+                        }
                         let q = a.wrapping_div(b);
-                        if (a.wrapping_rem(b) != 0) && ((a < 0) != (b < 0)) { q.wrapping_sub(1) } else { q }
+                        if (a.wrapping_rem(b) != 0) && ((a < 0) != (b < 0)) {
+                            q.wrapping_sub(1)
+                        } else {
+                            q
+                        }
                     }
                     Remainder => {
-                        if b == 0 { return 0; }
+                        if b == 0 {
+                            return 0;
+                        }
                         let r = a.wrapping_rem(b);
-                        if r != 0 && ((r < 0) != (b < 0)) { r.wrapping_add(b) } else { r }
+                        if r != 0 && ((r < 0) != (b < 0)) {
+                            r.wrapping_add(b)
+                        } else {
+                            r
+                        }
                     }
                     Power => {
                         if b < 0 {
                             let one: $t = 1;
-                            return if a == one { 1 } else if $signed && a == (0 as $t).wrapping_sub(1) {
-                                if b.wrapping_rem(2) == 0 { 1 } else { a }
-                            } else { 0 };
+                            return if a == one {
+                                1
+                            } else if $signed && a == (0 as $t).wrapping_sub(1) {
+                                if b.wrapping_rem(2) == 0 {
+                                    1
+                                } else {
+                                    a
+                                }
+                            } else {
+                                0
+                            };
                         }
                         let (mut base, mut e, mut acc) = (a, b, 1 as $t);
                         while e > 0 {
-                            if e & 1 == 1 { acc = acc.wrapping_mul(base); }
+                            if e & 1 == 1 {
+                                acc = acc.wrapping_mul(base);
+                            }
                             base = base.wrapping_mul(base);
                             e >>= 1;
                         }
                         acc
                     }
-                    Maximum => if a > b { a } else { b },
-                    Minimum => if a < b { a } else { b },
+                    Maximum => {
+                        if a > b {
+                            a
+                        } else {
+                            b
+                        }
+                    }
+                    Minimum => {
+                        if a < b {
+                            a
+                        } else {
+                            b
+                        }
+                    }
                     BitwiseAnd => a & b,
                     BitwiseOr => a | b,
                     BitwiseXor => a ^ b,
                     LeftShift => {
-                        if b < 0 || b as u128 >= <$t>::BITS as u128 { 0 } else { a << b }
+                        if b < 0 || b as u128 >= <$t>::BITS as u128 {
+                            0
+                        } else {
+                            a << b
+                        }
                     }
                     RightShift => {
-                        if b < 0 || b as u128 >= <$t>::BITS as u128 { if a < 0 { (0 as $t).wrapping_sub(1) } else { 0 } } else { a >> b }
+                        if b < 0 || b as u128 >= <$t>::BITS as u128 {
+                            if a < 0 {
+                                (0 as $t).wrapping_sub(1)
+                            } else {
+                                0
+                            }
+                        } else {
+                            a >> b
+                        }
                     }
                     _ => unreachable!("{} is not an integer op", op.name()),
                 }

@@ -32,7 +32,10 @@ pub struct Host {
 impl Host {
     /// Fetches the host copy (reading back from the GPU if needed).
     pub fn of(d: &Data) -> Result<Host> {
-        Ok(Host { mem: d.buffer.host()?, data: d.clone() })
+        Ok(Host {
+            mem: d.buffer.host()?,
+            data: d.clone(),
+        })
     }
     /// Typed view.
     pub fn view<T: Element>(&self) -> View<'_, T> {
@@ -61,7 +64,9 @@ impl<'a, T: Copy + Send + Sync> View<'a, T> {
         match self.as_contiguous() {
             Some(s) => std::borrow::Cow::Borrowed(s),
             None => std::borrow::Cow::Owned(
-                StridedIter::new(self.shape, self.strides, self.offset).map(|o| self.all[o as usize]).collect(),
+                StridedIter::new(self.shape, self.strides, self.offset)
+                    .map(|o| self.all[o as usize])
+                    .collect(),
             ),
         }
     }
@@ -99,7 +104,10 @@ impl Output {
     }
     /// Finishes into evaluated data of `shape`.
     pub fn finish(self, shape: &[usize]) -> Data {
-        Data::contiguous(Buffer::from_host(self.dtype, self.len, self.mem), shape.to_vec())
+        Data::contiguous(
+            Buffer::from_host(self.dtype, self.len, self.mem),
+            shape.to_vec(),
+        )
     }
 }
 
@@ -133,7 +141,9 @@ pub fn par_chunks<U: Send>(out: &mut [U], f: impl Fn(usize, &mut [U]) + Sync) {
     if out.len() <= GRAIN {
         f(0, out);
     } else {
-        out.par_chunks_mut(GRAIN).enumerate().for_each(|(i, c)| f(i * GRAIN, c));
+        out.par_chunks_mut(GRAIN)
+            .enumerate()
+            .for_each(|(i, c)| f(i * GRAIN, c));
     }
 }
 
@@ -158,7 +168,12 @@ pub fn map1<A: Copy + Send + Sync, U: Send>(a: &View<A>, out: &mut [U], f: impl 
 }
 
 /// `out[i] = f(a[i], b[i])` (same shapes).
-pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, U: Send>(a: &View<A>, b: &View<B>, out: &mut [U], f: impl Fn(A, B) -> U + Sync) {
+pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, U: Send>(
+    a: &View<A>,
+    b: &View<B>,
+    out: &mut [U],
+    f: impl Fn(A, B) -> U + Sync,
+) {
     if let (Some(a), Some(b)) = (a.as_contiguous(), b.as_contiguous()) {
         par_chunks(out, |s, c| {
             let n = c.len();
@@ -179,8 +194,13 @@ pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, U: Send>(a: &View<A>, 
 }
 
 /// `out[i] = f(a[i], b[i], c[i])` (same shapes).
-pub fn map3<A, B, C, U>(a: &View<A>, b: &View<B>, c3: &View<C>, out: &mut [U], f: impl Fn(A, B, C) -> U + Sync)
-where
+pub fn map3<A, B, C, U>(
+    a: &View<A>,
+    b: &View<B>,
+    c3: &View<C>,
+    out: &mut [U],
+    f: impl Fn(A, B, C) -> U + Sync,
+) where
     A: Copy + Send + Sync,
     B: Copy + Send + Sync,
     C: Copy + Send + Sync,

@@ -11,7 +11,12 @@ use std::sync::OnceLock;
 /// `RAYON_NUM_THREADS` sets).
 fn pool() -> &'static rayon::ThreadPool {
     static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
-    POOL.get_or_init(|| rayon::ThreadPoolBuilder::new().thread_name(|i| format!("mlx-arm-cpu-{i}")).build().expect("a thread pool"))
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("mlx-arm-cpu-{i}"))
+            .build()
+            .expect("a thread pool")
+    })
 }
 
 /// Runs `f` on a worker of the CPU backend's pool, so kernels it evaluates parallelise with the

@@ -24,7 +24,8 @@ pub struct Gpu {
 impl Gpu {
     /// Opens the highest-performance adapter (`WGPU_BACKEND` selects vulkan/gl/dx12/metal).
     pub async fn open() -> Result<Gpu> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
                 power_preference: wgpu::PowerPreference::HighPerformance,
@@ -54,7 +55,11 @@ impl Gpu {
                 // by the matmul_coop kernel, whose loads and stores stay inside workgroup arrays
                 // it sizes itself; it is requested only where the adapter reports the exact
                 // configuration that kernel uses.
-                experimental_features: if coop_f16 { unsafe { wgpu::ExperimentalFeatures::enabled() } } else { wgpu::ExperimentalFeatures::disabled() },
+                experimental_features: if coop_f16 {
+                    unsafe { wgpu::ExperimentalFeatures::enabled() }
+                } else {
+                    wgpu::ExperimentalFeatures::disabled()
+                },
                 ..Default::default()
             })
             .await
@@ -64,7 +69,15 @@ impl Gpu {
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             sink.lock().unwrap().push(e.to_string());
         }));
-        Ok(Gpu { device, queue, info, limits, features, coop_f16, errors })
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            coop_f16,
+            errors,
+        })
     }
 
     /// The first error wgpu reported since the last call, as an `Error`.
@@ -75,7 +88,10 @@ impl Gpu {
         }
         let msg = errs.join("; ");
         errs.clear();
-        Err(Error::Backend { backend: "wgpu", detail: msg })
+        Err(Error::Backend {
+            backend: "wgpu",
+            detail: msg,
+        })
     }
 
     /// One line describing the adapter.
@@ -97,7 +113,11 @@ impl Gpu {
             self.info.device_type,
             self.info.driver,
             self.info.driver_info,
-            if extras.is_empty() { "no optional features".to_string() } else { extras.join(", ") }
+            if extras.is_empty() {
+                "no optional features".to_string()
+            } else {
+                extras.join(", ")
+            }
         )
     }
 }
@@ -106,11 +126,17 @@ impl Gpu {
 /// exactly 32 and a 16x16x16 f16 x f16 -> f32 configuration. Opt-in (`MLX_ARM_COOP_MATRIX=1`):
 /// the kernel is correct on an H100 but slower there than the f32 tiles (9.5 vs 27.3 TFLOP/s at
 /// 4096^3), since its operands still arrive as widened f32 and are rounded into small tiles.
-fn coop_f16_offered(adapter: &wgpu::Adapter, info: &wgpu::AdapterInfo, offered: wgpu::Features) -> bool {
+fn coop_f16_offered(
+    adapter: &wgpu::Adapter,
+    info: &wgpu::AdapterInfo,
+    offered: wgpu::Features,
+) -> bool {
     if !matches!(std::env::var("MLX_ARM_COOP_MATRIX").as_deref(), Ok("1")) {
         return false;
     }
-    let needed = wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX | wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP;
+    let needed = wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX
+        | wgpu::Features::SHADER_F16
+        | wgpu::Features::SUBGROUP;
     if !offered.contains(needed) || info.subgroup_min_size != 32 || info.subgroup_max_size != 32 {
         return false;
     }

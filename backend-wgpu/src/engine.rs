@@ -25,7 +25,13 @@ const BATCH_BUDGET: usize = 512;
 /// GPU start on an eval's first dispatches while the host still records the rest.
 fn batch_budget() -> usize {
     static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *BUDGET.get_or_init(|| std::env::var("MLX_ARM_BATCH").ok().and_then(|v| v.parse().ok()).filter(|&b| (1..=BATCH_BUDGET).contains(&b)).unwrap_or(BATCH_BUDGET))
+    *BUDGET.get_or_init(|| {
+        std::env::var("MLX_ARM_BATCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&b| (1..=BATCH_BUDGET).contains(&b))
+            .unwrap_or(BATCH_BUDGET)
+    })
 }
 /// Bytes of the params arena (one aligned slot per dispatch of a batch).
 const PARAMS_ARENA: u64 = BATCH_BUDGET as u64 * 256;
@@ -156,7 +162,12 @@ fn size_class(bytes: u64) -> u64 {
 
 impl DeviceMem for GpuMem {
     fn read(&self, dtype: Dtype, len: usize) -> Result<HostMem> {
-        let started = self.prefetched.lock().unwrap().take().filter(|p| p.2 == len);
+        let started = self
+            .prefetched
+            .lock()
+            .unwrap()
+            .take()
+            .filter(|p| p.2 == len);
         let words = match started {
             Some((staging, index, _)) => self.engine.finish_read(&staging, index, len)?,
             None => self.engine.read_back(self.buf(), len)?,
@@ -171,7 +182,11 @@ impl DeviceMem for GpuMem {
         }
         Ok(())
     }
-    fn read_async(&self, dtype: Dtype, len: usize) -> Pin<Box<dyn Future<Output = Result<HostMem>> + '_>> {
+    fn read_async(
+        &self,
+        dtype: Dtype,
+        len: usize,
+    ) -> Pin<Box<dyn Future<Output = Result<HostMem>> + '_>> {
         Box::pin(async move {
             let words = self.engine.read_back_async(self.buf(), len).await?;
             HostMem::from_bytes(&transfer::from_gpu_layout(dtype, &words, len))
@@ -187,7 +202,12 @@ impl Engine {
     pub fn new(gpu: Gpu) -> Arc<Engine> {
         let shader_checks = matches!(std::env::var("MLX_ARM_SHADER_CHECKS").as_deref(), Ok("1"));
         let arena = |label, size, usage| {
-            gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size, usage: usage | wgpu::BufferUsages::COPY_DST, mapped_at_creation: false })
+            gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: usage | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
         };
         let params_arena = arena("mlx-arm params", PARAMS_ARENA, wgpu::BufferUsages::UNIFORM);
         let dims_arena = arena("mlx-arm dims", DIMS_ARENA, wgpu::BufferUsages::STORAGE);
@@ -245,9 +265,17 @@ impl Engine {
     /// A buffer for `len` 32-bit elements, from the pool when one fits.
     pub fn alloc(self: &Arc<Self>, len: usize) -> Result<Arc<GpuMem>> {
         let bytes = (len.max(1) * 4) as u64;
-        let max = self.gpu.limits.max_storage_buffer_binding_size.min(self.gpu.limits.max_buffer_size);
+        let max = self
+            .gpu
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.gpu.limits.max_buffer_size);
         if bytes > max {
-            return Err(Error::OutOfMemory { requested: bytes as usize, limit: max as usize, active: memory::get_active_memory() });
+            return Err(Error::OutOfMemory {
+                requested: bytes as usize,
+                limit: max as usize,
+                active: memory::get_active_memory(),
+            });
         }
         let class = size_class(bytes).min(max.max(bytes));
         let reservation = memory::reserve(class as usize)?;
@@ -263,12 +291,19 @@ impl Engine {
             self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("mlx-arm array"),
                 size: class,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             })
         });
         self.gpu.take_error()?;
-        Ok(Arc::new(GpuMem { buffer: Some(buffer), engine: self.clone(), _reservation: reservation, prefetched: Mutex::default() }))
+        Ok(Arc::new(GpuMem {
+            buffer: Some(buffer),
+            engine: self.clone(),
+            _reservation: reservation,
+            prefetched: Mutex::default(),
+        }))
     }
 
     /// The GPU copy of an input's buffer, uploading the host copy first if needed (the buffer
@@ -292,7 +327,12 @@ impl Engine {
             _ => self.upload(d)?,
         };
         let buffer = Buffer::from_device(d.dtype(), d.buffer.len(), mem);
-        Ok(Data { buffer, shape: d.shape.clone(), strides: d.strides.clone(), offset: d.offset })
+        Ok(Data {
+            buffer,
+            shape: d.shape.clone(),
+            strides: d.strides.clone(),
+            offset: d.offset,
+        })
     }
 
     /// A fresh GPU buffer holding the host copy of `d`'s whole buffer in the GPU layout.
@@ -305,13 +345,23 @@ impl Engine {
         contents.resize(contents.len().max(16).next_multiple_of(16), 0);
         // A fresh buffer: a pooled one might still be read by a recorded dispatch, and
         // queue writes land before the batch is submitted.
-        let buffer = self.gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some("mlx-arm upload"),
-            contents: &contents,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-        });
+        let buffer = self
+            .gpu
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("mlx-arm upload"),
+                contents: &contents,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+            });
         self.gpu.take_error()?;
-        Ok(Arc::new(GpuMem { buffer: Some(buffer), engine: self.clone(), _reservation: reservation, prefetched: Mutex::default() }))
+        Ok(Arc::new(GpuMem {
+            buffer: Some(buffer),
+            engine: self.clone(),
+            _reservation: reservation,
+            prefetched: Mutex::default(),
+        }))
     }
 
     /// Evaluated data for a fresh dense output.
@@ -330,7 +380,10 @@ impl Engine {
             device: "Device(gpu, 0)".into(),
         })?;
         let label = key.to_string();
-        let desc = wgpu::ShaderModuleDescriptor { label: Some(&label), source: wgpu::ShaderSource::Wgsl(source.into()) };
+        let desc = wgpu::ShaderModuleDescriptor {
+            label: Some(&label),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        };
         let module = if self.shader_checks {
             self.gpu.device.create_shader_module(desc)
         } else {
@@ -341,21 +394,37 @@ impl Engine {
             // that core validated, gather/scatter indices are clamped by `fix_index`, no dispatch
             // is recorded for empty shapes (no division by a zero extent), and every loop is
             // bounded by its params (the scatter-add CAS loop ends when its exchange succeeds).
-            unsafe { self.gpu.device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) }
+            unsafe {
+                self.gpu
+                    .device
+                    .create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
+            }
         };
-        let pipeline = self.gpu.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(&label),
-            layout: None,
-            module: &module,
-            entry_point: Some(entry),
-            compilation_options: wgpu::PipelineCompilationOptions::default(),
-            cache: None,
-        });
+        let pipeline = self
+            .gpu
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: wgpu::PipelineCompilationOptions::default(),
+                cache: None,
+            });
         self.gpu.take_error()?;
-        let p = Pipeline { layout: pipeline.get_bind_group_layout(0), pipeline: Arc::new(pipeline) };
+        let p = Pipeline {
+            layout: pipeline.get_bind_group_layout(0),
+            pipeline: Arc::new(pipeline),
+        };
         // Two threads may compile the same kernel at once: the first pipeline stored wins and
         // both use it, since cached bind groups (keyed by kernel) must match its layout.
-        Ok(self.pipelines.lock().unwrap().entry((key.clone(), entry)).or_insert(p).clone())
+        Ok(self
+            .pipelines
+            .lock()
+            .unwrap()
+            .entry((key.clone(), entry))
+            .or_insert(p)
+            .clone())
     }
 
     /// Records one dispatch of `key`'s `entry` over `groups` workgroups (folded into 2-D) with
@@ -378,9 +447,13 @@ impl Engine {
         p.resize(p.len().next_multiple_of(4).max(4), 0);
         let mut d = dims.map(<[i32]>::to_vec).unwrap_or_default();
         d.resize(d.len().max(4), 0);
-        let (p_bytes, d_bytes): (&[u8], &[u8]) = (bytemuck::cast_slice(&p), bytemuck::cast_slice(&d));
+        let (p_bytes, d_bytes): (&[u8], &[u8]) =
+            (bytemuck::cast_slice(&p), bytemuck::cast_slice(&d));
         if d_bytes.len() as u64 + 256 > DIMS_ARENA {
-            return Err(Error::arg("gpu dispatch", format!("{} dims words exceed the dims arena", d.len())));
+            return Err(Error::arg(
+                "gpu dispatch",
+                format!("{} dims words exceed the dims arena", d.len()),
+            ));
         }
         let limits = &self.gpu.limits;
         let mut batch = self.pending.lock().unwrap();
@@ -388,27 +461,60 @@ impl Engine {
         if batch.dims.len().next_multiple_of(d_align) + d_bytes.len() > DIMS_ARENA as usize {
             self.submit_locked(&mut batch, |_| ())?;
         }
-        let p_off = append_aligned(&mut batch.params, p_bytes, limits.min_uniform_buffer_offset_alignment as usize);
+        let p_off = append_aligned(
+            &mut batch.params,
+            p_bytes,
+            limits.min_uniform_buffer_offset_alignment as usize,
+        );
         let d_off = append_aligned(&mut batch.dims, d_bytes, d_align);
         let bind_key = BindKey {
             kernel: (key.clone(), entry),
             params: (p_off, p_bytes.len() as u64),
             dims: dims.map(|_| (d_off, d_bytes.len() as u64)),
-            buffers: buffers.iter().map(|(b, buf)| (*b, (*buf).clone())).collect(),
+            buffers: buffers
+                .iter()
+                .map(|(b, buf)| (*b, (*buf).clone()))
+                .collect(),
         };
-        let cached = if self.cache_bind_groups { self.bind_groups.lock().unwrap().get(&bind_key).cloned() } else { None };
+        let cached = if self.cache_bind_groups {
+            self.bind_groups.lock().unwrap().get(&bind_key).cloned()
+        } else {
+            None
+        };
         let bind_group = match cached {
             Some(g) => g,
             None => {
-                let binding = |buffer, offset, size: usize| wgpu::BindingResource::Buffer(wgpu::BufferBinding { buffer, offset, size: std::num::NonZeroU64::new(size as u64) });
-                let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: binding(&self.params_arena, p_off, p_bytes.len()) }];
+                let binding = |buffer, offset, size: usize| {
+                    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer,
+                        offset,
+                        size: std::num::NonZeroU64::new(size as u64),
+                    })
+                };
+                let mut entries = vec![wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: binding(&self.params_arena, p_off, p_bytes.len()),
+                }];
                 if dims.is_some() {
-                    entries.push(wgpu::BindGroupEntry { binding: 1, resource: binding(&self.dims_arena, d_off, d_bytes.len()) });
+                    entries.push(wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: binding(&self.dims_arena, d_off, d_bytes.len()),
+                    });
                 }
                 for (b, buf) in buffers {
-                    entries.push(wgpu::BindGroupEntry { binding: *b, resource: buf.as_entire_binding() });
+                    entries.push(wgpu::BindGroupEntry {
+                        binding: *b,
+                        resource: buf.as_entire_binding(),
+                    });
                 }
-                let g = self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &layout, entries: &entries });
+                let g = self
+                    .gpu
+                    .device
+                    .create_bind_group(&wgpu::BindGroupDescriptor {
+                        label: None,
+                        layout: &layout,
+                        entries: &entries,
+                    });
                 self.gpu.take_error()?;
                 if self.cache_bind_groups {
                     let mut cache = self.bind_groups.lock().unwrap();
@@ -421,7 +527,12 @@ impl Engine {
             }
         };
         let label = self.profiling.then(|| key.to_string());
-        batch.dispatches.push(Dispatch { pipeline, bind_group, groups, label });
+        batch.dispatches.push(Dispatch {
+            pipeline,
+            bind_group,
+            groups,
+            label,
+        });
         if batch.dispatches.len() >= batch_budget() {
             self.submit_locked(&mut batch, |_| ())?;
         }
@@ -429,12 +540,23 @@ impl Engine {
     }
 
     /// Records a 1-D dispatch of `total` workgroups, folded to stay under 65,535 per dimension.
-    pub fn dispatch_1d(&self, key: &KernelKey, entry: &'static str, params: &[u32], dims: Option<&[i32]>, buffers: &[(u32, &wgpu::Buffer)], total_groups: usize) -> Result<()> {
+    pub fn dispatch_1d(
+        &self,
+        key: &KernelKey,
+        entry: &'static str,
+        params: &[u32],
+        dims: Option<&[i32]>,
+        buffers: &[(u32, &wgpu::Buffer)],
+        total_groups: usize,
+    ) -> Result<()> {
         let max = self.gpu.limits.max_compute_workgroups_per_dimension as usize;
         let x = total_groups.min(max);
         let y = if x == 0 { 0 } else { total_groups.div_ceil(x) };
         if y > max {
-            return Err(Error::arg("gpu dispatch", format!("{total_groups} workgroups exceed the device's grid")));
+            return Err(Error::arg(
+                "gpu dispatch",
+                format!("{total_groups} workgroups exceed the device's grid"),
+            ));
         }
         self.dispatch(key, entry, params, dims, buffers, [x as u32, y as u32, 1])
     }
@@ -449,20 +571,37 @@ impl Engine {
     /// buffer. Callers hold the pending lock for the whole submission, so batches reach the queue
     /// in the order they were recorded, whichever thread flushes (pooled buffers are reused across
     /// threads, so order matters).
-    fn submit_locked(&self, pending: &mut Batch, after: impl FnOnce(&mut wgpu::CommandEncoder)) -> Result<wgpu::SubmissionIndex> {
-        let Batch { dispatches: batch, params, dims } = std::mem::take(pending);
+    fn submit_locked(
+        &self,
+        pending: &mut Batch,
+        after: impl FnOnce(&mut wgpu::CommandEncoder),
+    ) -> Result<wgpu::SubmissionIndex> {
+        let Batch {
+            dispatches: batch,
+            params,
+            dims,
+        } = std::mem::take(pending);
         if !params.is_empty() {
             self.gpu.queue.write_buffer(&self.params_arena, 0, &params);
         }
         if !dims.is_empty() {
             self.gpu.queue.write_buffer(&self.dims_arena, 0, &dims);
         }
-        let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("mlx-arm batch") });
+        let mut enc = self
+            .gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("mlx-arm batch"),
+            });
         let per_dispatch = crate::profile::mode() == Some(crate::profile::Mode::Dispatch);
         let timed = if per_dispatch { batch.len() } else { 1 };
-        let timestamps = (self.profiling && !batch.is_empty()).then(|| self.timestamp_buffers(timed));
+        let timestamps =
+            (self.profiling && !batch.is_empty()).then(|| self.timestamp_buffers(timed));
         if !batch.is_empty() {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("mlx-arm"), timestamp_writes: None });
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("mlx-arm"),
+                timestamp_writes: None,
+            });
             let last = batch.len() - 1;
             for (i, d) in batch.iter().enumerate() {
                 pass.set_pipeline(&d.pipeline);
@@ -494,7 +633,10 @@ impl Engine {
             let period = self.gpu.queue.get_timestamp_period() as f64 * 1e-9;
             if per_dispatch {
                 for (d, t) in batch.iter().zip(ticks.chunks_exact(2)) {
-                    crate::profile::add(d.label.as_deref().unwrap_or("?"), t[1].saturating_sub(t[0]) as f64 * period);
+                    crate::profile::add(
+                        d.label.as_deref().unwrap_or("?"),
+                        t[1].saturating_sub(t[0]) as f64 * period,
+                    );
                 }
             } else {
                 crate::profile::add("pass", ticks[1].saturating_sub(ticks[0]) as f64 * period);
@@ -507,9 +649,18 @@ impl Engine {
     /// and a staging buffer to read that from (profiling only).
     fn timestamp_buffers(&self, n: usize) -> (wgpu::QuerySet, wgpu::Buffer, wgpu::Buffer) {
         let count = 2 * n as u32;
-        let qs = self.gpu.device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("mlx-arm profile"), ty: wgpu::QueryType::Timestamp, count });
+        let qs = self.gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("mlx-arm profile"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
         let buffer = |usage| {
-            self.gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("mlx-arm profile"), size: count as u64 * 8, usage, mapped_at_creation: false })
+            self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("mlx-arm profile"),
+                size: count as u64 * 8,
+                usage,
+                mapped_at_creation: false,
+            })
         };
         let resolve = buffer(wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
         let staging = buffer(wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
@@ -522,11 +673,18 @@ impl Engine {
             .device
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
-            .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("waiting for the GPU: {e}") })
+            .map_err(|e| Error::Backend {
+                backend: "wgpu",
+                detail: format!("waiting for the GPU: {e}"),
+            })
     }
 
     /// Submits pending work plus a copy of `len` words of `src` into a new staging buffer.
-    fn stage_copy(&self, src: &wgpu::Buffer, len: usize) -> Result<(wgpu::Buffer, wgpu::SubmissionIndex)> {
+    fn stage_copy(
+        &self,
+        src: &wgpu::Buffer,
+        len: usize,
+    ) -> Result<(wgpu::Buffer, wgpu::SubmissionIndex)> {
         let bytes = (len.max(1) * 4) as u64;
         let staging = self.gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("mlx-arm readback"),
@@ -535,7 +693,9 @@ impl Engine {
             mapped_at_creation: false,
         });
         let mut pending = self.pending.lock().unwrap();
-        let index = self.submit_locked(&mut pending, |enc| enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes))?;
+        let index = self.submit_locked(&mut pending, |enc| {
+            enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes)
+        })?;
         Ok((staging, index))
     }
 
@@ -547,25 +707,47 @@ impl Engine {
 
     /// Maps a staging buffer filled by submission `index` and copies its `len` words out,
     /// waiting for that submission only (work submitted after it keeps running).
-    fn finish_read(&self, staging: &wgpu::Buffer, index: wgpu::SubmissionIndex, len: usize) -> Result<Vec<u8>> {
+    fn finish_read(
+        &self,
+        staging: &wgpu::Buffer,
+        index: wgpu::SubmissionIndex,
+        len: usize,
+    ) -> Result<Vec<u8>> {
         let (tx, rx) = std::sync::mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
         });
         self.gpu
             .device
-            .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
-            .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("waiting for the GPU: {e}") })?;
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
+            .map_err(|e| Error::Backend {
+                backend: "wgpu",
+                detail: format!("waiting for the GPU: {e}"),
+            })?;
         rx.recv()
-            .map_err(|_| Error::Backend { backend: "wgpu", detail: "readback callback dropped".into() })?
-            .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("mapping a readback buffer: {e}") })?;
+            .map_err(|_| Error::Backend {
+                backend: "wgpu",
+                detail: "readback callback dropped".into(),
+            })?
+            .map_err(|e| Error::Backend {
+                backend: "wgpu",
+                detail: format!("mapping a readback buffer: {e}"),
+            })?;
         read_mapped(staging, len)
     }
 
     /// Readback that awaits the map instead of blocking (the path the web needs).
     pub async fn read_back_async(&self, src: &wgpu::Buffer, len: usize) -> Result<Vec<u8>> {
         let (staging, _) = self.stage_copy(src, len)?;
-        let slot: Arc<Mutex<(Option<std::result::Result<(), wgpu::BufferAsyncError>>, Option<std::task::Waker>)>> = Arc::default();
+        let slot: Arc<
+            Mutex<(
+                Option<std::result::Result<(), wgpu::BufferAsyncError>>,
+                Option<std::task::Waker>,
+            )>,
+        > = Arc::default();
         let s2 = slot.clone();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let mut g = s2.lock().unwrap();
@@ -587,16 +769,20 @@ impl Engine {
             }
         })
         .await
-        .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("mapping a readback buffer: {e}") })?;
+        .map_err(|e| Error::Backend {
+            backend: "wgpu",
+            detail: format!("mapping a readback buffer: {e}"),
+        })?;
         read_mapped(&staging, len)
     }
 }
 
 /// Copies `len` words out of a mapped staging buffer and unmaps it.
 fn read_mapped(staging: &wgpu::Buffer, len: usize) -> Result<Vec<u8>> {
-    let view = staging
-        .get_mapped_range(..)
-        .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("reading a mapped buffer: {e}") })?;
+    let view = staging.get_mapped_range(..).map_err(|e| Error::Backend {
+        backend: "wgpu",
+        detail: format!("reading a mapped buffer: {e}"),
+    })?;
     let out = view[..len * 4].to_vec();
     drop(view);
     staging.unmap();

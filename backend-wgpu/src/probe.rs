@@ -67,28 +67,51 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
 const FMAS_PER_INVOCATION: f64 = 4.0 * 1024.0 * 4.0;
 
 fn pipeline(gpu: &Gpu, src: &str) -> wgpu::ComputePipeline {
-    let desc = wgpu::ShaderModuleDescriptor { label: Some("probe"), source: wgpu::ShaderSource::Wgsl(src.into()) };
-    // SAFETY: both kernels index only below arrayLength / their own invocation id.
-    let module = unsafe { gpu.device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked()) };
-    gpu.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+    let desc = wgpu::ShaderModuleDescriptor {
         label: Some("probe"),
-        layout: None,
-        module: &module,
-        entry_point: Some("main"),
-        compilation_options: Default::default(),
-        cache: None,
-    })
+        source: wgpu::ShaderSource::Wgsl(src.into()),
+    };
+    // SAFETY: both kernels index only below arrayLength / their own invocation id.
+    let module = unsafe {
+        gpu.device
+            .create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
+    };
+    gpu.device
+        .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("probe"),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        })
 }
 
 /// A bind group of `buffers` at bindings 0, 1, ... of `pipe`.
 fn bind(gpu: &Gpu, pipe: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry> =
-        buffers.iter().enumerate().map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() }).collect();
-    gpu.device.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &pipe.get_bind_group_layout(0), entries: &entries })
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: b.as_entire_binding(),
+        })
+        .collect();
+    gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipe.get_bind_group_layout(0),
+        entries: &entries,
+    })
 }
 
 /// Median seconds per repetition of `reps` dispatches recorded in one pass and submitted together.
-fn time(gpu: &Gpu, pipe: &wgpu::ComputePipeline, bg: &wgpu::BindGroup, groups: [u32; 2], reps: usize) -> Result<f64> {
+fn time(
+    gpu: &Gpu,
+    pipe: &wgpu::ComputePipeline,
+    bg: &wgpu::BindGroup,
+    groups: [u32; 2],
+    reps: usize,
+) -> Result<f64> {
     let mut runs = vec![];
     for _ in 0..7 {
         let mut enc = gpu.device.create_command_encoder(&Default::default());
@@ -104,7 +127,10 @@ fn time(gpu: &Gpu, pipe: &wgpu::ComputePipeline, bg: &wgpu::BindGroup, groups: [
         gpu.queue.submit([enc.finish()]);
         gpu.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Backend { backend: "wgpu", detail: format!("probe: {e}") })?;
+            .map_err(|e| Error::Backend {
+                backend: "wgpu",
+                detail: format!("probe: {e}"),
+            })?;
         runs.push(t.elapsed().as_secs_f64() / reps as f64);
     }
     gpu.take_error()?;
@@ -115,8 +141,19 @@ fn time(gpu: &Gpu, pipe: &wgpu::ComputePipeline, bg: &wgpu::BindGroup, groups: [
 /// Measures copy bandwidth over `bytes`-sized buffers and the FMA peak on `gpu`.
 pub fn measure(gpu: &Gpu, bytes: u64) -> Result<Roofline> {
     let usage = wgpu::BufferUsages::STORAGE;
-    let buf = |size| gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("probe"), size, usage, mapped_at_creation: false });
-    let bytes = bytes.min(gpu.limits.max_storage_buffer_binding_size).min(gpu.limits.max_buffer_size) / 16 * 16;
+    let buf = |size| {
+        gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("probe"),
+            size,
+            usage,
+            mapped_at_creation: false,
+        })
+    };
+    let bytes = bytes
+        .min(gpu.limits.max_storage_buffer_binding_size)
+        .min(gpu.limits.max_buffer_size)
+        / 16
+        * 16;
     let (src, dst) = (buf(bytes), buf(bytes));
     let copy = pipeline(gpu, COPY);
     let bg = bind(gpu, &copy, &[&src, &dst]);
@@ -129,7 +166,13 @@ pub fn measure(gpu: &Gpu, bytes: u64) -> Result<Roofline> {
     let bg = bind(gpu, &read, &[&src, &dst]);
     // 8 vec4 per invocation: whole workgroups cover bytes / (16 * 2048) x 2048 vec4
     let read_groups = (bytes / 16 / 2048) as u32;
-    let read_s = time(gpu, &read, &bg, [read_groups.min(max), read_groups.div_ceil(max)], 10)?;
+    let read_s = time(
+        gpu,
+        &read,
+        &bg,
+        [read_groups.min(max), read_groups.div_ceil(max)],
+        10,
+    )?;
     let read_bytes = read_groups as f64 * 2048.0 * 16.0 * (1.0 + 1.0 / 8.0);
     let fma = pipeline(gpu, FMA);
     let invocations: u64 = 256 * 4096;

@@ -37,7 +37,8 @@ pub fn mode() -> Option<Mode> {
 }
 
 /// The features profiling needs from the adapter.
-pub const FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY.union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
+pub const FEATURES: wgpu::Features =
+    wgpu::Features::TIMESTAMP_QUERY.union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES);
 
 /// Dispatch count and device seconds per kernel label, since the last [`reset`].
 static TOTALS: Mutex<Option<HashMap<String, (u64, f64)>>> = Mutex::new(None);
@@ -45,7 +46,10 @@ static TOTALS: Mutex<Option<HashMap<String, (u64, f64)>>> = Mutex::new(None);
 /// Adds one dispatch of `label` that took `seconds` on the device.
 pub(crate) fn add(label: &str, seconds: f64) {
     let mut t = TOTALS.lock().unwrap_or_else(|p| p.into_inner());
-    let e = t.get_or_insert_with(HashMap::new).entry(label.to_string()).or_default();
+    let e = t
+        .get_or_insert_with(HashMap::new)
+        .entry(label.to_string())
+        .or_default();
     e.0 += 1;
     e.1 += seconds;
 }
@@ -67,7 +71,11 @@ pub fn report() -> Vec<KernelTime> {
     let mut v: Vec<KernelTime> = t
         .iter()
         .flatten()
-        .map(|(k, &(dispatches, seconds))| KernelTime { kernel: k.clone(), dispatches, seconds })
+        .map(|(k, &(dispatches, seconds))| KernelTime {
+            kernel: k.clone(),
+            dispatches,
+            seconds,
+        })
         .collect();
     v.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
     v

@@ -26,7 +26,11 @@ pub fn unstorable(dt: Dtype) -> String {
 
 /// The error for dtypes the GPU does not store.
 pub fn unsupported(op: &str, dt: Dtype) -> Error {
-    Error::Device { op: op.to_string(), what: unstorable(dt), device: "Device(gpu, 0)".into() }
+    Error::Device {
+        op: op.to_string(),
+        what: unstorable(dt),
+        device: "Device(gpu, 0)".into(),
+    }
 }
 
 /// Host bytes of `n` elements of `dt` in GPU layout (4 bytes each).
@@ -62,11 +66,18 @@ pub fn from_gpu_layout(dt: Dtype, words: &[u8], n: usize) -> Vec<u8> {
 /// A conversion involving a 64-bit dtype, which the GPU cannot hold, done on the host: the
 /// result is host-resident and moves to the GPU when a kernel needs it (through f64, so int64
 /// values beyond 2^53 lose their low bits).
-pub fn host_cast(x: &mlx_arm_core::buffer::Data, shape: &[usize], to: Dtype) -> Result<mlx_arm_core::buffer::Data> {
+pub fn host_cast(
+    x: &mlx_arm_core::buffer::Data,
+    shape: &[usize],
+    to: Dtype,
+) -> Result<mlx_arm_core::buffer::Data> {
     use mlx_arm_core::buffer::{Buffer, Data, HostMem};
     let host = x.buffer.host()?;
     let vals = mlx_arm_core::dtype_dispatch::to_f64_vec(host.bytes(), x);
     let bytes = mlx_arm_core::dtype_dispatch::f64_to_bytes(&vals, to);
     let n = vals.len();
-    Ok(Data::contiguous(Buffer::from_host(to, n, HostMem::from_bytes(&bytes)?), shape.to_vec()))
+    Ok(Data::contiguous(
+        Buffer::from_host(to, n, HostMem::from_bytes(&bytes)?),
+        shape.to_vec(),
+    ))
 }

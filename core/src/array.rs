@@ -56,7 +56,10 @@ impl Array {
             stream,
             weak: false,
             data: OnceLock::new(),
-            graph: Mutex::new(Graph { prim: Some(prim), inputs }),
+            graph: Mutex::new(Graph {
+                prim: Some(prim),
+                inputs,
+            }),
         }))
     }
 
@@ -66,7 +69,14 @@ impl Array {
         let dtype = data.dtype();
         let cell = OnceLock::new();
         let _ = cell.set(data);
-        Array(Arc::new(Node { shape, dtype, stream, weak: false, data: cell, graph: Mutex::default() }))
+        Array(Arc::new(Node {
+            shape,
+            dtype,
+            stream,
+            weak: false,
+            data: cell,
+            graph: Mutex::default(),
+        }))
     }
 
     /// An array holding a copy of `data` with `shape` (MLX-ARM's fallible constructor).
@@ -80,7 +90,10 @@ impl Array {
         }
         let mem = HostMem::from_bytes(bytemuck::cast_slice(data))?;
         let buffer = Buffer::from_host(T::DTYPE, data.len(), mem);
-        Ok(Array::from_data(Data::contiguous(buffer, shape), Stream::default_stream()))
+        Ok(Array::from_data(
+            Data::contiguous(buffer, shape),
+            Stream::default_stream(),
+        ))
     }
 
     /// An array holding a copy of `data` with `shape`, as in mlx-rs.
@@ -109,21 +122,35 @@ impl Array {
         if n.checked_mul(dtype.size()) != Some(bytes.len()) {
             return Err(Error::shape(
                 "from_bytes",
-                format!("{} bytes do not hold {:?} elements of {}", bytes.len(), shape, dtype),
+                format!(
+                    "{} bytes do not hold {:?} elements of {}",
+                    bytes.len(),
+                    shape,
+                    dtype
+                ),
             ));
         }
         let buffer = Buffer::from_host(dtype, n, HostMem::from_bytes(bytes)?);
-        Ok(Array::from_data(Data::contiguous(buffer, shape.to_vec()), Stream::default_stream()))
+        Ok(Array::from_data(
+            Data::contiguous(buffer, shape.to_vec()),
+            Stream::default_stream(),
+        ))
     }
 
     /// Wraps host memory (e.g. a memory-mapped file window) without copying.
     pub fn from_host_mem(mem: HostMem, shape: &[usize], dtype: Dtype) -> Result<Array> {
         let n = numel(shape);
         if n.checked_mul(dtype.size()) != Some(mem.len()) {
-            return Err(Error::shape("from_host_mem", "byte length does not match shape"));
+            return Err(Error::shape(
+                "from_host_mem",
+                "byte length does not match shape",
+            ));
         }
         let buffer = Buffer::from_host(dtype, n, mem);
-        Ok(Array::from_data(Data::contiguous(buffer, shape.to_vec()), Stream::default_stream()))
+        Ok(Array::from_data(
+            Data::contiguous(buffer, shape.to_vec()),
+            Stream::default_stream(),
+        ))
     }
 
     pub(crate) fn weak_scalar<T: Element>(value: T) -> Array {
@@ -132,7 +159,14 @@ impl Array {
         let cell = OnceLock::new();
         let _ = cell.set(data);
         let stream = Stream::default_stream();
-        Array(Arc::new(Node { shape: vec![], dtype: T::DTYPE, stream, weak: true, data: cell, graph: Mutex::default() }))
+        Array(Arc::new(Node {
+            shape: vec![],
+            dtype: T::DTYPE,
+            stream,
+            weak: true,
+            data: cell,
+            graph: Mutex::default(),
+        }))
     }
 
     /// The shape.
@@ -214,7 +248,11 @@ impl Array {
             return Err(Error::dtype(
                 op,
                 self.dtype(),
-                format!("requested elements of type {} but the array holds {}", T::DTYPE, self.dtype()),
+                format!(
+                    "requested elements of type {} but the array holds {}",
+                    T::DTYPE,
+                    self.dtype()
+                ),
             ));
         }
         Ok(())
@@ -223,7 +261,13 @@ impl Array {
     /// The single element of a size-1 array, evaluating first.
     pub fn item<T: Element>(&self) -> Result<T> {
         if self.size() != 1 {
-            return Err(Error::shape("item", format!("array of shape {:?} has not exactly one element", self.shape())));
+            return Err(Error::shape(
+                "item",
+                format!(
+                    "array of shape {:?} has not exactly one element",
+                    self.shape()
+                ),
+            ));
         }
         Ok(self.to_vec::<T>()?[0])
     }
@@ -250,7 +294,10 @@ impl Array {
         self.check_dtype::<T>("as_slice")?;
         let data = self.data()?;
         if !data.is_row_contiguous() {
-            return Err(Error::arg("as_slice", "the array is a non-contiguous view: use to_vec or contiguous first"));
+            return Err(Error::arg(
+                "as_slice",
+                "the array is a non-contiguous view: use to_vec or contiguous first",
+            ));
         }
         let host = data.buffer.host()?;
         let bytes: &[u8] = host.bytes();
@@ -277,14 +324,19 @@ pub(crate) fn gather_host<T: Element>(bytes: &[u8], data: &Data) -> Vec<T> {
         let s = data.offset as usize;
         return all[s..s + data.size()].to_vec();
     }
-    StridedIter::new(&data.shape, &data.strides, data.offset).map(|o| all[o as usize]).collect()
+    StridedIter::new(&data.shape, &data.strides, data.offset)
+        .map(|o| all[o as usize])
+        .collect()
 }
 
 /// Converts an mlx-rs style `&[i32]` shape, rejecting negative sizes.
 pub(crate) fn to_shape(op: &'static str, shape: &[i32]) -> Result<Vec<usize>> {
     shape
         .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| Error::shape(op, format!("negative dimension in {shape:?}"))))
+        .map(|&d| {
+            usize::try_from(d)
+                .map_err(|_| Error::shape(op, format!("negative dimension in {shape:?}")))
+        })
         .collect()
 }
 

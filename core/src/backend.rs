@@ -16,14 +16,26 @@ pub trait Backend: Send + Sync {
     fn describe(&self) -> String;
     /// Evaluates a kernel primitive: `inputs` are evaluated, the output has `shape` and `dtype`.
     /// Inputs may live on any device: the backend moves what it needs.
-    fn eval(&self, prim: &Primitive, inputs: &[Data], shape: &[usize], dtype: Dtype) -> Result<Data>;
+    fn eval(
+        &self,
+        prim: &Primitive,
+        inputs: &[Data],
+        shape: &[usize],
+        dtype: Dtype,
+    ) -> Result<Data>;
     /// Evaluates `prim` writing its output over `inputs[0]`, which the caller donates (MLX's
     /// buffer donation): no other array, view or pending read shares its buffer, the view is
     /// dense from offset 0 over the whole buffer, and it has the output's shape and dtype. The
     /// backend may write into that buffer and return it as the output; it gives the inputs
     /// back (`Err`) when it does not do `prim` in place, and the caller runs [`Backend::eval`].
     /// Only [`Primitive::donates_first_input`] primitives are offered.
-    fn eval_in_place(&self, _prim: &Primitive, inputs: Vec<Data>, _shape: &[usize], _dtype: Dtype) -> Result<std::result::Result<Data, Vec<Data>>> {
+    fn eval_in_place(
+        &self,
+        _prim: &Primitive,
+        inputs: Vec<Data>,
+        _shape: &[usize],
+        _dtype: Dtype,
+    ) -> Result<std::result::Result<Data, Vec<Data>>> {
         Ok(Err(inputs))
     }
     /// Why this backend cannot run `prim` with these dtypes, if it cannot (checked before work).
@@ -64,7 +76,10 @@ struct Registry {
     gpu_factory: Option<GpuFactory>,
 }
 
-static REGISTRY: RwLock<Registry> = RwLock::new(Registry { cpu: None, gpu_factory: None });
+static REGISTRY: RwLock<Registry> = RwLock::new(Registry {
+    cpu: None,
+    gpu_factory: None,
+});
 static GPU: OnceLock<std::result::Result<Arc<dyn Backend>, String>> = OnceLock::new();
 
 #[cfg(not(test))]

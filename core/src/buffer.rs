@@ -9,10 +9,18 @@ use std::sync::{Arc, OnceLock, RwLock};
 /// Host memory: an owned, 8-byte-aligned allocation or a window of a memory-mapped file.
 pub enum HostMem {
     /// Owned, zero-initialised, 8-byte aligned.
-    Owned { words: Vec<u64>, nbytes: usize, _reservation: Reservation },
+    Owned {
+        words: Vec<u64>,
+        nbytes: usize,
+        _reservation: Reservation,
+    },
     /// A read-only window of a memory-mapped file (aligned to its dtype).
     #[cfg(not(target_arch = "wasm32"))]
-    Mapped { map: Arc<memmap2::Mmap>, offset: usize, nbytes: usize },
+    Mapped {
+        map: Arc<memmap2::Mmap>,
+        offset: usize,
+        nbytes: usize,
+    },
 }
 
 impl HostMem {
@@ -20,7 +28,11 @@ impl HostMem {
     pub fn zeroed(nbytes: usize) -> Result<HostMem> {
         let reservation = memory::reserve(nbytes)?;
         let nwords = nbytes.div_ceil(8);
-        let oom = || Error::OutOfMemory { requested: nbytes, limit: memory::get_memory_limit(), active: memory::get_active_memory() };
+        let oom = || Error::OutOfMemory {
+            requested: nbytes,
+            limit: memory::get_memory_limit(),
+            active: memory::get_active_memory(),
+        };
         let words = if nwords == 0 {
             Vec::new()
         } else {
@@ -36,7 +48,11 @@ impl HostMem {
             // `nwords` elements, all initialised (zeroed).
             unsafe { Vec::from_raw_parts(ptr, nwords, nwords) }
         };
-        Ok(HostMem::Owned { words, nbytes, _reservation: reservation })
+        Ok(HostMem::Owned {
+            words,
+            nbytes,
+            _reservation: reservation,
+        })
     }
     /// Copies `bytes` into a new allocation.
     pub fn from_bytes(bytes: &[u8]) -> Result<HostMem> {
@@ -49,7 +65,11 @@ impl HostMem {
         match self {
             HostMem::Owned { words, nbytes, .. } => &bytemuck::cast_slice(words)[..*nbytes],
             #[cfg(not(target_arch = "wasm32"))]
-            HostMem::Mapped { map, offset, nbytes } => &map[*offset..*offset + *nbytes],
+            HostMem::Mapped {
+                map,
+                offset,
+                nbytes,
+            } => &map[*offset..*offset + *nbytes],
         }
     }
     /// The bytes, writable (owned memory only).
@@ -106,11 +126,21 @@ impl Buffer {
     /// A buffer living on the host.
     pub fn from_host(dtype: Dtype, len: usize, mem: HostMem) -> Arc<Buffer> {
         debug_assert!(mem.len() >= len * dtype.size());
-        Arc::new(Buffer { dtype, len, host: OnceLock::from(Arc::new(mem)), device: RwLock::new(None) })
+        Arc::new(Buffer {
+            dtype,
+            len,
+            host: OnceLock::from(Arc::new(mem)),
+            device: RwLock::new(None),
+        })
     }
     /// A buffer living on a device.
     pub fn from_device(dtype: Dtype, len: usize, mem: Arc<dyn DeviceMem>) -> Arc<Buffer> {
-        Arc::new(Buffer { dtype, len, host: OnceLock::new(), device: RwLock::new(Some(mem)) })
+        Arc::new(Buffer {
+            dtype,
+            len,
+            host: OnceLock::new(),
+            device: RwLock::new(Some(mem)),
+        })
     }
     /// Element dtype.
     pub fn dtype(&self) -> Dtype {
@@ -134,7 +164,10 @@ impl Buffer {
             return Ok(h.clone());
         }
         let dev = self.device.read().unwrap().clone();
-        let dev = dev.ok_or_else(|| Error::Backend { backend: "core", detail: "buffer has no data".into() })?;
+        let dev = dev.ok_or_else(|| Error::Backend {
+            backend: "core",
+            detail: "buffer has no data".into(),
+        })?;
         let mem = Arc::new(dev.read(self.dtype, self.len)?);
         // a racing reader may have set it first: keep the first, so references stay valid
         let _ = self.host.set(mem);
@@ -146,7 +179,10 @@ impl Buffer {
             return Ok(h.clone());
         }
         let dev = self.device.read().unwrap().clone();
-        let dev = dev.ok_or_else(|| Error::Backend { backend: "core", detail: "buffer has no data".into() })?;
+        let dev = dev.ok_or_else(|| Error::Backend {
+            backend: "core",
+            detail: "buffer has no data".into(),
+        })?;
         let mem = Arc::new(dev.read_async(self.dtype, self.len).await?);
         let _ = self.host.set(mem);
         Ok(self.host.get().expect("just set").clone())
@@ -179,7 +215,11 @@ impl Buffer {
     /// The device copy of a buffer its owner holds alone, for a device to write in place; the
     /// host copy is dropped, as writing makes it stale. `None` (and nothing dropped) without one.
     pub fn device_mem_for_writing(&mut self) -> Option<Arc<dyn DeviceMem>> {
-        let dev = self.device.get_mut().unwrap_or_else(|p| p.into_inner()).clone()?;
+        let dev = self
+            .device
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()?;
         self.host.take();
         Some(dev)
     }
@@ -206,7 +246,12 @@ impl Data {
     /// A dense row-major view of a whole buffer.
     pub fn contiguous(buffer: Arc<Buffer>, shape: Vec<usize>) -> Data {
         let strides = crate::layout::row_major_strides(&shape);
-        Data { buffer, shape, strides, offset: 0 }
+        Data {
+            buffer,
+            shape,
+            strides,
+            offset: 0,
+        }
     }
     /// Element dtype.
     pub fn dtype(&self) -> Dtype {

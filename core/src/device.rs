@@ -24,11 +24,17 @@ pub struct Device {
 impl Device {
     /// The host CPU.
     pub fn cpu() -> Device {
-        Device { kind: DeviceType::Cpu, index: 0 }
+        Device {
+            kind: DeviceType::Cpu,
+            index: 0,
+        }
     }
     /// The first GPU. Ops on it fail with [`crate::Error::NoDevice`] when no adapter exists.
     pub fn gpu() -> Device {
-        Device { kind: DeviceType::Gpu, index: 0 }
+        Device {
+            kind: DeviceType::Gpu,
+            index: 0,
+        }
     }
     /// The device ops use when none is given: set with [`set_default_device`], else the
     /// `MLX_ARM_DEVICE` environment variable (`cpu`/`gpu`), else the GPU if an adapter is found.

@@ -13,7 +13,11 @@ pub fn format_g(v: f64) -> String {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let exp = v.abs().log10().floor() as i32;
     let trim = |s: String| -> String {
@@ -38,7 +42,11 @@ pub fn format_g(v: f64) -> String {
 
 fn elem(v: f64, dt: Dtype) -> String {
     if dt == Dtype::Bool {
-        return if v != 0.0 { "True".into() } else { "False".into() };
+        return if v != 0.0 {
+            "True".into()
+        } else {
+            "False".into()
+        };
     }
     if dt.is_float() {
         format_g(v)
@@ -65,7 +73,12 @@ fn write_nested(out: &mut String, vals: &[String], shape: &[usize], indent: usiz
                 out.push(' ');
             }
         }
-        write_nested(out, &vals[i * inner..(i + 1) * inner], &shape[1..], indent + 1);
+        write_nested(
+            out,
+            &vals[i * inner..(i + 1) * inner],
+            &shape[1..],
+            indent + 1,
+        );
     }
     out.push(']');
 }

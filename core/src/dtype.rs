@@ -65,7 +65,10 @@ impl Dtype {
     }
     /// True for the floating-point dtypes.
     pub fn is_float(self) -> bool {
-        matches!(self, Dtype::Float16 | Dtype::Bfloat16 | Dtype::Float32 | Dtype::Float64)
+        matches!(
+            self,
+            Dtype::Float16 | Dtype::Bfloat16 | Dtype::Float32 | Dtype::Float64
+        )
     }
     /// True for signed and unsigned integers (not bool).
     pub fn is_int(self) -> bool {
@@ -73,11 +76,17 @@ impl Dtype {
     }
     /// True for int8..int64.
     pub fn is_signed_int(self) -> bool {
-        matches!(self, Dtype::Int8 | Dtype::Int16 | Dtype::Int32 | Dtype::Int64)
+        matches!(
+            self,
+            Dtype::Int8 | Dtype::Int16 | Dtype::Int32 | Dtype::Int64
+        )
     }
     /// True for uint8..uint64.
     pub fn is_unsigned_int(self) -> bool {
-        matches!(self, Dtype::Uint8 | Dtype::Uint16 | Dtype::Uint32 | Dtype::Uint64)
+        matches!(
+            self,
+            Dtype::Uint8 | Dtype::Uint16 | Dtype::Uint32 | Dtype::Uint64
+        )
     }
     /// MLX's name (`float32`, `int8`, ...).
     pub fn name(self) -> &'static str {
@@ -210,7 +219,9 @@ impl Element for bf16 {
 }
 
 /// A boolean element stored as one byte (0 or 1), because `bool` is not `Pod`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, bytemuck::Pod, bytemuck::Zeroable,
+)]
 #[repr(transparent)]
 pub struct Bool8(pub u8);
 

@@ -6,7 +6,10 @@ use crate::Dtype;
 use half::{bf16, f16};
 
 fn view_to_f64<T: Element>(bytes: &[u8], data: &Data) -> Vec<f64> {
-    crate::array::gather_host::<T>(bytes, data).into_iter().map(|v| v.to_f64()).collect()
+    crate::array::gather_host::<T>(bytes, data)
+        .into_iter()
+        .map(|v| v.to_f64())
+        .collect()
 }
 
 /// The elements of a view as f64 (u64/i64 beyond 2^53 round).

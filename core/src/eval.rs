@@ -105,7 +105,12 @@ fn eval_node(a: &Array) -> Result<()> {
         Donation::Done(data) => data,
         Donation::Declined(inputs) => eval_fresh(a, &prim, &inputs)?,
     };
-    debug_assert_eq!(data.shape, a.shape(), "{} produced the wrong shape", prim.name());
+    debug_assert_eq!(
+        data.shape,
+        a.shape(),
+        "{} produced the wrong shape",
+        prim.name()
+    );
     let _ = a.0.data.set(data);
     if !is_tracing() {
         let mut g = a.0.graph.lock().unwrap();
@@ -137,15 +142,22 @@ fn donate(a: &Array, prim: &Primitive, mut inputs: Vec<Array>) -> Result<Donatio
     let unique = Arc::get_mut(&mut inputs[0].0).and_then(|node| {
         let d = node.data.get()?;
         let whole = d.offset == 0 && d.is_row_contiguous() && d.size() == d.buffer.len();
-        let fits = d.shape == a.shape() && d.dtype() == a.dtype() && node.stream.device == a.stream().device;
-        (whole && fits && Arc::strong_count(&d.buffer) == 1 && Arc::weak_count(&d.buffer) == 0).then(|| node.data.take())?
+        let fits = d.shape == a.shape()
+            && d.dtype() == a.dtype()
+            && node.stream.device == a.stream().device;
+        (whole && fits && Arc::strong_count(&d.buffer) == 1 && Arc::weak_count(&d.buffer) == 0)
+            .then(|| node.data.take())?
     });
     let Some(first) = unique else {
         a.0.graph.lock().unwrap().inputs.clone_from(&inputs);
         return Ok(Donation::Declined(inputs));
     };
     let mut datas = vec![first];
-    datas.extend(inputs[1..].iter().map(|i| i.0.data.get().cloned().expect("inputs first")));
+    datas.extend(
+        inputs[1..]
+            .iter()
+            .map(|i| i.0.data.get().cloned().expect("inputs first")),
+    );
     match backend(a.stream().device)?.eval_in_place(prim, datas, a.shape(), a.dtype())? {
         Ok(data) => Ok(Donation::Done(data)),
         Err(mut datas) => {
@@ -161,14 +173,21 @@ fn donate(a: &Array, prim: &Primitive, mut inputs: Vec<Array>) -> Result<Donatio
 
 /// Evaluates `a` from its evaluated `inputs` into new memory (views share their input's).
 fn eval_fresh(a: &Array, prim: &Primitive, inputs: &[Array]) -> Result<Data> {
-    let datas: Vec<Data> = inputs.iter().map(|i| i.0.data.get().cloned().expect("inputs first")).collect();
+    let datas: Vec<Data> = inputs
+        .iter()
+        .map(|i| i.0.data.get().cloned().expect("inputs first"))
+        .collect();
     Ok(if prim.is_view() {
         eval_view(a, prim, &datas)?
     } else {
         let be = backend(a.stream().device)?;
         let dtypes: Vec<_> = datas.iter().map(|d| d.dtype()).chain([a.dtype()]).collect();
         if let Some(why) = be.unsupported(&prim, &dtypes) {
-            return Err(Error::Device { op: prim.name().into(), what: why, device: a.stream().device.to_string() });
+            return Err(Error::Device {
+                op: prim.name().into(),
+                what: why,
+                device: a.stream().device.to_string(),
+            });
         }
         be.eval(prim, &datas, a.shape(), a.dtype())?
     })
@@ -176,7 +195,12 @@ fn eval_fresh(a: &Array, prim: &Primitive, inputs: &[Array]) -> Result<Data> {
 
 /// A dense copy of `d` made by `a`'s backend.
 fn copy_contiguous(a: &Array, d: &Data) -> Result<Data> {
-    backend(a.stream().device)?.eval(&Primitive::Copy, std::slice::from_ref(d), &d.shape, d.dtype())
+    backend(a.stream().device)?.eval(
+        &Primitive::Copy,
+        std::slice::from_ref(d),
+        &d.shape,
+        d.dtype(),
+    )
 }
 
 fn eval_view(a: &Array, prim: &Primitive, inputs: &[Data]) -> Result<Data> {
@@ -184,8 +208,17 @@ fn eval_view(a: &Array, prim: &Primitive, inputs: &[Data]) -> Result<Data> {
     let shape = a.shape().to_vec();
     Ok(match prim {
         Primitive::Reshape => {
-            let src = if x.is_row_contiguous() { x.clone() } else { copy_contiguous(a, x)? };
-            Data { strides: row_major_strides(&shape), buffer: src.buffer, offset: src.offset, shape }
+            let src = if x.is_row_contiguous() {
+                x.clone()
+            } else {
+                copy_contiguous(a, x)?
+            };
+            Data {
+                strides: row_major_strides(&shape),
+                buffer: src.buffer,
+                offset: src.offset,
+                shape,
+            }
         }
         Primitive::Transpose(perm) => Data {
             strides: perm.iter().map(|&p| x.strides[p]).collect(),
@@ -196,9 +229,20 @@ fn eval_view(a: &Array, prim: &Primitive, inputs: &[Data]) -> Result<Data> {
         Primitive::Broadcast => {
             let lead = shape.len() - x.shape.len();
             let strides = (0..shape.len())
-                .map(|i| if i < lead || x.shape[i - lead] == 1 && shape[i] != 1 { 0 } else { x.strides[i - lead] })
+                .map(|i| {
+                    if i < lead || x.shape[i - lead] == 1 && shape[i] != 1 {
+                        0
+                    } else {
+                        x.strides[i - lead]
+                    }
+                })
                 .collect();
-            Data { strides, buffer: x.buffer.clone(), offset: x.offset, shape }
+            Data {
+                strides,
+                buffer: x.buffer.clone(),
+                offset: x.offset,
+                shape,
+            }
         }
         Primitive::Slice { start, step } => {
             let mut offset = x.offset;
@@ -208,11 +252,25 @@ fn eval_view(a: &Array, prim: &Primitive, inputs: &[Data]) -> Result<Data> {
                 }
             }
             let strides = (0..shape.len()).map(|d| x.strides[d] * step[d]).collect();
-            Data { strides, buffer: x.buffer.clone(), offset, shape }
+            Data {
+                strides,
+                buffer: x.buffer.clone(),
+                offset,
+                shape,
+            }
         }
         Primitive::AsStrided { strides, offset } => {
-            let src = if is_row_contiguous(&x.shape, &x.strides) { x.clone() } else { copy_contiguous(a, x)? };
-            Data { strides: strides.clone(), buffer: src.buffer, offset: src.offset + *offset as isize, shape }
+            let src = if is_row_contiguous(&x.shape, &x.strides) {
+                x.clone()
+            } else {
+                copy_contiguous(a, x)?
+            };
+            Data {
+                strides: strides.clone(),
+                buffer: src.buffer,
+                offset: src.offset + *offset as isize,
+                shape,
+            }
         }
         Primitive::StopGradient => x.clone(),
         other => unreachable!("{} is not a view", other.name()),

@@ -24,14 +24,25 @@ fn check_float(op: &'static str, x: &Array) -> Result<()> {
     if x.dtype().is_float() {
         Ok(())
     } else {
-        Err(Error::dtype(op, x.dtype(), "a floating-point input is required"))
+        Err(Error::dtype(
+            op,
+            x.dtype(),
+            "a floating-point input is required",
+        ))
     }
 }
 
 fn check_last(op: &'static str, what: &str, w: &Array, x: &Array) -> Result<()> {
     let d = x.shape()[x.ndim() - 1];
     if w.ndim() != 1 || w.shape()[0] != d {
-        return Err(Error::shape(op, format!("{what} must have shape [{d}] to match x {:?}, got {:?}", x.shape(), w.shape())));
+        return Err(Error::shape(
+            op,
+            format!(
+                "{what} must have shape [{d}] to match x {:?}, got {:?}",
+                x.shape(),
+                w.shape()
+            ),
+        ));
     }
     Ok(())
 }
@@ -41,12 +52,17 @@ pub fn rms_norm(x: impl IntoArray, weight: Option<&Array>, eps: f32) -> Result<A
     let x = x.into_array();
     check_float("rms_norm", &x)?;
     if x.ndim() == 0 {
-        return Err(Error::shape("rms_norm", "x must have at least one dimension"));
+        return Err(Error::shape(
+            "rms_norm",
+            "x must have at least one dimension",
+        ));
     }
     if let Some(w) = weight {
         check_last("rms_norm", "weight", w, &x)?;
     }
-    let prim = Primitive::RmsNorm { eps_bits: eps.to_bits() };
+    let prim = Primitive::RmsNorm {
+        eps_bits: eps.to_bits(),
+    };
     let inputs = match weight {
         Some(w) => {
             // x and weight share one dtype (MLX's promotion of the two)
@@ -56,15 +72,29 @@ pub fn rms_norm(x: impl IntoArray, weight: Option<&Array>, eps: f32) -> Result<A
         None => vec![x],
     };
     let (shape, dt) = (inputs[0].shape().to_vec(), inputs[0].dtype());
-    Ok(Array::from_op(shape, dt, Stream::default_stream(), prim, inputs))
+    Ok(Array::from_op(
+        shape,
+        dt,
+        Stream::default_stream(),
+        prim,
+        inputs,
+    ))
 }
 
 /// Layer normalisation over the last axis: `(x - mean) / sqrt(var + eps) * weight + bias`.
-pub fn layer_norm(x: impl IntoArray, weight: Option<&Array>, bias: Option<&Array>, eps: f32) -> Result<Array> {
+pub fn layer_norm(
+    x: impl IntoArray,
+    weight: Option<&Array>,
+    bias: Option<&Array>,
+    eps: f32,
+) -> Result<Array> {
     let x = x.into_array();
     check_float("layer_norm", &x)?;
     if x.ndim() == 0 {
-        return Err(Error::shape("layer_norm", "x must have at least one dimension"));
+        return Err(Error::shape(
+            "layer_norm",
+            "x must have at least one dimension",
+        ));
     }
     for (what, a) in [("weight", weight), ("bias", bias)] {
         if let Some(a) = a {
@@ -104,14 +134,23 @@ pub fn rope(
     let x = x.into_array();
     check_float("rope", &x)?;
     if x.ndim() < 2 {
-        return Err(Error::shape("rope", format!("x must have at least 2 dimensions, got {:?}", x.shape())));
+        return Err(Error::shape(
+            "rope",
+            format!("x must have at least 2 dimensions, got {:?}", x.shape()),
+        ));
     }
     let d = x.shape()[x.ndim() - 1];
     if dims <= 0 || dims % 2 != 0 || dims as usize > d {
-        return Err(Error::arg("rope", format!("dims must be even and in 2..={d}, got {dims}")));
+        return Err(Error::arg(
+            "rope",
+            format!("dims must be even and in 2..={d}, got {dims}"),
+        ));
     }
     if offset < 0 {
-        return Err(Error::arg("rope", format!("offset must be non-negative, got {offset}")));
+        return Err(Error::arg(
+            "rope",
+            format!("offset must be non-negative, got {offset}"),
+        ));
     }
     let half = dims / 2;
     let prim = Primitive::Rope {
@@ -125,14 +164,28 @@ pub fn rope(
         (Some(_), None) => vec![x],
         (None, Some(f)) => {
             if f.shape() != [half as usize] {
-                return Err(Error::shape("rope", format!("freqs must have shape [{half}], got {:?}", f.shape())));
+                return Err(Error::shape(
+                    "rope",
+                    format!("freqs must have shape [{half}], got {:?}", f.shape()),
+                ));
             }
             vec![x, ops::astype(f, Dtype::Float32)?]
         }
-        _ => return Err(Error::arg("rope", "exactly one of base and freqs must be given")),
+        _ => {
+            return Err(Error::arg(
+                "rope",
+                "exactly one of base and freqs must be given",
+            ))
+        }
     };
     let (shape, dt) = (inputs[0].shape().to_vec(), inputs[0].dtype());
-    Ok(Array::from_op(shape, dt, Stream::default_stream(), prim, inputs))
+    Ok(Array::from_op(
+        shape,
+        dt,
+        Stream::default_stream(),
+        prim,
+        inputs,
+    ))
 }
 
 /// The mask of [`scaled_dot_product_attention`].
@@ -170,7 +223,9 @@ pub fn scaled_dot_product_attention(
         Some(SdpaMask::Array(_)) => None,
     };
     let dt = q.dtype();
-    let fused_dtype = matches!(dt, Dtype::Float32 | Dtype::Float16 | Dtype::Bfloat16) && k.dtype() == dt && v.dtype() == dt;
+    let fused_dtype = matches!(dt, Dtype::Float32 | Dtype::Float16 | Dtype::Bfloat16)
+        && k.dtype() == dt
+        && v.dtype() == dt;
     match causal {
         Some(causal)
             if fused_dtype
@@ -180,8 +235,17 @@ pub fn scaled_dot_product_attention(
                 && v.shape()[3] <= SDPA_MAX_HEAD_DIM =>
         {
             let shape = vec![q.shape()[0], q.shape()[1], q.shape()[2], v.shape()[3]];
-            let prim = Primitive::Sdpa { scale_bits: scale.to_bits(), causal };
-            Ok(Array::from_op(shape, dt, Stream::default_stream(), prim, vec![q, k, v]))
+            let prim = Primitive::Sdpa {
+                scale_bits: scale.to_bits(),
+                causal,
+            };
+            Ok(Array::from_op(
+                shape,
+                dt,
+                Stream::default_stream(),
+                prim,
+                vec![q, k, v],
+            ))
         }
         _ => sdpa_composed(&q, &k, &v, scale, mask),
     }
@@ -206,23 +270,48 @@ fn check_sdpa(q: &Array, k: &Array, v: &Array) -> Result<()> {
     for a in [q, k, v] {
         check_float(OP, a)?;
         if a.ndim() != 4 {
-            return Err(Error::shape(OP, format!("q, k and v must be 4-D [B, H, L, D], got {:?}", a.shape())));
+            return Err(Error::shape(
+                OP,
+                format!("q, k and v must be 4-D [B, H, L, D], got {:?}", a.shape()),
+            ));
         }
     }
     let (b, hq, dq) = (q.shape()[0], q.shape()[1], q.shape()[3]);
     let (hk, lk) = (k.shape()[1], k.shape()[2]);
-    if k.shape()[0] != b || v.shape()[0] != b || k.shape()[3] != dq || v.shape()[1] != hk || v.shape()[2] != lk {
-        return Err(Error::shape(OP, format!("incompatible q {:?}, k {:?}, v {:?}", q.shape(), k.shape(), v.shape())));
+    if k.shape()[0] != b
+        || v.shape()[0] != b
+        || k.shape()[3] != dq
+        || v.shape()[1] != hk
+        || v.shape()[2] != lk
+    {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "incompatible q {:?}, k {:?}, v {:?}",
+                q.shape(),
+                k.shape(),
+                v.shape()
+            ),
+        ));
     }
     if hk == 0 || hq % hk != 0 {
-        return Err(Error::shape(OP, format!("query heads ({hq}) must be a multiple of key/value heads ({hk})")));
+        return Err(Error::shape(
+            OP,
+            format!("query heads ({hq}) must be a multiple of key/value heads ({hk})"),
+        ));
     }
     Ok(())
 }
 
 /// Attention written with the public ops (the fused kernels' reference and gradient, and the
 /// path for array masks and f64).
-pub(crate) fn sdpa_composed(q: &Array, k: &Array, v: &Array, scale: f32, mask: Option<SdpaMask<'_>>) -> Result<Array> {
+pub(crate) fn sdpa_composed(
+    q: &Array,
+    k: &Array,
+    v: &Array,
+    scale: f32,
+    mask: Option<SdpaMask<'_>>,
+) -> Result<Array> {
     let (q, k, v) = (q.clone(), k.clone(), v.clone());
     let (b, hq, lq, dq) = (q.shape()[0], q.shape()[1], q.shape()[2], q.shape()[3]);
     let (hk, lk) = (k.shape()[1], k.shape()[2]);
@@ -237,7 +326,10 @@ pub(crate) fn sdpa_composed(q: &Array, k: &Array, v: &Array, scale: f32, mask: O
     let scores = match mask {
         None => scores,
         Some(SdpaMask::Causal) => {
-            let row = ops::reshape(ops::arange((lk - lq) as f64, lk as f64, 1.0, Dtype::Int32)?, &[-1, 1])?;
+            let row = ops::reshape(
+                ops::arange((lk - lq) as f64, lk as f64, 1.0, Dtype::Int32)?,
+                &[-1, 1],
+            )?;
             let col = ops::reshape(ops::arange(0.0, lk as f64, 1.0, Dtype::Int32)?, &[1, -1])?;
             ops::r#where(ops::less_equal(col, row)?, scores, f32::NEG_INFINITY)?
         }

@@ -39,14 +39,25 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
             db
         } else {
-            return Err(Error::shape(op, format!("cannot broadcast {a:?} with {b:?}")));
+            return Err(Error::shape(
+                op,
+                format!("cannot broadcast {a:?} with {b:?}"),
+            ));
         };
     }
     Ok(out)
@@ -58,7 +69,11 @@ pub fn normalize_axis(op: &'static str, axis: isize, ndim: usize) -> Result<usiz
     if axis < -n || axis >= n {
         return Err(Error::Axis { op, axis, ndim });
     }
-    Ok(if axis < 0 { (axis + n) as usize } else { axis as usize })
+    Ok(if axis < 0 {
+        (axis + n) as usize
+    } else {
+        axis as usize
+    })
 }
 
 /// Normalises a list of axes, rejecting repeats; `None` means all axes.
@@ -90,10 +105,21 @@ pub struct StridedIter<'a> {
 impl<'a> StridedIter<'a> {
     /// Starts at `offset` (in elements).
     pub fn new(shape: &'a [usize], strides: &'a [isize], offset: isize) -> Self {
-        StridedIter { shape, strides, index: vec![0; shape.len()], offset, remaining: numel(shape) }
+        StridedIter {
+            shape,
+            strides,
+            index: vec![0; shape.len()],
+            offset,
+            remaining: numel(shape),
+        }
     }
     /// Starts at flat position `start` of the view.
-    pub fn starting_at(shape: &'a [usize], strides: &'a [isize], offset: isize, start: usize) -> Self {
+    pub fn starting_at(
+        shape: &'a [usize],
+        strides: &'a [isize],
+        offset: isize,
+        start: usize,
+    ) -> Self {
         let mut it = Self::new(shape, strides, offset);
         let total = it.remaining;
         let mut rem = start;

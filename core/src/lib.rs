@@ -7,10 +7,10 @@ pub mod array;
 pub mod autodiff;
 pub mod backend;
 pub mod buffer;
+pub mod device;
 mod display;
 pub mod dtype;
 pub mod dtype_dispatch;
-pub mod device;
 pub mod error;
 mod eval;
 pub mod fast;
@@ -26,11 +26,11 @@ pub mod random;
 mod sugar;
 
 pub use array::Array;
+pub use backend::synchronize;
 pub use device::{set_default_device, with_default_device, Device, DeviceType, Stream};
 pub use display::format_g;
 pub use dtype::{Dtype, Element};
 pub use error::{Error, Result};
-pub use backend::synchronize;
 pub use eval::eval_async;
 
 /// Function transforms, as in mlx-rs: `eval`, `async_eval`, `vjp`, `grad`, `value_and_grad`.

@@ -14,7 +14,19 @@ pub trait Literal {
 macro_rules! literal_same {
     ($($t:ty),*) => {$( impl Literal for $t { type Stored = $t; fn store(self) -> $t { self } } )*};
 }
-literal_same!(u8, u16, u32, u64, i8, i16, i32, i64, f32, half::f16, half::bf16);
+literal_same!(
+    u8,
+    u16,
+    u32,
+    u64,
+    i8,
+    i16,
+    i32,
+    i64,
+    f32,
+    half::f16,
+    half::bf16
+);
 
 impl Literal for f64 {
     type Stored = f32;

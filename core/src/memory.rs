@@ -26,11 +26,14 @@ pub fn reserve(bytes: usize) -> Result<Reservation> {
     let limit = LIMIT.load(Ordering::Relaxed);
     let mut cur = ACTIVE.load(Ordering::Relaxed);
     loop {
-        let next = cur.checked_add(bytes).filter(|&n| n <= limit).ok_or(Error::OutOfMemory {
-            requested: bytes,
-            limit,
-            active: cur,
-        })?;
+        let next = cur
+            .checked_add(bytes)
+            .filter(|&n| n <= limit)
+            .ok_or(Error::OutOfMemory {
+                requested: bytes,
+                limit,
+                active: cur,
+            })?;
         match ACTIVE.compare_exchange_weak(cur, next, Ordering::AcqRel, Ordering::Relaxed) {
             Ok(_) => {
                 PEAK.fetch_max(next, Ordering::Relaxed);
@@ -75,7 +78,10 @@ pub fn get_memory_limit() -> usize {
 
 /// Bytes the backends keep cached for reuse (the GPU buffer pool), not counted as active.
 pub fn get_cache_memory() -> usize {
-    crate::backend::registered().iter().map(|b| b.cache_memory()).sum()
+    crate::backend::registered()
+        .iter()
+        .map(|b| b.cache_memory())
+        .sum()
 }
 
 /// Sets the cache limit of every backend and returns the previous limit of the first.

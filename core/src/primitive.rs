@@ -47,9 +47,41 @@ pub enum UnaryOp {
 pub const ALL_UNARY: [UnaryOp; 35] = {
     use UnaryOp::*;
     [
-        Negative, Abs, Sign, Square, Sqrt, Rsqrt, Reciprocal, Exp, Expm1, Log, Log1p, Log2, Log10,
-        Sin, Cos, Tan, Arcsin, Arccos, Arctan, Sinh, Cosh, Tanh, Arcsinh, Arccosh, Arctanh,
-        Sigmoid, Erf, Erfinv, Floor, Ceil, Round, LogicalNot, BitwiseInvert, IsNan, IsInf,
+        Negative,
+        Abs,
+        Sign,
+        Square,
+        Sqrt,
+        Rsqrt,
+        Reciprocal,
+        Exp,
+        Expm1,
+        Log,
+        Log1p,
+        Log2,
+        Log10,
+        Sin,
+        Cos,
+        Tan,
+        Arcsin,
+        Arccos,
+        Arctan,
+        Sinh,
+        Cosh,
+        Tanh,
+        Arcsinh,
+        Arccosh,
+        Arctanh,
+        Sigmoid,
+        Erf,
+        Erfinv,
+        Floor,
+        Ceil,
+        Round,
+        LogicalNot,
+        BitwiseInvert,
+        IsNan,
+        IsInf,
     ]
 };
 
@@ -100,7 +132,17 @@ impl UnaryOp {
         use UnaryOp::*;
         !matches!(
             self,
-            Negative | Abs | Sign | Square | Floor | Ceil | Round | LogicalNot | BitwiseInvert | IsNan | IsInf
+            Negative
+                | Abs
+                | Sign
+                | Square
+                | Floor
+                | Ceil
+                | Round
+                | LogicalNot
+                | BitwiseInvert
+                | IsNan
+                | IsInf
         )
     }
     /// True when the output is bool whatever the input.
@@ -145,9 +187,31 @@ pub enum BinaryOp {
 pub const ALL_BINARY: [BinaryOp; 25] = {
     use BinaryOp::*;
     [
-        Add, Subtract, Multiply, Divide, FloorDivide, Remainder, Power, Maximum, Minimum, Arctan2,
-        LogAddExp, SiluMul, Equal, NotEqual, Less, LessEqual, Greater, GreaterEqual, LogicalAnd, LogicalOr,
-        BitwiseAnd, BitwiseOr, BitwiseXor, LeftShift, RightShift,
+        Add,
+        Subtract,
+        Multiply,
+        Divide,
+        FloorDivide,
+        Remainder,
+        Power,
+        Maximum,
+        Minimum,
+        Arctan2,
+        LogAddExp,
+        SiluMul,
+        Equal,
+        NotEqual,
+        Less,
+        LessEqual,
+        Greater,
+        GreaterEqual,
+        LogicalAnd,
+        LogicalOr,
+        BitwiseAnd,
+        BitwiseOr,
+        BitwiseXor,
+        LeftShift,
+        RightShift,
     ]
 };
 
@@ -186,16 +250,25 @@ impl BinaryOp {
     /// True when the output is bool.
     pub fn outputs_bool(self) -> bool {
         use BinaryOp::*;
-        matches!(self, Equal | NotEqual | Less | LessEqual | Greater | GreaterEqual | LogicalAnd | LogicalOr)
+        matches!(
+            self,
+            Equal | NotEqual | Less | LessEqual | Greater | GreaterEqual | LogicalAnd | LogicalOr
+        )
     }
     /// True for ops defined only on integers and bool.
     pub fn is_bitwise(self) -> bool {
         use BinaryOp::*;
-        matches!(self, BitwiseAnd | BitwiseOr | BitwiseXor | LeftShift | RightShift)
+        matches!(
+            self,
+            BitwiseAnd | BitwiseOr | BitwiseXor | LeftShift | RightShift
+        )
     }
     /// True for ops computed in float (ints are cast first).
     pub fn is_float_only(self) -> bool {
-        matches!(self, BinaryOp::Divide | BinaryOp::Arctan2 | BinaryOp::LogAddExp | BinaryOp::SiluMul)
+        matches!(
+            self,
+            BinaryOp::Divide | BinaryOp::Arctan2 | BinaryOp::LogAddExp | BinaryOp::SiluMul
+        )
     }
 }
 
@@ -269,7 +342,12 @@ pub enum Primitive {
     /// Arg-reduction over `axis`; output uint32 with `axis` kept as size 1.
     ArgReduce { op: ArgReduceOp, axis: usize },
     /// Cumulative reduction along `axis`.
-    Scan { op: ScanOp, axis: usize, reverse: bool, inclusive: bool },
+    Scan {
+        op: ScanOp,
+        axis: usize,
+        reverse: bool,
+        inclusive: bool,
+    },
     /// Batched matrix product `[.., M, K] @ [.., K, N]` with equal batch shapes.
     Matmul,
     /// Fused softmax over the last axis of a float input (accumulates in f32 or wider; the
@@ -289,7 +367,13 @@ pub enum Primitive {
     /// Row `l` along axis -2 rotates feature pairs `(2i, 2i+1)` (`traditional`) or
     /// `(i, i + dims/2)` by `(offset + l) · scale · inv_freq[i]` (f32); features past `dims`
     /// pass through. `base` and `scale` are stored as f32 bits.
-    Rope { dims: usize, traditional: bool, base_bits: u32, scale_bits: u32, offset: usize },
+    Rope {
+        dims: usize,
+        traditional: bool,
+        base_bits: u32,
+        scale_bits: u32,
+        offset: usize,
+    },
     /// Fused scaled dot-product attention: inputs `(q, k, v)` `[B, Hq, Lq, D]`, `[B, Hkv, Lk, D]`,
     /// `[B, Hkv, Lk, Dv]` of one float dtype (f32, f16 or bf16), `Hq` a multiple of `Hkv` (query
     /// head `h` reads key/value head `h / (Hq / Hkv)`); output `[B, Hq, Lq, Dv]` in that dtype.
@@ -320,7 +404,11 @@ pub enum Primitive {
     Dequantize { group_size: usize, bits: u8 },
     /// `x @ dequantize(w).T` (`transpose`) or `x @ dequantize(w)` on packed weights: inputs
     /// `(x, w, scales, biases)`, `w` 2-D, x/scales/biases of the output dtype.
-    QuantizedMatmul { group_size: usize, bits: u8, transpose: bool },
+    QuantizedMatmul {
+        group_size: usize,
+        bits: u8,
+        transpose: bool,
+    },
 }
 
 impl Primitive {
@@ -354,8 +442,14 @@ impl Primitive {
                 ReduceOp::And => "all",
                 ReduceOp::Or => "any",
             },
-            ArgReduce { op: ArgReduceOp::ArgMax, .. } => "argmax",
-            ArgReduce { op: ArgReduceOp::ArgMin, .. } => "argmin",
+            ArgReduce {
+                op: ArgReduceOp::ArgMax,
+                ..
+            } => "argmax",
+            ArgReduce {
+                op: ArgReduceOp::ArgMin,
+                ..
+            } => "argmin",
             Scan { op, .. } => match op {
                 ScanOp::Sum => "cumsum",
                 ScanOp::Prod => "cumprod",
@@ -370,8 +464,14 @@ impl Primitive {
             Sdpa { .. } => "scaled_dot_product_attention",
             Take { .. } => "take",
             TakeAlongAxis { .. } => "take_along_axis",
-            ScatterAlongAxis { mode: ScatterMode::Set, .. } => "put_along_axis",
-            ScatterAlongAxis { mode: ScatterMode::Add, .. } => "scatter_add_along_axis",
+            ScatterAlongAxis {
+                mode: ScatterMode::Set,
+                ..
+            } => "put_along_axis",
+            ScatterAlongAxis {
+                mode: ScatterMode::Add,
+                ..
+            } => "scatter_add_along_axis",
             Sort { .. } => "sort",
             ArgSort { .. } => "argsort",
             Concatenate { .. } => "concatenate",
@@ -385,6 +485,9 @@ impl Primitive {
     /// True for primitives core evaluates as a view of the input's buffer (no kernel).
     pub fn is_view(&self) -> bool {
         use Primitive::*;
-        matches!(self, Reshape | Transpose(_) | Broadcast | Slice { .. } | AsStrided { .. } | StopGradient)
+        matches!(
+            self,
+            Reshape | Transpose(_) | Broadcast | Slice { .. } | AsStrided { .. } | StopGradient
+        )
     }
 }

@@ -21,27 +21,45 @@ pub struct BenchResult {
     pub tg_host: crate::generate::StepTimes,
 }
 
-
 /// Times a `p`-token prompt and `n` generated tokens from a fresh cache.
 pub fn bench_once(model: &Llama, p: usize, n: usize) -> Result<BenchResult> {
     let vocab = model.config.vocab_size;
-    let prompt: Vec<i32> = (0..p.max(1)).map(|i| ((i * 7919 + 11) % vocab) as i32).collect();
+    let prompt: Vec<i32> = (0..p.max(1))
+        .map(|i| ((i * 7919 + 11) % vocab) as i32)
+        .collect();
     let mut cache = model.new_cache(None, None)?;
     let t0 = Instant::now();
-    let logits = model.forward(&Array::from_slice(&prompt, &[1, prompt.len() as i32]), &mut cache, true)?;
+    let logits = model.forward(
+        &Array::from_slice(&prompt, &[1, prompt.len() as i32]),
+        &mut cache,
+        true,
+    )?;
     let tok = argmax(&crate::generate::last_logits(&logits)?);
     let pp = prompt.len() as f64 / t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let mut pipe = crate::generate::DevicePipeline::start(&Array::from_slice(&[tok as i32], &[1, 1]))?;
+    let mut pipe =
+        crate::generate::DevicePipeline::start(&Array::from_slice(&[tok as i32], &[1, 1]))?;
     for _ in 0..n {
         pipe.step(model, &mut cache)?;
     }
     pipe.pending()?; // n forward passes, the last one waited for
-    let tg = if n > 0 { n as f64 / t1.elapsed().as_secs_f64() } else { 0.0 };
+    let tg = if n > 0 {
+        n as f64 / t1.elapsed().as_secs_f64()
+    } else {
+        0.0
+    };
     let per = |d: std::time::Duration| d / n.max(1) as u32;
     let t = pipe.times;
-    let tg_host = crate::generate::StepTimes { build: per(t.build), submit: per(t.submit), wait: per(t.wait) };
-    Ok(BenchResult { pp_tps: pp, tg_tps: tg, tg_host })
+    let tg_host = crate::generate::StepTimes {
+        build: per(t.build),
+        submit: per(t.submit),
+        wait: per(t.wait),
+    };
+    Ok(BenchResult {
+        pp_tps: pp,
+        tg_tps: tg,
+        tg_host,
+    })
 }
 
 /// Runs [`bench_once`] `reps` times after one warm-up run and returns the medians.
@@ -56,6 +74,13 @@ pub fn bench(model: &Llama, p: usize, n: usize, reps: usize) -> Result<BenchResu
         v[v.len() / 2]
     };
     let tg_tps = median(runs.iter().map(|r| r.tg_tps).collect());
-    let tg_host = runs.iter().find(|r| r.tg_tps == tg_tps).map_or_else(Default::default, |r| r.tg_host);
-    Ok(BenchResult { pp_tps: median(runs.iter().map(|r| r.pp_tps).collect()), tg_tps, tg_host })
+    let tg_host = runs
+        .iter()
+        .find(|r| r.tg_tps == tg_tps)
+        .map_or_else(Default::default, |r| r.tg_host);
+    Ok(BenchResult {
+        pp_tps: median(runs.iter().map(|r| r.pp_tps).collect()),
+        tg_tps,
+        tg_host,
+    })
 }

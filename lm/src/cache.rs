@@ -27,9 +27,14 @@ impl KvQuant {
     pub fn check(&self, head_dim: usize) -> Result<()> {
         // the widths `quantize` packs lazily on the device: those dividing 32
         if !ops::QUANT_BITS.contains(&self.bits) || 32 % self.bits != 0 {
-            return Err(Error::Request(format!("--kv-bits must be 2, 4 or 8, got {}", self.bits)));
+            return Err(Error::Request(format!(
+                "--kv-bits must be 2, 4 or 8, got {}",
+                self.bits
+            )));
         }
-        if !ops::QUANT_GROUP_SIZES.contains(&self.group_size) || head_dim % self.group_size as usize != 0 {
+        if !ops::QUANT_GROUP_SIZES.contains(&self.group_size)
+            || head_dim % self.group_size as usize != 0
+        {
             return Err(Error::Request(format!(
                 "--kv-group-size must be one of {:?} and divide the head dimension {head_dim}, got {}",
                 ops::QUANT_GROUP_SIZES,
@@ -70,11 +75,18 @@ impl KvCache {
     }
     /// A cache that keeps the first `keep` and the latest positions, `max_size` in all.
     pub fn rotating(max_size: usize, keep: usize) -> KvCache {
-        KvCache { max_size: Some(max_size.max(keep + 1)), keep, ..KvCache::default() }
+        KvCache {
+            max_size: Some(max_size.max(keep + 1)),
+            keep,
+            ..KvCache::default()
+        }
     }
     /// The same cache storing its entries quantized.
     pub fn quantized(self, quant: KvQuant) -> KvCache {
-        KvCache { quant: Some(quant), ..self }
+        KvCache {
+            quant: Some(quant),
+            ..self
+        }
     }
     /// Positions processed so far (the RoPE offset of the next token).
     pub fn offset(&self) -> usize {
@@ -102,7 +114,9 @@ impl KvCache {
             let v = write_growing(std::mem::take(&mut self.values), new_v, start)?;
             self.filled = end;
             self.offset += l;
-            let filled = |parts: &[Array]| -> Result<Vec<Array>> { parts.iter().map(|a| slice_axis2(a, 0, end)).collect() };
+            let filled = |parts: &[Array]| -> Result<Vec<Array>> {
+                parts.iter().map(|a| slice_axis2(a, 0, end)).collect()
+            };
             let out = (self.load(&filled(&k)?)?, self.load(&filled(&v)?)?);
             self.keys = k;
             self.values = v;
@@ -112,7 +126,10 @@ impl KvCache {
             if old.is_empty() {
                 return Ok(new);
             }
-            old.into_iter().zip(new).map(|(o, n)| Ok(ops::concatenate(&[o, n], 2)?)).collect()
+            old.into_iter()
+                .zip(new)
+                .map(|(o, n)| Ok(ops::concatenate(&[o, n], 2)?))
+                .collect()
         };
         let mut k = append(std::mem::take(&mut self.keys), new_k)?;
         let mut v = append(std::mem::take(&mut self.values), new_v)?;
@@ -156,7 +173,11 @@ impl KvCache {
     }
     /// Bytes held.
     pub fn nbytes(&self) -> usize {
-        self.keys.iter().chain(&self.values).map(|a| a.nbytes()).sum()
+        self.keys
+            .iter()
+            .chain(&self.values)
+            .map(|a| a.nbytes())
+            .sum()
     }
 }
 
@@ -174,16 +195,30 @@ fn write_growing(bufs: Vec<Array>, new: Vec<Array>, start: usize) -> Result<Vec<
             let buf = if start + l > cap {
                 // the filled part, then zeros up to the next whole step
                 let fresh = (start + l).div_ceil(STEP) * STEP - start;
-                let zeros = ops::zeros(&[s[0] as i32, s[1] as i32, fresh as i32, s[3] as i32], n.dtype())?;
+                let zeros = ops::zeros(
+                    &[s[0] as i32, s[1] as i32, fresh as i32, s[3] as i32],
+                    n.dtype(),
+                )?;
                 match buf {
-                    Some(b) if start > 0 => ops::concatenate(&[slice_axis2(&b, 0, start)?, zeros], 2)?,
+                    Some(b) if start > 0 => {
+                        ops::concatenate(&[slice_axis2(&b, 0, start)?, zeros], 2)?
+                    }
                     _ => zeros,
                 }
             } else {
                 buf.expect("capacity implies a buffer")
             };
-            let stop: Vec<i32> = [s[0], s[1], start + l, s[3]].iter().map(|&v| v as i32).collect();
-            Ok(ops::slice_update(&buf, &n, &[0, 0, start as i32, 0], &stop, &[1, 1, 1, 1])?)
+            let stop: Vec<i32> = [s[0], s[1], start + l, s[3]]
+                .iter()
+                .map(|&v| v as i32)
+                .collect();
+            Ok(ops::slice_update(
+                &buf,
+                &n,
+                &[0, 0, start as i32, 0],
+                &stop,
+                &[1, 1, 1, 1],
+            )?)
         })
         .collect()
 }
@@ -191,7 +226,12 @@ fn write_growing(bufs: Vec<Array>, new: Vec<Array>, start: usize) -> Result<Vec<
 fn slice_axis2(a: &Array, start: usize, stop: usize) -> Result<Array> {
     let s = a.shape();
     let stop_all: Vec<i32> = [s[0], s[1], stop, s[3]].iter().map(|&v| v as i32).collect();
-    Ok(ops::slice(a, &[0, 0, start as i32, 0], &stop_all, &[1, 1, 1, 1])?)
+    Ok(ops::slice(
+        a,
+        &[0, 0, start as i32, 0],
+        &stop_all,
+        &[1, 1, 1, 1],
+    )?)
 }
 
 #[cfg(test)]
@@ -199,7 +239,9 @@ mod tests {
     use super::*;
 
     fn entries(seed: u32, l: usize) -> Array {
-        let v: Vec<f32> = (0..2 * l * 64).map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 250.0 - 2.0).collect();
+        let v: Vec<f32> = (0..2 * l * 64)
+            .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 250.0 - 2.0)
+            .collect();
         Array::from_slice(&v, &[1, 2, l as i32, 64])
     }
 
@@ -221,10 +263,22 @@ mod tests {
             let t = want_k[0].len() / 64;
             assert_eq!((cache.len(), cache.offset()), (t, t));
             assert_eq!(gk.shape(), [1, 2, t, 64]);
-            assert_eq!(cache.keys[0].shape()[2] % STEP, 0, "capacity in whole steps");
+            assert_eq!(
+                cache.keys[0].shape()[2] % STEP,
+                0,
+                "capacity in whole steps"
+            );
             assert!(cache.keys[0].shape()[2] < t + STEP);
-            assert_eq!(gk.to_vec::<f32>().unwrap(), want_k.concat(), "keys after step {step}");
-            assert_eq!(gv.to_vec::<f32>().unwrap(), want_v.concat(), "values after step {step}");
+            assert_eq!(
+                gk.to_vec::<f32>().unwrap(),
+                want_k.concat(),
+                "keys after step {step}"
+            );
+            assert_eq!(
+                gv.to_vec::<f32>().unwrap(),
+                want_v.concat(),
+                "values after step {step}"
+            );
         }
     }
 
@@ -233,8 +287,14 @@ mod tests {
     #[test]
     fn quantized_cache_round_trips_and_rotates() {
         for (bits, max) in [(8, None), (4, None), (4, Some(6))] {
-            let q = KvQuant { bits, group_size: 32 };
-            let mut plain = match max { Some(m) => KvCache::rotating(m, 2), None => KvCache::new() };
+            let q = KvQuant {
+                bits,
+                group_size: 32,
+            };
+            let mut plain = match max {
+                Some(m) => KvCache::rotating(m, 2),
+                None => KvCache::new(),
+            };
             let mut quant = plain.clone().quantized(q);
             for (step, l) in [5usize, 1, 1, 3].into_iter().enumerate() {
                 let (k, v) = (entries(step as u32, l), entries(100 + step as u32, l));
@@ -245,13 +305,23 @@ mod tests {
                 let step_size = 4.0 / ((1 << bits) - 1) as f32;
                 for (a, b) in [(&pk, &qk), (&pv, &qv)] {
                     let (a, b) = (a.to_vec::<f32>().unwrap(), b.to_vec::<f32>().unwrap());
-                    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-                    assert!(worst <= step_size + 1e-5, "{bits} bits, step {step}: error {worst}");
+                    let worst = a
+                        .iter()
+                        .zip(&b)
+                        .map(|(x, y)| (x - y).abs())
+                        .fold(0.0f32, f32::max);
+                    assert!(
+                        worst <= step_size + 1e-5,
+                        "{bits} bits, step {step}: error {worst}"
+                    );
                 }
             }
             let ratio = quant.nbytes() as f64 / plain.nbytes() as f64;
             let want = bits as f64 / 32.0 + 2.0 / 32.0;
-            assert!((ratio - want).abs() < 1e-9, "{bits} bits: {ratio} of the f32 bytes, expected {want}");
+            assert!(
+                (ratio - want).abs() < 1e-9,
+                "{bits} bits: {ratio} of the f32 bytes, expected {want}"
+            );
         }
     }
 }

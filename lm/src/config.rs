@@ -42,7 +42,10 @@ pub struct LlamaConfig {
 }
 
 fn bad(path: &str, detail: impl Into<String>) -> Error {
-    Error::Model { path: path.to_string(), detail: detail.into() }
+    Error::Model {
+        path: path.to_string(),
+        detail: detail.into(),
+    }
 }
 
 impl LlamaConfig {
@@ -55,7 +58,10 @@ impl LlamaConfig {
             .ok_or_else(|| bad(path, "general.architecture is missing"))?
             .to_string();
         if !ARCHITECTURES.contains(&arch.as_str()) {
-            return Err(bad(path, format!("unsupported architecture {arch:?} (supported: {ARCHITECTURES:?})")));
+            return Err(bad(
+                path,
+                format!("unsupported architecture {arch:?} (supported: {ARCHITECTURES:?})"),
+            ));
         }
         let int = |key: &str| -> Result<usize> {
             let full = format!("{arch}.{key}");
@@ -65,17 +71,27 @@ impl LlamaConfig {
                 .map(|v| v as usize)
                 .ok_or_else(|| bad(path, format!("{full} is missing or out of range")))
         };
-        let opt_int = |key: &str| md.get(&format!("{arch}.{key}")).and_then(|v| v.as_u64()).map(|v| v as usize);
+        let opt_int = |key: &str| {
+            md.get(&format!("{arch}.{key}"))
+                .and_then(|v| v.as_u64())
+                .map(|v| v as usize)
+        };
         let float = |key: &str| md.get(&format!("{arch}.{key}")).and_then(|v| v.as_f64());
         let dim = int("embedding_length")?;
         let n_heads = int("attention.head_count")?;
         let n_kv_heads = opt_int("attention.head_count_kv").unwrap_or(n_heads);
         if n_kv_heads == 0 || n_heads % n_kv_heads != 0 {
-            return Err(bad(path, format!("{n_heads} query heads are not a multiple of {n_kv_heads} key/value heads")));
+            return Err(bad(
+                path,
+                format!("{n_heads} query heads are not a multiple of {n_kv_heads} key/value heads"),
+            ));
         }
         let head_dim = opt_int("attention.key_length").unwrap_or(dim / n_heads);
         if head_dim == 0 || head_dim % 2 != 0 {
-            return Err(bad(path, format!("head dimension {head_dim} must be even and positive")));
+            return Err(bad(
+                path,
+                format!("head dimension {head_dim} must be even and positive"),
+            ));
         }
         let vocab_size = match opt_int("vocab_size") {
             Some(v) => v,
@@ -83,9 +99,16 @@ impl LlamaConfig {
                 .get("tokenizer.ggml.tokens")
                 .and_then(|v| v.as_array())
                 .map(|a| a.len())
-                .ok_or_else(|| bad(path, "no vocabulary size (tokenizer.ggml.tokens is missing)"))?,
+                .ok_or_else(|| {
+                    bad(
+                        path,
+                        "no vocabulary size (tokenizer.ggml.tokens is missing)",
+                    )
+                })?,
         };
-        let scaling = md.get(&format!("{arch}.rope.scaling.type")).and_then(|v| v.as_str());
+        let scaling = md
+            .get(&format!("{arch}.rope.scaling.type"))
+            .and_then(|v| v.as_str());
         let rope_scale = match scaling {
             Some("linear") => 1.0 / float("rope.scaling.factor").unwrap_or(1.0) as f32,
             Some("none") | None => 1.0,

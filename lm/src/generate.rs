@@ -22,7 +22,11 @@ pub struct GenerateOptions {
 
 impl Default for GenerateOptions {
     fn default() -> GenerateOptions {
-        GenerateOptions { max_tokens: 256, max_kv_size: None, kv_quant: None }
+        GenerateOptions {
+            max_tokens: 256,
+            max_kv_size: None,
+            kv_quant: None,
+        }
     }
 }
 
@@ -69,7 +73,10 @@ pub struct StepTimes {
 impl DevicePipeline {
     /// Starts from the token ids `[1, 1]` to feed first.
     pub fn start(first: &Array) -> Result<DevicePipeline> {
-        Ok(DevicePipeline { current: first.clone(), times: StepTimes::default() })
+        Ok(DevicePipeline {
+            current: first.clone(),
+            times: StepTimes::default(),
+        })
     }
     /// Submits the step that consumes the current token and returns that token's id (read
     /// while the step runs).
@@ -125,20 +132,31 @@ pub fn generate(
     }
     let ctx = model.config.context_length;
     if opts.max_kv_size.is_none() && prompt.len() > ctx {
-        return Err(Error::Request(format!("the prompt has {} tokens, more than the model's context of {ctx}", prompt.len())));
+        return Err(Error::Request(format!(
+            "the prompt has {} tokens, more than the model's context of {ctx}",
+            prompt.len()
+        )));
     }
     let vocab = model.config.vocab_size as u32;
     if let Some(&bad) = prompt.iter().find(|&&t| t >= vocab) {
-        return Err(Error::Request(format!("token id {bad} is outside the vocabulary of {vocab}")));
+        return Err(Error::Request(format!(
+            "token id {bad} is outside the vocabulary of {vocab}"
+        )));
     }
     mlx_arm::memory::reset_peak_memory();
     let mut cache: Vec<KvCache> = model.new_cache(opts.max_kv_size, opts.kv_quant)?;
     let eos = tokenizer.eos_ids();
     let mut history: Vec<u32> = prompt.to_vec();
-    let mut stats = GenerateStats { prompt_tokens: prompt.len(), ..Default::default() };
+    let mut stats = GenerateStats {
+        prompt_tokens: prompt.len(),
+        ..Default::default()
+    };
     let mut decoder = tokenizer.stream_decoder();
     let start = Instant::now();
-    let ids = Array::from_slice(&prompt.iter().map(|&t| t as i32).collect::<Vec<_>>(), &[1, prompt.len() as i32]);
+    let ids = Array::from_slice(
+        &prompt.iter().map(|&t| t as i32).collect::<Vec<_>>(),
+        &[1, prompt.len() as i32],
+    );
     let logits = model.forward(&ids, &mut cache, true)?;
     let mut next = sampler.sample(&last_logits(&logits)?, &history);
     let prompt_done = Instant::now();

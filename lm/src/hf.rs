@@ -18,26 +18,48 @@ use std::path::Path;
 pub const MODEL_TYPES: [&str; 3] = ["llama", "mistral", "qwen2"];
 
 fn bad(path: &Path, detail: impl Into<String>) -> Error {
-    Error::Model { path: path.display().to_string(), detail: detail.into() }
+    Error::Model {
+        path: path.display().to_string(),
+        detail: detail.into(),
+    }
 }
 
 /// The configuration of an MLX / Hugging Face `config.json`.
 pub fn config_from_json(cfg: &Value, path: &Path) -> Result<LlamaConfig> {
     let model_type = cfg["model_type"].as_str().unwrap_or("llama").to_string();
     if !MODEL_TYPES.contains(&model_type.as_str()) {
-        return Err(bad(path, format!("unsupported model_type {model_type:?} (supported: {MODEL_TYPES:?})")));
+        return Err(bad(
+            path,
+            format!("unsupported model_type {model_type:?} (supported: {MODEL_TYPES:?})"),
+        ));
     }
     let int = |k: &str| -> Result<usize> {
-        cfg[k].as_u64().filter(|&v| v > 0 && v < 1 << 24).map(|v| v as usize).ok_or_else(|| bad(path, format!("config.json: {k} is missing or out of range")))
+        cfg[k]
+            .as_u64()
+            .filter(|&v| v > 0 && v < 1 << 24)
+            .map(|v| v as usize)
+            .ok_or_else(|| bad(path, format!("config.json: {k} is missing or out of range")))
     };
     let dim = int("hidden_size")?;
     let n_heads = int("num_attention_heads")?;
-    let n_kv_heads = cfg["num_key_value_heads"].as_u64().map(|v| v as usize).unwrap_or(n_heads);
+    let n_kv_heads = cfg["num_key_value_heads"]
+        .as_u64()
+        .map(|v| v as usize)
+        .unwrap_or(n_heads);
     if n_kv_heads == 0 || n_heads % n_kv_heads != 0 {
-        return Err(bad(path, format!("{n_heads} attention heads are not a multiple of {n_kv_heads} key/value heads")));
+        return Err(bad(
+            path,
+            format!("{n_heads} attention heads are not a multiple of {n_kv_heads} key/value heads"),
+        ));
     }
-    let head_dim = cfg["head_dim"].as_u64().map(|v| v as usize).unwrap_or(dim / n_heads);
-    let rope_scale = match cfg["rope_scaling"]["type"].as_str().or(cfg["rope_scaling"]["rope_type"].as_str()) {
+    let head_dim = cfg["head_dim"]
+        .as_u64()
+        .map(|v| v as usize)
+        .unwrap_or(dim / n_heads);
+    let rope_scale = match cfg["rope_scaling"]["type"]
+        .as_str()
+        .or(cfg["rope_scaling"]["rope_type"].as_str())
+    {
         None | Some("default") => 1.0,
         Some("linear") => 1.0 / cfg["rope_scaling"]["factor"].as_f64().unwrap_or(1.0) as f32,
         Some(other) => return Err(bad(path, format!("unsupported rope_scaling {other:?}"))),
@@ -56,7 +78,10 @@ pub fn config_from_json(cfg: &Value, path: &Path) -> Result<LlamaConfig> {
         rope_scale,
         // Hugging Face weights are not permuted: half-split RoPE unless the config says otherwise
         rope_traditional: cfg["rope_traditional"].as_bool().unwrap_or(false),
-        context_length: cfg["max_position_embeddings"].as_u64().map(|v| v as usize).unwrap_or(4096),
+        context_length: cfg["max_position_embeddings"]
+            .as_u64()
+            .map(|v| v as usize)
+            .unwrap_or(4096),
         architecture: model_type,
     })
 }
@@ -99,31 +124,52 @@ pub fn load_dir(dir: &Path, progress: impl FnMut(usize, usize)) -> Result<Loaded
     let tokenizer = Tokenizer::from_tokenizer_json(&dir.join("tokenizer.json"))?;
     let chat_template = match std::fs::read_to_string(dir.join("tokenizer_config.json")) {
         Ok(text) => {
-            let tc: Value = serde_json::from_str(&text).map_err(|e| bad(dir, format!("tokenizer_config.json: {e}")))?;
+            let tc: Value = serde_json::from_str(&text)
+                .map_err(|e| bad(dir, format!("tokenizer_config.json: {e}")))?;
             let token = |k: &str| match &tc[k] {
                 Value::String(s) => s.clone(),
                 v => v["content"].as_str().unwrap_or_default().to_string(),
             };
             match tc["chat_template"].as_str() {
-                Some(src) => Some(ChatTemplate::new(src, &token("bos_token"), &token("eos_token"))?),
+                Some(src) => Some(ChatTemplate::new(
+                    src,
+                    &token("bos_token"),
+                    &token("eos_token"),
+                )?),
                 None => None,
             }
         }
         Err(_) => None,
     };
-    Ok(Loaded { model, tokenizer, chat_template, metadata: Default::default() })
+    Ok(Loaded {
+        model,
+        tokenizer,
+        chat_template,
+        metadata: Default::default(),
+    })
 }
 
 /// The model of a directory: `config.json` and every `*.safetensors` shard (no tokenizer).
 pub fn load_weights(dir: &Path, progress: impl FnMut(usize, usize)) -> Result<Llama> {
     let read = |name: &str| -> Result<String> {
         let p = dir.join(name);
-        std::fs::read_to_string(&p).map_err(|e| Error::Array(mlx_arm::Error::Io { path: p.display().to_string(), detail: e.to_string() }))
+        std::fs::read_to_string(&p).map_err(|e| {
+            Error::Array(mlx_arm::Error::Io {
+                path: p.display().to_string(),
+                detail: e.to_string(),
+            })
+        })
     };
-    let cfg: Value = serde_json::from_str(&read("config.json")?).map_err(|e| bad(dir, format!("config.json: {e}")))?;
+    let cfg: Value = serde_json::from_str(&read("config.json")?)
+        .map_err(|e| bad(dir, format!("config.json: {e}")))?;
     let config = config_from_json(&cfg, dir)?;
     let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| Error::Array(mlx_arm::Error::Io { path: dir.display().to_string(), detail: e.to_string() }))?
+        .map_err(|e| {
+            Error::Array(mlx_arm::Error::Io {
+                path: dir.display().to_string(),
+                detail: e.to_string(),
+            })
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
         .collect();
@@ -134,7 +180,10 @@ pub fn load_weights(dir: &Path, progress: impl FnMut(usize, usize)) -> Result<Ll
     let mut arrays = Vec::new();
     for f in &files {
         let (a, _) = mlx_arm::io::load_safetensors(f)?;
-        arrays.extend(a.into_iter().filter_map(|(n, a)| gguf_name(&n).map(|g| (g, a))));
+        arrays.extend(
+            a.into_iter()
+                .filter_map(|(n, a)| gguf_name(&n).map(|g| (g, a))),
+        );
     }
     let mut tensors = Tensors::new(arrays, &dir.display().to_string(), Dtype::Float32);
     let total = config.n_layers;

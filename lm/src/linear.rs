@@ -43,7 +43,11 @@ pub struct Tensors {
 impl Tensors {
     /// Wraps the tensors of the file at `path`.
     pub fn new(arrays: Vec<(String, Array)>, path: &str, dtype: Dtype) -> Tensors {
-        Tensors { map: arrays.into_iter().collect(), path: path.to_string(), dtype }
+        Tensors {
+            map: arrays.into_iter().collect(),
+            path: path.to_string(),
+            dtype,
+        }
     }
     /// True when a tensor of that name exists.
     pub fn has(&self, name: &str) -> bool {
@@ -51,7 +55,10 @@ impl Tensors {
     }
     /// Removes and returns a tensor, or says which is missing.
     pub fn take(&mut self, name: &str) -> Result<Array> {
-        self.map.remove(name).ok_or_else(|| Error::Model { path: self.path.clone(), detail: format!("tensor {name:?} is missing") })
+        self.map.remove(name).ok_or_else(|| Error::Model {
+            path: self.path.clone(),
+            detail: format!("tensor {name:?} is missing"),
+        })
     }
     /// A float tensor in the compute dtype with the expected shape.
     pub fn float(&mut self, name: &str, shape: &[usize]) -> Result<Array> {
@@ -62,7 +69,10 @@ impl Tensors {
         let a = self.take(name)?;
         self.check_shape(name, &a, shape)?;
         if !a.dtype().is_float() {
-            return Err(self.bad(format!("tensor {name:?} has dtype {}, not a float", a.dtype())));
+            return Err(self.bad(format!(
+                "tensor {name:?} has dtype {}, not a float",
+                a.dtype()
+            )));
         }
         let a = ops::astype_device(&a, self.dtype, Device::cpu())?;
         a.eval()?;
@@ -70,12 +80,18 @@ impl Tensors {
     }
     fn check_shape(&self, name: &str, a: &Array, shape: &[usize]) -> Result<()> {
         if a.shape() != shape {
-            return Err(self.bad(format!("tensor {name:?} has shape {:?}, expected {shape:?}", a.shape())));
+            return Err(self.bad(format!(
+                "tensor {name:?} has shape {:?}, expected {shape:?}",
+                a.shape()
+            )));
         }
         Ok(())
     }
     fn bad(&self, detail: String) -> Error {
-        Error::Model { path: self.path.clone(), detail }
+        Error::Model {
+            path: self.path.clone(),
+            detail,
+        }
     }
     /// The linear layer `{prefix}.weight` (+ `{prefix}.bias`) mapping `inp` features to `out`:
     /// quantized when `{prefix}.scales` exists (GGUF Q4_0/Q4_1/Q8_0 load that way), else dense.
@@ -85,7 +101,10 @@ impl Tensors {
     /// Linear maps of one input (`(prefix, out)` each) stacked into one product (see
     /// [`Stacked`]); the parts are joined in host memory, then moved to the device once.
     pub fn stacked(&mut self, parts: &[(&str, usize)], inp: usize) -> Result<Stacked> {
-        let parts = parts.iter().map(|&(p, out)| self.host_linear(p, out, inp)).collect::<Result<Vec<_>>>()?;
+        let parts = parts
+            .iter()
+            .map(|&(p, out)| self.host_linear(p, out, inp))
+            .collect::<Result<Vec<_>>>()?;
         Stacked::new(parts)
     }
     /// [`Tensors::linear`] with every array converted in host memory and not moved.
@@ -97,14 +116,20 @@ impl Tensors {
         };
         let wname = format!("{prefix}.weight");
         if !self.has(&format!("{prefix}.scales")) {
-            return Ok(Linear::Dense { weight: self.host_float(&wname, &[out, inp])?, bias });
+            return Ok(Linear::Dense {
+                weight: self.host_float(&wname, &[out, inp])?,
+                bias,
+            });
         }
         let w = self.take(&wname)?;
         let scales = self.take(&format!("{prefix}.scales"))?;
         let biases = self.take(&format!("{prefix}.biases"))?;
         let groups = *scales.shape().last().unwrap_or(&0);
         if w.ndim() != 2 || w.shape()[0] != out || groups == 0 || inp % groups != 0 {
-            return Err(self.bad(format!("quantized tensor {wname:?} has shape {:?}, expected {out} rows of {inp} values", w.shape())));
+            return Err(self.bad(format!(
+                "quantized tensor {wname:?} has shape {:?}, expected {out} rows of {inp} values",
+                w.shape()
+            )));
         }
         let group_size = (inp / groups) as i32;
         let bits = (w.shape()[1] * 32 / inp) as i32;
@@ -116,9 +141,20 @@ impl Tensors {
             Ok(a)
         };
         let (scales, biases) = (f32_host(&scales)?, f32_host(&biases)?);
-        let l = Linear::Quantized { w, scales, biases, group_size, bits, bias };
+        let l = Linear::Quantized {
+            w,
+            scales,
+            biases,
+            group_size,
+            bits,
+            bias,
+        };
         // validates group size, bits and shapes once, at load (the graph is never run)
-        l.forward(&ops::zeros_device(&[1, inp as i32], Dtype::Float32, Device::cpu())?)?;
+        l.forward(&ops::zeros_device(
+            &[1, inp as i32],
+            Dtype::Float32,
+            Device::cpu(),
+        )?)?;
         Ok(l)
     }
 }
@@ -134,9 +170,17 @@ impl Linear {
     pub fn forward(&self, x: &Array) -> Result<Array> {
         let (y, bias) = match self {
             Linear::Dense { weight, bias } => (ops::matmul(x, weight.t()?)?, bias),
-            Linear::Quantized { w, scales, biases, group_size, bits, bias } => {
-                (ops::quantized_matmul(x, w, scales, biases, true, *group_size, *bits)?, bias)
-            }
+            Linear::Quantized {
+                w,
+                scales,
+                biases,
+                group_size,
+                bits,
+                bias,
+            } => (
+                ops::quantized_matmul(x, w, scales, biases, true, *group_size, *bits)?,
+                bias,
+            ),
         };
         Ok(match bias {
             Some(b) => ops::add(y, b)?,
@@ -147,8 +191,19 @@ impl Linear {
     pub fn rows(&self, ids: &Array) -> Result<Array> {
         Ok(match self {
             Linear::Dense { weight, .. } => ops::take(weight, ids, Some(0))?,
-            Linear::Quantized { w, scales, biases, group_size, bits, .. } => {
-                let (w, s, b) = (ops::take(w, ids, Some(0))?, ops::take(scales, ids, Some(0))?, ops::take(biases, ids, Some(0))?);
+            Linear::Quantized {
+                w,
+                scales,
+                biases,
+                group_size,
+                bits,
+                ..
+            } => {
+                let (w, s, b) = (
+                    ops::take(w, ids, Some(0))?,
+                    ops::take(scales, ids, Some(0))?,
+                    ops::take(biases, ids, Some(0))?,
+                );
                 ops::dequantize(w, s, b, *group_size, *bits)?
             }
         })
@@ -157,8 +212,18 @@ impl Linear {
     pub fn resident(self) -> mlx_arm::Result<Linear> {
         let bias = |b: Option<Array>| b.map(resident).transpose();
         Ok(match self {
-            Linear::Dense { weight, bias: b } => Linear::Dense { weight: resident(weight)?, bias: bias(b)? },
-            Linear::Quantized { w, scales, biases, group_size, bits, bias: b } => Linear::Quantized {
+            Linear::Dense { weight, bias: b } => Linear::Dense {
+                weight: resident(weight)?,
+                bias: bias(b)?,
+            },
+            Linear::Quantized {
+                w,
+                scales,
+                biases,
+                group_size,
+                bits,
+                bias: b,
+            } => Linear::Quantized {
                 w: resident(w)?,
                 scales: resident(scales)?,
                 biases: resident(biases)?,
@@ -190,7 +255,9 @@ impl Linear {
     pub fn nbytes(&self) -> usize {
         match self {
             Linear::Dense { weight, .. } => weight.nbytes(),
-            Linear::Quantized { w, scales, biases, .. } => w.nbytes() + scales.nbytes() + biases.nbytes(),
+            Linear::Quantized {
+                w, scales, biases, ..
+            } => w.nbytes() + scales.nbytes() + biases.nbytes(),
         }
     }
 }
@@ -217,17 +284,41 @@ impl Stacked {
     /// they are, normally host memory), and moves the result to the default device.
     pub fn new(parts: Vec<Linear>) -> Result<Stacked> {
         let same = parts.windows(2).all(|w| match (&w[0], &w[1]) {
-            (Linear::Dense { weight: a, bias: ba }, Linear::Dense { weight: b, bias: bb }) => {
-                a.dtype() == b.dtype() && ba.is_some() == bb.is_some()
-            }
             (
-                Linear::Quantized { scales: sa, group_size: ga, bits: ka, bias: ba, .. },
-                Linear::Quantized { scales: sb, group_size: gb, bits: kb, bias: bb, .. },
+                Linear::Dense {
+                    weight: a,
+                    bias: ba,
+                },
+                Linear::Dense {
+                    weight: b,
+                    bias: bb,
+                },
+            ) => a.dtype() == b.dtype() && ba.is_some() == bb.is_some(),
+            (
+                Linear::Quantized {
+                    scales: sa,
+                    group_size: ga,
+                    bits: ka,
+                    bias: ba,
+                    ..
+                },
+                Linear::Quantized {
+                    scales: sb,
+                    group_size: gb,
+                    bits: kb,
+                    bias: bb,
+                    ..
+                },
             ) => ga == gb && ka == kb && sa.dtype() == sb.dtype() && ba.is_some() == bb.is_some(),
             _ => false,
         });
         if !same || parts.len() < 2 {
-            return Ok(Stacked::Separate(parts.into_iter().map(Linear::resident).collect::<mlx_arm::Result<_>>()?));
+            return Ok(Stacked::Separate(
+                parts
+                    .into_iter()
+                    .map(Linear::resident)
+                    .collect::<mlx_arm::Result<_>>()?,
+            ));
         }
         let sizes: Vec<usize> = parts.iter().map(|l| l.out_features()).collect();
         let cat = |f: &dyn Fn(&Linear) -> Option<Array>| -> Result<Option<Array>> {
@@ -239,11 +330,20 @@ impl Stacked {
         };
         let bias = cat(&|l| l.bias().cloned())?;
         let linear = match &parts[0] {
-            Linear::Dense { .. } => Linear::Dense { weight: cat(&|l| Some(l.weight().clone()))?.expect("all dense"), bias },
-            Linear::Quantized { group_size, bits, .. } => {
-                let part = |i: usize| move |l: &Linear| match l {
-                    Linear::Quantized { w, scales, biases, .. } => Some([w, scales, biases][i].clone()),
-                    Linear::Dense { .. } => None,
+            Linear::Dense { .. } => Linear::Dense {
+                weight: cat(&|l| Some(l.weight().clone()))?.expect("all dense"),
+                bias,
+            },
+            Linear::Quantized {
+                group_size, bits, ..
+            } => {
+                let part = |i: usize| {
+                    move |l: &Linear| match l {
+                        Linear::Quantized {
+                            w, scales, biases, ..
+                        } => Some([w, scales, biases][i].clone()),
+                        Linear::Dense { .. } => None,
+                    }
                 };
                 Linear::Quantized {
                     w: cat(&part(0))?.expect("all quantized"),
@@ -270,7 +370,10 @@ impl Stacked {
             Stacked::Separate(parts) => parts.iter().map(|l| l.forward(x)).collect(),
             Stacked::One { linear, sizes } => {
                 let y = linear.forward(x)?;
-                let lead: Vec<i32> = y.shape()[..y.ndim() - 1].iter().map(|&d| d as i32).collect();
+                let lead: Vec<i32> = y.shape()[..y.ndim() - 1]
+                    .iter()
+                    .map(|&d| d as i32)
+                    .collect();
                 let mut start = 0i32;
                 sizes
                     .iter()

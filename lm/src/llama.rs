@@ -36,7 +36,11 @@ pub struct Llama {
 
 impl Llama {
     /// Builds the model from a file's tensors (GGUF names), calling `progress` after each block.
-    pub fn from_tensors(config: LlamaConfig, t: &mut Tensors, mut progress: impl FnMut(usize)) -> Result<Llama> {
+    pub fn from_tensors(
+        config: LlamaConfig,
+        t: &mut Tensors,
+        mut progress: impl FnMut(usize),
+    ) -> Result<Llama> {
         let c = &config;
         let (d, hd) = (c.dim, c.head_dim);
         let embed = t.linear("token_embd", c.vocab_size, d)?;
@@ -45,22 +49,46 @@ impl Llama {
             let p = |n: &str| format!("blk.{i}.{n}");
             blocks.push(Block {
                 attn_norm: t.float(&p("attn_norm.weight"), &[d])?,
-                qkv: t.stacked(&[(&p("attn_q"), c.n_heads * hd), (&p("attn_k"), c.n_kv_heads * hd), (&p("attn_v"), c.n_kv_heads * hd)], d)?,
+                qkv: t.stacked(
+                    &[
+                        (&p("attn_q"), c.n_heads * hd),
+                        (&p("attn_k"), c.n_kv_heads * hd),
+                        (&p("attn_v"), c.n_kv_heads * hd),
+                    ],
+                    d,
+                )?,
                 wo: t.linear(&p("attn_output"), d, c.n_heads * hd)?,
                 ffn_norm: t.float(&p("ffn_norm.weight"), &[d])?,
-                gate_up: t.stacked(&[(&p("ffn_gate"), c.hidden_dim), (&p("ffn_up"), c.hidden_dim)], d)?,
+                gate_up: t.stacked(
+                    &[(&p("ffn_gate"), c.hidden_dim), (&p("ffn_up"), c.hidden_dim)],
+                    d,
+                )?,
                 down: t.linear(&p("ffn_down"), d, c.hidden_dim)?,
             });
             progress(i + 1);
         }
         let norm = t.float("output_norm.weight", &[d])?;
-        let output = if t.has("output.weight") { Some(t.linear("output", c.vocab_size, d)?) } else { None };
-        Ok(Llama { config, embed, blocks, norm, output })
+        let output = if t.has("output.weight") {
+            Some(t.linear("output", c.vocab_size, d)?)
+        } else {
+            None
+        };
+        Ok(Llama {
+            config,
+            embed,
+            blocks,
+            norm,
+            output,
+        })
     }
 
     /// Fresh caches, one per block (`max_kv_size` makes them rotating, keeping 4 sink positions
     /// as mlx-lm does; `quant` stores entries quantized).
-    pub fn new_cache(&self, max_kv_size: Option<usize>, quant: Option<KvQuant>) -> Result<Vec<KvCache>> {
+    pub fn new_cache(
+        &self,
+        max_kv_size: Option<usize>,
+        quant: Option<KvQuant>,
+    ) -> Result<Vec<KvCache>> {
         if let Some(q) = quant {
             q.check(self.config.head_dim)?;
         }
@@ -90,7 +118,9 @@ impl Llama {
                     + b.ffn_norm.nbytes()
             })
             .sum();
-        b + self.embed.nbytes() + self.norm.nbytes() + self.output.as_ref().map_or(0, |o| o.nbytes())
+        b + self.embed.nbytes()
+            + self.norm.nbytes()
+            + self.output.as_ref().map_or(0, |o| o.nbytes())
     }
 
     /// Logits `[B, L, vocab]` for token ids `[B, L]` following the cached positions (lazy: call
@@ -107,7 +137,15 @@ impl Llama {
             };
             let off = kv.offset() as i32;
             let rope = |a: &Array| {
-                fast::rope(a, c.rope_dims as i32, c.rope_traditional, Some(c.rope_base), c.rope_scale, off, None)
+                fast::rope(
+                    a,
+                    c.rope_dims as i32,
+                    c.rope_traditional,
+                    Some(c.rope_base),
+                    c.rope_scale,
+                    off,
+                    None,
+                )
             };
             let (q, k, v) = match blk.qkv.joint(&x)? {
                 // one rope over the query and key heads of the stacked product (a view when
@@ -117,14 +155,28 @@ impl Llama {
                     let all = heads(y, c.n_heads + 2 * c.n_kv_heads)?;
                     let span = |a: &Array, h0: i32, h1: i32| -> Result<Array> {
                         let s = a.shape();
-                        Ok(ops::slice(a, &[0, h0, 0, 0], &[s[0] as i32, h1, s[2] as i32, s[3] as i32], &[1, 1, 1, 1])?)
+                        Ok(ops::slice(
+                            a,
+                            &[0, h0, 0, 0],
+                            &[s[0] as i32, h1, s[2] as i32, s[3] as i32],
+                            &[1, 1, 1, 1],
+                        )?)
                     };
                     let qk = rope(&span(&all, 0, hq + hk)?)?;
-                    (span(&qk, 0, hq)?, span(&qk, hq, hq + hk)?, span(&all, hq + hk, hq + 2 * hk)?)
+                    (
+                        span(&qk, 0, hq)?,
+                        span(&qk, hq, hq + hk)?,
+                        span(&all, hq + hk, hq + 2 * hk)?,
+                    )
                 }
                 None => {
-                    let [q, k, v]: [Array; 3] = blk.qkv.forward(&x)?.try_into().expect("three projections");
-                    let (q, k, v) = (heads(q, c.n_heads)?, heads(k, c.n_kv_heads)?, heads(v, c.n_kv_heads)?);
+                    let [q, k, v]: [Array; 3] =
+                        blk.qkv.forward(&x)?.try_into().expect("three projections");
+                    let (q, k, v) = (
+                        heads(q, c.n_heads)?,
+                        heads(k, c.n_kv_heads)?,
+                        heads(v, c.n_kv_heads)?,
+                    );
                     (rope(&q)?, rope(&k)?, v)
                 }
             };
@@ -132,10 +184,17 @@ impl Llama {
             let mask = if l > 1 { Some(SdpaMask::Causal) } else { None };
             let scale = 1.0 / (c.head_dim as f32).sqrt();
             let o = fast::scaled_dot_product_attention(&q, &k, &v, scale, mask)?;
-            let o = ops::reshape(ops::swapaxes(o, 1, 2)?, &[b, l, (c.n_heads * c.head_dim) as i32])?;
+            let o = ops::reshape(
+                ops::swapaxes(o, 1, 2)?,
+                &[b, l, (c.n_heads * c.head_dim) as i32],
+            )?;
             h = ops::add(&h, blk.wo.forward(&o)?)?;
             let x = fast::rms_norm(&h, Some(&blk.ffn_norm), c.norm_eps)?;
-            let [g, up]: [Array; 2] = blk.gate_up.forward(&x)?.try_into().expect("two projections");
+            let [g, up]: [Array; 2] = blk
+                .gate_up
+                .forward(&x)?
+                .try_into()
+                .expect("two projections");
             let m = ops::silu_mul(&g, up)?;
             h = ops::add(&h, blk.down.forward(&m)?)?;
         }

@@ -23,7 +23,11 @@ pub struct Loaded {
 }
 
 fn strings(md: &BTreeMap<String, GgufValue>, key: &str) -> Option<Vec<String>> {
-    md.get(key)?.as_array()?.iter().map(|v| v.as_str().map(str::to_string)).collect()
+    md.get(key)?
+        .as_array()?
+        .iter()
+        .map(|v| v.as_str().map(str::to_string))
+        .collect()
 }
 
 fn id(md: &BTreeMap<String, GgufValue>, key: &str) -> Option<u32> {
@@ -32,22 +36,44 @@ fn id(md: &BTreeMap<String, GgufValue>, key: &str) -> Option<u32> {
 
 /// The tokenizer vocabulary of GGUF metadata (`tokenizer.ggml.*`).
 pub fn vocab_from_metadata(md: &BTreeMap<String, GgufValue>, path: &str) -> Result<GgufVocab> {
-    let bad = |d: &str| Error::Model { path: path.to_string(), detail: d.to_string() };
-    let model = md.get("tokenizer.ggml.model").and_then(|v| v.as_str()).ok_or_else(|| bad("tokenizer.ggml.model is missing"))?;
-    let tokens = strings(md, "tokenizer.ggml.tokens").ok_or_else(|| bad("tokenizer.ggml.tokens is missing or not a list of strings"))?;
+    let bad = |d: &str| Error::Model {
+        path: path.to_string(),
+        detail: d.to_string(),
+    };
+    let model = md
+        .get("tokenizer.ggml.model")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| bad("tokenizer.ggml.model is missing"))?;
+    let tokens = strings(md, "tokenizer.ggml.tokens")
+        .ok_or_else(|| bad("tokenizer.ggml.tokens is missing or not a list of strings"))?;
     let mut v = GgufVocab::new(model, tokens);
-    v.pre = md.get("tokenizer.ggml.pre").and_then(|x| x.as_str()).map(str::to_string);
-    v.scores = md.get("tokenizer.ggml.scores").and_then(|x| x.as_array()).map(|a| a.iter().map(|s| s.as_f64().unwrap_or(0.0) as f32).collect());
-    v.token_types = md.get("tokenizer.ggml.token_type").and_then(|x| x.as_array()).map(|a| a.iter().map(|t| t.as_i64().unwrap_or(1) as i32).collect());
+    v.pre = md
+        .get("tokenizer.ggml.pre")
+        .and_then(|x| x.as_str())
+        .map(str::to_string);
+    v.scores = md
+        .get("tokenizer.ggml.scores")
+        .and_then(|x| x.as_array())
+        .map(|a| a.iter().map(|s| s.as_f64().unwrap_or(0.0) as f32).collect());
+    v.token_types = md
+        .get("tokenizer.ggml.token_type")
+        .and_then(|x| x.as_array())
+        .map(|a| a.iter().map(|t| t.as_i64().unwrap_or(1) as i32).collect());
     v.merges = strings(md, "tokenizer.ggml.merges").unwrap_or_default();
     v.bos = id(md, "tokenizer.ggml.bos_token_id");
     v.eos = id(md, "tokenizer.ggml.eos_token_id");
     v.unk = id(md, "tokenizer.ggml.unknown_token_id");
     v.pad = id(md, "tokenizer.ggml.padding_token_id");
-    if let Some(b) = md.get("tokenizer.ggml.add_bos_token").and_then(|x| x.as_bool()) {
+    if let Some(b) = md
+        .get("tokenizer.ggml.add_bos_token")
+        .and_then(|x| x.as_bool())
+    {
         v.add_bos = b;
     }
-    if let Some(b) = md.get("tokenizer.ggml.add_space_prefix").and_then(|x| x.as_bool()) {
+    if let Some(b) = md
+        .get("tokenizer.ggml.add_space_prefix")
+        .and_then(|x| x.as_bool())
+    {
         v.add_space_prefix = b;
     }
     Ok(v)
@@ -83,14 +109,29 @@ pub fn load_gguf(path: &Path, progress: impl FnMut(usize, usize)) -> Result<Load
     let config = LlamaConfig::from_gguf(&metadata, &p)?;
     let vocab = vocab_from_metadata(&metadata, &p)?;
     let tokenizer = Tokenizer::from_gguf_vocab(&vocab)?;
-    let token = |id: Option<u32>| id.and_then(|i| tokenizer.id_to_token(i)).unwrap_or_default();
-    let chat_template = match metadata.get("tokenizer.chat_template").and_then(|v| v.as_str()) {
-        Some(src) => Some(ChatTemplate::new(src, &token(vocab.bos), &token(vocab.eos))?),
+    let token = |id: Option<u32>| {
+        id.and_then(|i| tokenizer.id_to_token(i))
+            .unwrap_or_default()
+    };
+    let chat_template = match metadata
+        .get("tokenizer.chat_template")
+        .and_then(|v| v.as_str())
+    {
+        Some(src) => Some(ChatTemplate::new(
+            src,
+            &token(vocab.bos),
+            &token(vocab.eos),
+        )?),
         None => None,
     };
     let mut tensors = Tensors::new(arrays, &p, Dtype::Float32);
     let total = config.n_layers;
     let mut progress = progress;
     let model = Llama::from_tensors(config, &mut tensors, |done| progress(done, total))?;
-    Ok(Loaded { model, tokenizer, chat_template, metadata })
+    Ok(Loaded {
+        model,
+        tokenizer,
+        chat_template,
+        metadata,
+    })
 }

@@ -23,7 +23,15 @@ pub struct SamplerConfig {
 
 impl Default for SamplerConfig {
     fn default() -> Self {
-        SamplerConfig { temperature: 0.0, top_p: 1.0, top_k: 0, min_p: 0.0, repetition_penalty: 1.0, repetition_context: 20, seed: 0 }
+        SamplerConfig {
+            temperature: 0.0,
+            top_p: 1.0,
+            top_k: 0,
+            min_p: 0.0,
+            repetition_penalty: 1.0,
+            repetition_context: 20,
+            seed: 0,
+        }
     }
 }
 
@@ -65,7 +73,11 @@ impl Sampler {
             let start = history.len().saturating_sub(c.repetition_context);
             for &t in &history[start..] {
                 if let Some(v) = l.get_mut(t as usize) {
-                    *v = if *v < 0.0 { *v * c.repetition_penalty } else { *v / c.repetition_penalty };
+                    *v = if *v < 0.0 {
+                        *v * c.repetition_penalty
+                    } else {
+                        *v / c.repetition_penalty
+                    };
                 }
             }
         }
@@ -73,7 +85,11 @@ impl Sampler {
             return argmax(&l);
         }
         let max = l.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-        let mut p: Vec<(u32, f64)> = l.iter().enumerate().map(|(i, &v)| (i as u32, (((v - max) / c.temperature) as f64).exp())).collect();
+        let mut p: Vec<(u32, f64)> = l
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as u32, (((v - max) / c.temperature) as f64).exp()))
+            .collect();
         p.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         let total: f64 = p.iter().map(|x| x.1).sum();
         let mut keep = p.len();
@@ -127,21 +143,44 @@ mod tests {
         let mut s = Sampler::new(SamplerConfig::default());
         assert_eq!(s.sample(&logits, &[]), 1);
         // the penalty makes token 1 lose to token 3
-        let mut s = Sampler::new(SamplerConfig { repetition_penalty: 1.5, ..Default::default() });
+        let mut s = Sampler::new(SamplerConfig {
+            repetition_penalty: 1.5,
+            ..Default::default()
+        });
         assert_eq!(s.sample(&logits, &[1]), 3);
         // top-k 1 and min-p near 1 are greedy whatever the temperature
-        for cfg in [SamplerConfig { temperature: 5.0, top_k: 1, ..Default::default() }, SamplerConfig { temperature: 5.0, min_p: 0.999, ..Default::default() }] {
+        for cfg in [
+            SamplerConfig {
+                temperature: 5.0,
+                top_k: 1,
+                ..Default::default()
+            },
+            SamplerConfig {
+                temperature: 5.0,
+                min_p: 0.999,
+                ..Default::default()
+            },
+        ] {
             let mut s = Sampler::new(cfg);
             assert!((0..50).all(|_| s.sample(&logits, &[]) == 1));
         }
         // top-p 0.5 keeps only the tokens needed to reach half the mass: 1 and 3
-        let mut s = Sampler::new(SamplerConfig { temperature: 1.0, top_p: 0.5, seed: 3, ..Default::default() });
+        let mut s = Sampler::new(SamplerConfig {
+            temperature: 1.0,
+            top_p: 0.5,
+            seed: 3,
+            ..Default::default()
+        });
         let picks: Vec<u32> = (0..200).map(|_| s.sample(&logits, &[])).collect();
         assert!(picks.iter().all(|&t| t == 1 || t == 3));
         assert!(picks.contains(&1) && picks.contains(&3));
         // same seed, same stream
         let run = |seed| {
-            let mut s = Sampler::new(SamplerConfig { temperature: 1.0, seed, ..Default::default() });
+            let mut s = Sampler::new(SamplerConfig {
+                temperature: 1.0,
+                seed,
+                ..Default::default()
+            });
             (0..20).map(|_| s.sample(&logits, &[])).collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));

@@ -32,12 +32,21 @@ fn load(name: &str) -> Llama {
 }
 
 fn ids(v: &[u32]) -> Array {
-    Array::from_slice(&v.iter().map(|&t| t as i32).collect::<Vec<_>>(), &[1, v.len() as i32])
+    Array::from_slice(
+        &v.iter().map(|&t| t as i32).collect::<Vec<_>>(),
+        &[1, v.len() as i32],
+    )
 }
 
 fn last_row(logits: &Array) -> Vec<f32> {
     let s = logits.shape().to_vec();
-    let row = ops::slice(logits, &[0, s[1] as i32 - 1, 0], &[1, s[1] as i32, s[2] as i32], &[1, 1, 1]).unwrap();
+    let row = ops::slice(
+        logits,
+        &[0, s[1] as i32 - 1, 0],
+        &[1, s[1] as i32, s[2] as i32],
+        &[1, 1, 1],
+    )
+    .unwrap();
     row.to_vec::<f32>().unwrap()
 }
 
@@ -45,11 +54,26 @@ fn last_row(logits: &Array) -> Vec<f32> {
 fn logits_and_greedy_ids_match_mlx() {
     let text = std::fs::read_to_string(format!("{FIXTURES}/tiny_expected.json")).unwrap();
     let want: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let prompt: Vec<u32> = want["prompt"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    let prompt: Vec<u32> = want["prompt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect();
     for name in ["q4_0", "q4_1", "q8_0", "f16"] {
         let model = load(name);
-        let exp_logits: Vec<f64> = want[name]["last_logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        let exp_ids: Vec<u32> = want[name]["greedy"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let exp_logits: Vec<f64> = want[name]["last_logits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let exp_ids: Vec<u32> = want[name]["greedy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
         for device in devices() {
             with_default_device(device, || {
                 let mut cache = model.new_cache(None, None).unwrap();
@@ -57,13 +81,18 @@ fn logits_and_greedy_ids_match_mlx() {
                 assert_eq!(logits.shape(), [1, prompt.len(), 96]);
                 let got = last_row(&logits);
                 for (i, (g, w)) in got.iter().zip(&exp_logits).enumerate() {
-                    assert!((*g as f64 - w).abs() <= 2e-3 * w.abs().max(1.0), "{name} on {device:?}: logit {i}: {g} vs MLX {w}");
+                    assert!(
+                        (*g as f64 - w).abs() <= 2e-3 * w.abs().max(1.0),
+                        "{name} on {device:?}: logit {i}: {g} vs MLX {w}"
+                    );
                 }
                 let mut out = Vec::new();
                 let mut tok = argmax(&got);
                 for _ in 0..exp_ids.len() {
                     out.push(tok);
-                    tok = argmax(&last_row(&model.forward(&ids(&[tok]), &mut cache, true).unwrap()));
+                    tok = argmax(&last_row(
+                        &model.forward(&ids(&[tok]), &mut cache, true).unwrap(),
+                    ));
                 }
                 assert_eq!(out, exp_ids, "{name} on {device:?}: greedy ids");
                 // the same prompt fed one token at a time through the cache
@@ -73,7 +102,10 @@ fn logits_and_greedy_ids_match_mlx() {
                     last = last_row(&model.forward(&ids(&[t]), &mut cache, true).unwrap());
                 }
                 for (g, w) in last.iter().zip(&got) {
-                    assert!((g - w).abs() <= 1e-3 * w.abs().max(1.0), "{name} on {device:?}: step-by-step {g} vs prefill {w}");
+                    assert!(
+                        (g - w).abs() <= 1e-3 * w.abs().max(1.0),
+                        "{name} on {device:?}: step-by-step {g} vs prefill {w}"
+                    );
                 }
             });
         }
@@ -86,15 +118,27 @@ fn hostile_model_files_are_errors() {
     let (arrays, md) = mlx_arm::io::load_gguf(&path).unwrap();
     // unsupported architecture
     let mut bad = md.clone();
-    bad.insert("general.architecture".into(), mlx_arm::io::GgufValue::String("mamba".into()));
-    assert!(LlamaConfig::from_gguf(&bad, &path).unwrap_err().to_string().contains("unsupported architecture"));
+    bad.insert(
+        "general.architecture".into(),
+        mlx_arm::io::GgufValue::String("mamba".into()),
+    );
+    assert!(LlamaConfig::from_gguf(&bad, &path)
+        .unwrap_err()
+        .to_string()
+        .contains("unsupported architecture"));
     // heads that do not divide
     let mut bad = md.clone();
-    bad.insert("llama.attention.head_count_kv".into(), mlx_arm::io::GgufValue::U32(3));
+    bad.insert(
+        "llama.attention.head_count_kv".into(),
+        mlx_arm::io::GgufValue::U32(3),
+    );
     assert!(LlamaConfig::from_gguf(&bad, &path).is_err());
     // a missing tensor
     let config = LlamaConfig::from_gguf(&md, &path).unwrap();
-    let arrays: Vec<_> = arrays.into_iter().filter(|(n, _)| n != "blk.1.ffn_up.weight").collect();
+    let arrays: Vec<_> = arrays
+        .into_iter()
+        .filter(|(n, _)| n != "blk.1.ffn_up.weight")
+        .collect();
     let mut t = Tensors::new(arrays, &path, Dtype::Float32);
     let e = Llama::from_tensors(config, &mut t, |_| {}).unwrap_err();
     assert!(e.to_string().contains("blk.1.ffn_up.weight"), "{e}");
@@ -133,16 +177,34 @@ fn mlx_safetensors_directory_gives_the_same_logits() {
     // shards, a config.json with a quantization block) must give MLX's logits again.
     let text = std::fs::read_to_string(format!("{FIXTURES}/tiny_expected.json")).unwrap();
     let want: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let prompt: Vec<u32> = want["prompt"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
-    let exp: Vec<f64> = want["q4_0"]["last_logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let prompt: Vec<u32> = want["prompt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect();
+    let exp: Vec<f64> = want["q4_0"]["last_logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
     let (arrays, _) = mlx_arm::io::load_gguf(format!("{FIXTURES}/tiny_q4_0.gguf")).unwrap();
     let dir = std::env::temp_dir().join(format!("mlx-arm-hf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let named: Vec<(String, Array)> = arrays.iter().map(|(n, a)| (hf_name(n), a.clone())).collect();
+    let named: Vec<(String, Array)> = arrays
+        .iter()
+        .map(|(n, a)| (hf_name(n), a.clone()))
+        .collect();
     let (a, b) = named.split_at(named.len() / 2);
     for (i, part) in [a, b].iter().enumerate() {
         let refs: Vec<(&str, &Array)> = part.iter().map(|(n, a)| (n.as_str(), a)).collect();
-        mlx_arm::io::save_safetensors(dir.join(format!("model-0000{}-of-00002.safetensors", i + 1)), &refs, None).unwrap();
+        mlx_arm::io::save_safetensors(
+            dir.join(format!("model-0000{}-of-00002.safetensors", i + 1)),
+            &refs,
+            None,
+        )
+        .unwrap();
     }
     let config = serde_json::json!({
         "model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -157,7 +219,10 @@ fn mlx_safetensors_directory_gives_the_same_logits() {
             let mut cache = model.new_cache(None, None).unwrap();
             let got = last_row(&model.forward(&ids(&prompt), &mut cache, true).unwrap());
             for (i, (g, w)) in got.iter().zip(&exp).enumerate() {
-                assert!((*g as f64 - w).abs() <= 2e-3 * w.abs().max(1.0), "MLX layout on {device:?}: logit {i}: {g} vs MLX {w}");
+                assert!(
+                    (*g as f64 - w).abs() <= 2e-3 * w.abs().max(1.0),
+                    "MLX layout on {device:?}: logit {i}: {g} vs MLX {w}"
+                );
             }
         });
     }
@@ -183,14 +248,28 @@ fn models_written_by_our_gguf_writer_load_and_agree() {
         let config = LlamaConfig::from_gguf(&md, "written").unwrap();
         let mut t = Tensors::new(arrays, "written", Dtype::Float32);
         let model = Llama::from_tensors(config, &mut t, |_| {}).unwrap();
-        with_default_device(Device::cpu(), || last_row(&model.forward(&ids(&prompt), &mut model.new_cache(None, None).unwrap(), true).unwrap()))
+        with_default_device(Device::cpu(), || {
+            last_row(
+                &model
+                    .forward(
+                        &ids(&prompt),
+                        &mut model.new_cache(None, None).unwrap(),
+                        true,
+                    )
+                    .unwrap(),
+            )
+        })
     };
     let reference = logits_of(std::path::Path::new(&src));
     let dir = std::env::temp_dir().join(format!("mlx-arm-writer-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // tolerances relative to the largest logit: Q8_0 steps are ~1% of a weight's range, Q4_1's ~7%
     let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    for (ty, tol) in [(None, 0.0f32), (Some(GgmlType::Q8_0), 0.04), (Some(GgmlType::Q4_1), 0.3)] {
+    for (ty, tol) in [
+        (None, 0.0f32),
+        (Some(GgmlType::Q8_0), 0.04),
+        (Some(GgmlType::Q4_1), 0.3),
+    ] {
         let tensors: Vec<(&str, GgufTensor)> = arrays
             .iter()
             .map(|(n, a)| {
@@ -204,11 +283,22 @@ fn models_written_by_our_gguf_writer_load_and_agree() {
         let path = dir.join("written.gguf");
         mlx_arm::io::save_gguf(&path, &tensors, &md).unwrap();
         let got = logits_of(&path);
-        let worst = got.iter().zip(&reference).map(|(g, r)| (g - r).abs()).fold(0.0f32, f32::max) / scale;
+        let worst = got
+            .iter()
+            .zip(&reference)
+            .map(|(g, r)| (g - r).abs())
+            .fold(0.0f32, f32::max)
+            / scale;
         eprintln!("{ty:?}: worst logit difference {worst} of the largest logit");
-        assert!(worst <= tol, "{ty:?}: logits differ by up to {worst} (relative to the largest) from the F16 model's");
+        assert!(
+            worst <= tol,
+            "{ty:?}: logits differ by up to {worst} (relative to the largest) from the F16 model's"
+        );
         if ty.is_some() {
-            assert!(worst > 0.0, "{ty:?}: quantized weights cannot give identical logits");
+            assert!(
+                worst > 0.0,
+                "{ty:?}: quantized weights cannot give identical logits"
+            );
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();

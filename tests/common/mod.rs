@@ -11,8 +11,13 @@ pub fn devices() -> Vec<Device> {
     if mlx_arm::backend::gpu_available() {
         v.push(Device::gpu());
     } else if std::env::var("CI").as_deref() == Ok("true") {
-        let err = mlx_arm::backend::backend(Device::gpu()).err().map(|e| e.to_string()).unwrap_or_default();
-        panic!("CI=true but no GPU adapter was found ({err}); install mesa-vulkan-drivers (lavapipe)");
+        let err = mlx_arm::backend::backend(Device::gpu())
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        panic!(
+            "CI=true but no GPU adapter was found ({err}); install mesa-vulkan-drivers (lavapipe)"
+        );
     } else {
         eprintln!("note: no GPU adapter, GPU cases skipped (they fail when CI=true)");
     }
@@ -21,8 +26,16 @@ pub fn devices() -> Vec<Device> {
 
 /// Dtypes the GPU stores (all but the 64-bit ones).
 pub const GPU_DTYPES: [Dtype; 10] = [
-    Dtype::Bool, Dtype::Uint8, Dtype::Uint16, Dtype::Uint32, Dtype::Int8, Dtype::Int16, Dtype::Int32,
-    Dtype::Float16, Dtype::Bfloat16, Dtype::Float32,
+    Dtype::Bool,
+    Dtype::Uint8,
+    Dtype::Uint16,
+    Dtype::Uint32,
+    Dtype::Int8,
+    Dtype::Int16,
+    Dtype::Int32,
+    Dtype::Float16,
+    Dtype::Bfloat16,
+    Dtype::Float32,
 ];
 /// Every dtype.
 pub const ALL: [Dtype; 13] = mlx_arm::dtype::ALL_DTYPES;
@@ -86,7 +99,9 @@ pub fn array(vals: &[f64], shape: &[usize], dt: Dtype) -> Array {
 
 /// The values `dt` actually stores for `vals`.
 pub fn stored(vals: &[f64], dt: Dtype) -> Vec<f64> {
-    mlx_arm::with_default_device(Device::cpu(), || array(vals, &[vals.len()], dt).to_f64_vec().unwrap())
+    mlx_arm::with_default_device(Device::cpu(), || {
+        array(vals, &[vals.len()], dt).to_f64_vec().unwrap()
+    })
 }
 
 /// How the same logical values are laid out in memory.
@@ -184,9 +199,11 @@ pub fn check(what: &str, got: &Array, want: &[f64], shape: &[usize], dt: Dtype, 
     let g = got.to_f64_vec().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert_eq!(g.len(), want.len(), "{what}: length");
     for (i, (&x, &y)) in g.iter().zip(want).enumerate() {
-        let ok = (x.is_nan() && y.is_nan())
-            || x == y
-            || (x - y).abs() <= tol.1 + tol.0 * y.abs();
-        assert!(ok, "{what}: element {i}: got {x}, want {y} (rtol {}, atol {})", tol.0, tol.1);
+        let ok = (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= tol.1 + tol.0 * y.abs();
+        assert!(
+            ok,
+            "{what}: element {i}: got {x}, want {y} (rtol {}, atol {})",
+            tol.0, tol.1
+        );
     }
 }

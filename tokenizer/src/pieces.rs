@@ -73,7 +73,12 @@ pub(crate) struct Pieces {
 
 impl Pieces {
     /// The bytes of `id`, `None` when skipped; an error for an id outside the vocabulary.
-    pub fn piece(&self, id: u32, skip_special_tokens: bool, vocab_size: usize) -> crate::Result<Option<&[u8]>> {
+    pub fn piece(
+        &self,
+        id: u32,
+        skip_special_tokens: bool,
+        vocab_size: usize,
+    ) -> crate::Result<Option<&[u8]>> {
         let bytes = self
             .bytes
             .get(id as usize)

@@ -46,9 +46,11 @@ enum Kind {
 
 fn kind_of(pre: &str) -> Option<Kind> {
     Some(match pre {
-        "gpt2" | "gpt-2" | "default" | "jina-es" | "jina-de" | "jina-v2-es" | "jina-v2-de" | "jina-v2-code"
-        | "roberta-bpe" | "olmo" | "mpt" => Kind::Gpt2,
-        "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva-7b" => Kind::Digits,
+        "gpt2" | "gpt-2" | "default" | "jina-es" | "jina-de" | "jina-v2-es" | "jina-v2-de"
+        | "jina-v2-code" | "roberta-bpe" | "olmo" | "mpt" => Kind::Gpt2,
+        "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva-7b" => {
+            Kind::Digits
+        }
         "llama-bpe" | "llama3" | "falcon3" | "pixtral" => Kind::Llama3,
         "qwen2" | "deepseek-r1-qwen" | "stablelm2" | "megrez" => Kind::Qwen2,
         _ => return None,
@@ -92,12 +94,18 @@ pub fn pre_config(pre: Option<&str>) -> Result<PreConfig> {
         },
         Kind::Llama3 => PreConfig {
             normalizer: None,
-            pre_tokenizer: PreTokenizerWrapper::Sequence(Sequence::new(vec![split(LLAMA3_REGEX)?, byte_level(false)])),
+            pre_tokenizer: PreTokenizerWrapper::Sequence(Sequence::new(vec![
+                split(LLAMA3_REGEX)?,
+                byte_level(false),
+            ])),
             ignore_merges: true,
         },
         Kind::Qwen2 => PreConfig {
             normalizer: Some(NormalizerWrapper::NFC(NFC)),
-            pre_tokenizer: PreTokenizerWrapper::Sequence(Sequence::new(vec![split(QWEN2_REGEX)?, byte_level(false)])),
+            pre_tokenizer: PreTokenizerWrapper::Sequence(Sequence::new(vec![
+                split(QWEN2_REGEX)?,
+                byte_level(false),
+            ])),
             ignore_merges: false,
         },
     })

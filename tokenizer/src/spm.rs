@@ -21,10 +21,9 @@ pub const SPACE_MARKER: char = '\u{2581}';
 
 /// Ranked merges `(left, right)` derived from the scores of a SentencePiece vocabulary.
 pub fn merges_from_scores(v: &GgufVocab) -> Result<Vec<(String, String)>> {
-    let scores = v
-        .scores
-        .as_ref()
-        .ok_or_else(|| Error::InvalidVocab("SentencePiece vocabulary without tokenizer.ggml.scores".into()))?;
+    let scores = v.scores.as_ref().ok_or_else(|| {
+        Error::InvalidVocab("SentencePiece vocabulary without tokenizer.ggml.scores".into())
+    })?;
     if scores.len() != v.tokens.len() {
         return Err(Error::InvalidVocab(format!(
             "{} scores for {} tokens",
@@ -44,7 +43,9 @@ pub fn merges_from_scores(v: &GgufVocab) -> Result<Vec<(String, String)>> {
     }
     let mut ranked: Vec<(f32, usize, usize, String, String)> = Vec::new();
     for (i, t) in v.tokens.iter().enumerate() {
-        if !matches!(v.token_type(i), TokenType::Normal | TokenType::Other(_)) || ids.get(t.as_str()) != Some(&i) {
+        if !matches!(v.token_type(i), TokenType::Normal | TokenType::Other(_))
+            || ids.get(t.as_str()) != Some(&i)
+        {
             continue;
         }
         for (k, _) in t.char_indices().skip(1) {
@@ -62,8 +63,8 @@ pub fn merges_from_scores(v: &GgufVocab) -> Result<Vec<(String, String)>> {
 /// The normalizer of a SentencePiece vocabulary: `" "` → `"▁"`, and a leading `"▁"` when
 /// `add_space_prefix`.
 pub fn normalizer(add_space_prefix: bool) -> Result<NormalizerWrapper> {
-    let replace =
-        Replace::new(" ", SPACE_MARKER.to_string()).map_err(|e| Error::InvalidVocab(format!("normalizer: {e}")))?;
+    let replace = Replace::new(" ", SPACE_MARKER.to_string())
+        .map_err(|e| Error::InvalidVocab(format!("normalizer: {e}")))?;
     Ok(if add_space_prefix {
         NormalizerWrapper::Sequence(Sequence::new(vec![
             NormalizerWrapper::Prepend(Prepend::new(SPACE_MARKER.to_string())),

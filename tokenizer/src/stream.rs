@@ -38,7 +38,9 @@ impl<'a> StreamDecoder<'a> {
     pub fn push(&mut self, id: u32) -> Result<Option<String>> {
         match &self.tok.decoding {
             Decoding::Pieces(p) => {
-                let Some(mut bytes) = p.piece(id, self.skip_special_tokens, self.tok.vocab_size())? else {
+                let Some(mut bytes) =
+                    p.piece(id, self.skip_special_tokens, self.tok.vocab_size())?
+                else {
                     return Ok(None);
                 };
                 if !self.started && !bytes.is_empty() {

@@ -80,14 +80,24 @@ impl Tokenizer {
             return Err(Error::InvalidVocab("tokenizer.ggml.tokens is empty".into()));
         }
         if n > u32::MAX as usize {
-            return Err(Error::InvalidVocab(format!("{n} tokens do not fit u32 ids")));
+            return Err(Error::InvalidVocab(format!(
+                "{n} tokens do not fit u32 ids"
+            )));
         }
         if let Some(t) = &v.token_types {
             if t.len() != n {
-                return Err(Error::InvalidVocab(format!("{} token types for {n} tokens", t.len())));
+                return Err(Error::InvalidVocab(format!(
+                    "{} token types for {n} tokens",
+                    t.len()
+                )));
             }
         }
-        for (name, id) in [("bos", v.bos), ("eos", v.eos), ("unk", v.unk), ("pad", v.pad)] {
+        for (name, id) in [
+            ("bos", v.bos),
+            ("eos", v.eos),
+            ("unk", v.unk),
+            ("pad", v.pad),
+        ] {
             check_id(name, id, n)?;
         }
         // Vocabulary map; the first id wins for duplicate strings (insert in reverse order).
@@ -107,7 +117,9 @@ impl Tokenizer {
                     .map(|m| {
                         m.split_once(' ')
                             .map(|(a, b)| (a.to_string(), b.to_string()))
-                            .ok_or_else(|| Error::InvalidVocab(format!("merge {m:?} is not \"left right\"")))
+                            .ok_or_else(|| {
+                                Error::InvalidVocab(format!("merge {m:?} is not \"left right\""))
+                            })
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let cfg = pre_config(v.pre.as_deref())?;
@@ -122,7 +134,9 @@ impl Tokenizer {
             }
             "llama" => {
                 let merges = spm::merges_from_scores(v)?;
-                let mut b = BPE::builder().vocab_and_merges(vocab, merges).byte_fallback(true);
+                let mut b = BPE::builder()
+                    .vocab_and_merges(vocab, merges)
+                    .byte_fallback(true);
                 if let Some(u) = v.unk {
                     b = b.unk_token(v.tokens[u as usize].clone());
                 }
@@ -149,7 +163,9 @@ impl Tokenizer {
                 TokenType::Control | TokenType::Unknown => {
                     specials.push(AddedToken::from(t.clone(), true).normalized(false))
                 }
-                TokenType::UserDefined => user.push(AddedToken::from(t.clone(), false).normalized(false)),
+                TokenType::UserDefined => {
+                    user.push(AddedToken::from(t.clone(), false).normalized(false))
+                }
                 _ => {}
             }
         }
@@ -160,7 +176,9 @@ impl Tokenizer {
             .tokens
             .iter()
             .enumerate()
-            .map(|(i, t)| Some(token_bytes(t, style, v.token_type(i) == TokenType::Byte).into_boxed_slice()))
+            .map(|(i, t)| {
+                Some(token_bytes(t, style, v.token_type(i) == TokenType::Byte).into_boxed_slice())
+            })
             .collect();
 
         let mut eos: Vec<u32> = v.eos.into_iter().collect();
@@ -201,7 +219,9 @@ impl Tokenizer {
         let vocab_size = vocab.values().max().map_or(0, |&m| m as usize + 1);
         let added = inner.get_added_tokens_decoder();
 
-        let decoder = inner.get_decoder().and_then(|d| serde_json::to_value(d).ok());
+        let decoder = inner
+            .get_decoder()
+            .and_then(|d| serde_json::to_value(d).ok());
         let decoding = match decoder.as_ref().and_then(decoder_style) {
             Some((style, strip_leading_space)) => {
                 let mut bytes = vec![None; vocab_size];
@@ -209,7 +229,8 @@ impl Tokenizer {
                 for (tok, &id) in &vocab {
                     let added_tok = added.get(&id);
                     special[id as usize] = added_tok.is_some_and(|a| a.special);
-                    bytes[id as usize] = Some(token_bytes(tok, style, added_tok.is_none()).into_boxed_slice());
+                    bytes[id as usize] =
+                        Some(token_bytes(tok, style, added_tok.is_none()).into_boxed_slice());
                 }
                 Decoding::Pieces(Pieces {
                     bytes,
@@ -363,7 +384,10 @@ fn decoder_style(d: &serde_json::Value) -> Option<(PieceStyle, bool)> {
         "Sequence" => d.get("decoders")?.as_array()?.iter().collect(),
         _ => vec![d],
     };
-    let types: HashSet<&str> = list.iter().filter_map(|x| x.get("type")?.as_str()).collect();
+    let types: HashSet<&str> = list
+        .iter()
+        .filter_map(|x| x.get("type")?.as_str())
+        .collect();
     if types.contains("ByteLevel") && types.len() == 1 {
         return Some((PieceStyle::ByteLevel, false));
     }

@@ -7,7 +7,9 @@ use mlx_arm_tokenizer::{Error, GgufVocab, Tokenizer};
 
 /// GPT-2's byte → char table.
 fn byte_chars() -> Vec<char> {
-    let printable = |b: u32| (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b);
+    let printable = |b: u32| {
+        (0x21..=0x7E).contains(&b) || (0xA1..=0xAC).contains(&b) || (0xAE..=0xFF).contains(&b)
+    };
     let mut n = 0;
     (0u32..256)
         .map(|b| {
@@ -83,7 +85,8 @@ fn add_bos_and_defaults() {
     assert_eq!(t.encode("1", true).unwrap()[0], 256);
     assert_eq!(t.encode("1", false).unwrap().len(), 1);
     assert_eq!(
-        t.decode(&t.encode("x<|endoftext|>y", true).unwrap(), false).unwrap(),
+        t.decode(&t.encode("x<|endoftext|>y", true).unwrap(), false)
+            .unwrap(),
         "<|endoftext|>x<|endoftext|>y"
     );
 }
@@ -92,7 +95,9 @@ fn add_bos_and_defaults() {
 fn bad_vocabularies_are_errors() {
     let mut v = digits_vocab("default");
     v.model = "bert".into();
-    assert!(matches!(Tokenizer::from_gguf_vocab(&v), Err(Error::UnsupportedModel(m)) if m == "bert"));
+    assert!(
+        matches!(Tokenizer::from_gguf_vocab(&v), Err(Error::UnsupportedModel(m)) if m == "bert")
+    );
     let mut v = digits_vocab("default");
     v.merges.push("nospace".into());
     assert!(Tokenizer::from_gguf_vocab(&v)
@@ -101,7 +106,10 @@ fn bad_vocabularies_are_errors() {
         .contains("nospace"));
     let mut v = digits_vocab("default");
     v.merges.push("zz yy".into());
-    assert!(Tokenizer::from_gguf_vocab(&v).is_err(), "merge of unknown tokens");
+    assert!(
+        Tokenizer::from_gguf_vocab(&v).is_err(),
+        "merge of unknown tokens"
+    );
     let v = GgufVocab::new("gpt2", Vec::new());
     assert!(Tokenizer::from_gguf_vocab(&v).is_err());
 }

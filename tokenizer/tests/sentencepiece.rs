@@ -46,7 +46,8 @@ fn vocab() -> GgufVocab {
 }
 
 fn id(t: &Tokenizer, s: &str) -> u32 {
-    t.token_to_id(s).unwrap_or_else(|| panic!("{s:?} not in vocab"))
+    t.token_to_id(s)
+        .unwrap_or_else(|| panic!("{s:?} not in vocab"))
 }
 
 #[test]
@@ -118,7 +119,11 @@ fn without_space_prefix() {
     let t = Tokenizer::from_gguf_vocab(&v).unwrap();
     let ids = t.encode("hello", true).unwrap();
     assert_eq!(ids, vec![id(&t, "hello")]);
-    assert_eq!(t.decode(&t.encode(" hello", false).unwrap(), false).unwrap(), " hello");
+    assert_eq!(
+        t.decode(&t.encode(" hello", false).unwrap(), false)
+            .unwrap(),
+        " hello"
+    );
 }
 
 #[test]
@@ -134,7 +139,10 @@ fn bad_vocabularies_are_errors() {
     assert!(Tokenizer::from_gguf_vocab(&v).is_err());
     let mut v = vocab();
     v.bos = Some(100_000);
-    assert!(Tokenizer::from_gguf_vocab(&v).unwrap_err().to_string().contains("bos"));
+    assert!(Tokenizer::from_gguf_vocab(&v)
+        .unwrap_err()
+        .to_string()
+        .contains("bos"));
     let mut v = vocab();
     v.token_types.as_mut().unwrap().push(1);
     assert!(Tokenizer::from_gguf_vocab(&v).is_err());

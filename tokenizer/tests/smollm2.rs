@@ -32,7 +32,12 @@ fn encodes_every_fixture_string_to_the_reference_ids() {
             bad.push(format!("{text:?}: got {got:?}, want {want:?}"));
         }
     }
-    assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]
@@ -43,14 +48,22 @@ fn decodes_and_stream_decodes_like_the_reference() {
         let ids = ids(&case["ids"]);
         let plain = case["decoded"].as_str().unwrap();
         let skipped = case["decoded_skip_special"].as_str().unwrap();
-        assert_eq!(tok.decode(&ids, false).unwrap(), plain, "decode of {text:?}");
+        assert_eq!(
+            tok.decode(&ids, false).unwrap(),
+            plain,
+            "decode of {text:?}"
+        );
         assert_eq!(plain, text, "byte-level BPE round-trips {text:?}");
         assert_eq!(
             tok.decode(&ids, true).unwrap(),
             skipped,
             "decode(skip special) of {text:?}"
         );
-        assert_eq!(stream_all(tok, &ids, false).0, plain, "stream decode of {text:?}");
+        assert_eq!(
+            stream_all(tok, &ids, false).0,
+            plain,
+            "stream decode of {text:?}"
+        );
         assert_eq!(
             stream_all(tok, &ids, true).0,
             skipped,
@@ -79,7 +92,10 @@ fn stream_decoder_holds_back_partial_characters() {
     assert_eq!(pieces.concat(), text);
     // A dangling partial character comes out as U+FFFD at finish, like decode.
     let first = tok.encode("😀", false).unwrap();
-    assert!(first.len() > 1, "😀 is several byte-level tokens: {first:?}");
+    assert!(
+        first.len() > 1,
+        "😀 is several byte-level tokens: {first:?}"
+    );
     let mut d = tok.stream_decoder();
     assert_eq!(d.push(first[0]).unwrap(), None);
     assert_eq!(d.finish().unwrap(), tok.decode(&first[..1], false).unwrap());
@@ -89,7 +105,10 @@ fn stream_decoder_holds_back_partial_characters() {
 fn special_tokens_and_ids() {
     let tok = smollm2();
     assert_eq!(tok.vocab_size(), 49152);
-    assert_eq!(tok.vocab_size(), fixture()["vocab_size"].as_u64().unwrap() as usize);
+    assert_eq!(
+        tok.vocab_size(),
+        fixture()["vocab_size"].as_u64().unwrap() as usize
+    );
     assert_eq!(tok.bos_id(), Some(1));
     assert_eq!(tok.eos_ids()[0], 2);
     assert!(
@@ -103,8 +122,14 @@ fn special_tokens_and_ids() {
     assert_eq!(tok.id_to_token(1).as_deref(), Some("<|im_start|>"));
     assert!(tok.is_special(2) && !tok.is_special(19556));
     // SmolLM2's GGUF says add_bos_token = false: special tokens add nothing.
-    assert_eq!(tok.encode("Hello", true).unwrap(), tok.encode("Hello", false).unwrap());
-    assert_eq!(tok.encode("<|im_start|>user\nHi<|im_end|>", false).unwrap()[0], 1);
+    assert_eq!(
+        tok.encode("Hello", true).unwrap(),
+        tok.encode("Hello", false).unwrap()
+    );
+    assert_eq!(
+        tok.encode("<|im_start|>user\nHi<|im_end|>", false).unwrap()[0],
+        1
+    );
     assert_eq!(tok.decode(&[1, 19556, 2], true).unwrap(), "Hello");
 }
 
@@ -112,7 +137,9 @@ fn special_tokens_and_ids() {
 fn bad_ids_are_errors() {
     let tok = smollm2();
     let n = tok.vocab_size() as u32;
-    assert!(matches!(tok.decode(&[19556, n], false), Err(Error::TokenOutOfRange { id, .. }) if id == n));
+    assert!(
+        matches!(tok.decode(&[19556, n], false), Err(Error::TokenOutOfRange { id, .. }) if id == n)
+    );
     assert!(tok.decode(&[u32::MAX], true).is_err());
     let mut d = tok.stream_decoder();
     assert_eq!(d.push(19556).unwrap().as_deref(), Some("Hello"));
@@ -139,7 +166,10 @@ fn chat_template_renders_like_transformers() {
     let source = metadata()["tokenizer.chat_template"]
         .as_str()
         .expect("tokenizer.chat_template");
-    let (bos, eos) = (fx["bos_token"].as_str().unwrap(), fx["eos_token"].as_str().unwrap());
+    let (bos, eos) = (
+        fx["bos_token"].as_str().unwrap(),
+        fx["eos_token"].as_str().unwrap(),
+    );
     let t = ChatTemplate::new(source, bos, eos).unwrap();
     for chat in fx["chat"].as_array().unwrap() {
         let got = t
@@ -148,7 +178,12 @@ fn chat_template_renders_like_transformers() {
                 chat["add_generation_prompt"].as_bool().unwrap(),
             )
             .unwrap();
-        assert_eq!(got, chat["rendered"].as_str().unwrap(), "chat {}", chat["name"]);
+        assert_eq!(
+            got,
+            chat["rendered"].as_str().unwrap(),
+            "chat {}",
+            chat["name"]
+        );
     }
     let t = ChatTemplate::new(fx["feature_template"].as_str().unwrap(), bos, eos).unwrap();
     for chat in fx["feature_chat"].as_array().unwrap() {
@@ -158,12 +193,21 @@ fn chat_template_renders_like_transformers() {
                 chat["add_generation_prompt"].as_bool().unwrap(),
             )
             .unwrap();
-        assert_eq!(got, chat["rendered"].as_str().unwrap(), "chat {}", chat["name"]);
+        assert_eq!(
+            got,
+            chat["rendered"].as_str().unwrap(),
+            "chat {}",
+            chat["name"]
+        );
     }
     // The rendered prompt encodes with its control tokens as single ids.
     let prompt = fx["chat"][0]["rendered"].as_str().unwrap();
     let ids = smollm2().encode(prompt, false).unwrap();
-    assert_eq!(ids.iter().filter(|&&i| i == 1).count(), 3, "three <|im_start|>");
+    assert_eq!(
+        ids.iter().filter(|&&i| i == 1).count(),
+        3,
+        "three <|im_start|>"
+    );
     assert_eq!(smollm2().decode(&ids, false).unwrap(), prompt);
 }
 

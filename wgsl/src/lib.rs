@@ -47,7 +47,8 @@ impl Scalar {
 
 /// The storage scalar of a dtype the GPU supports (callers check support first).
 pub fn scalar(dt: Dtype) -> Scalar {
-    Scalar::of(dt).unwrap_or_else(|| panic!("{dt} has no GPU storage type (checked by the backend)"))
+    Scalar::of(dt)
+        .unwrap_or_else(|| panic!("{dt} has no GPU storage type (checked by the backend)"))
 }
 
 /// WGSL body of `fn narrow(x: S) -> S` that rounds/wraps a computed value to `dt`.

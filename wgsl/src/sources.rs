@@ -28,13 +28,31 @@ pub enum KernelKey {
     /// Elementwise map: `inputs` dtypes and output dtype. Inputs whose bit is set in `scalars`
     /// are single values passed in the params (their `off_*` word holds the value's bits), so
     /// `x * 2.0` uploads nothing and reads no buffer for the constant.
-    Map { op: MapOp, inputs: Vec<Dtype>, out: Dtype, scalars: u8 },
+    Map {
+        op: MapOp,
+        inputs: Vec<Dtype>,
+        out: Dtype,
+        scalars: u8,
+    },
     /// The same map over dense, 4-aligned views, four elements per invocation.
-    MapVec4 { op: MapOp, inputs: Vec<Dtype>, out: Dtype, scalars: u8 },
+    MapVec4 {
+        op: MapOp,
+        inputs: Vec<Dtype>,
+        out: Dtype,
+        scalars: u8,
+    },
     /// Reduction over axes (input dtype, output dtype).
-    Reduce { op: ReduceOp, input: Dtype, out: Dtype },
+    Reduce {
+        op: ReduceOp,
+        input: Dtype,
+        out: Dtype,
+    },
     /// Reduction over the leading axes of a dense input, one invocation per column.
-    ReduceCols { op: ReduceOp, input: Dtype, out: Dtype },
+    ReduceCols {
+        op: ReduceOp,
+        input: Dtype,
+        out: Dtype,
+    },
     /// Arg-reduction along one axis.
     ArgReduce { op: ArgReduceOp, input: Dtype },
     /// Cumulative reduction.
@@ -75,23 +93,49 @@ pub enum KernelKey {
     /// by packed words (2/4/8 bits) or 32-value chunks, `unroll` (1, 2, 4 or 8) steps per pass
     /// with their loads issued together; partial sums added with subgroup operations
     /// (`subgroups`, adapters with SUBGROUP) or a tree in workgroup memory.
-    QMatvec { dtype: Dtype, bits: u32, rows: u32, rpw: u32, warps: u32, unroll: u32, subgroups: bool },
+    QMatvec {
+        dtype: Dtype,
+        bits: u32,
+        rows: u32,
+        rpw: u32,
+        warps: u32,
+        unroll: u32,
+        subgroups: bool,
+    },
     /// Tiled quantized matmul (64x64 output tiles, K in steps of 32 dequantized into workgroup
     /// memory), `x @ dequant(w).T` (`transpose`) or `x @ dequant(w)`.
-    QMatmul { dtype: Dtype, bits: u32, transpose: bool },
+    QMatmul {
+        dtype: Dtype,
+        bits: u32,
+        transpose: bool,
+    },
 }
 
 impl fmt::Display for KernelKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KernelKey::Map { op, inputs, out, scalars } => write!(f, "map:{op:?}:{inputs:?}->{out}:s{scalars}"),
-            KernelKey::MapVec4 { op, inputs, out, scalars } => write!(f, "map4:{op:?}:{inputs:?}->{out}:s{scalars}"),
+            KernelKey::Map {
+                op,
+                inputs,
+                out,
+                scalars,
+            } => write!(f, "map:{op:?}:{inputs:?}->{out}:s{scalars}"),
+            KernelKey::MapVec4 {
+                op,
+                inputs,
+                out,
+                scalars,
+            } => write!(f, "map4:{op:?}:{inputs:?}->{out}:s{scalars}"),
             KernelKey::Reduce { op, input, out } => write!(f, "reduce:{op:?}:{input}->{out}"),
-            KernelKey::ReduceCols { op, input, out } => write!(f, "reduce_cols:{op:?}:{input}->{out}"),
+            KernelKey::ReduceCols { op, input, out } => {
+                write!(f, "reduce_cols:{op:?}:{input}->{out}")
+            }
             KernelKey::ArgReduce { op, input } => write!(f, "argreduce:{op:?}:{input}"),
             KernelKey::Scan { op, dtype } => write!(f, "scan:{op:?}:{dtype}"),
             KernelKey::Matmul { dtype, tile } => write!(f, "matmul{tile}:{dtype}"),
-            KernelKey::Softmax { dtype, lse } => write!(f, "{}:{dtype}", if *lse { "logsumexp" } else { "softmax" }),
+            KernelKey::Softmax { dtype, lse } => {
+                write!(f, "{}:{dtype}", if *lse { "logsumexp" } else { "softmax" })
+            }
             KernelKey::RmsNorm { dtype } => write!(f, "rms_norm:{dtype}"),
             KernelKey::Sdpa { dtype } => write!(f, "sdpa:{dtype}"),
             KernelKey::Rope { dtype } => write!(f, "rope:{dtype}"),
@@ -103,10 +147,26 @@ impl fmt::Display for KernelKey {
             KernelKey::Arange { dtype } => write!(f, "arange:{dtype}"),
             KernelKey::RandomBits => write!(f, "random_bits"),
             KernelKey::QDequantize { dtype, bits } => write!(f, "qdequantize:{bits}:{dtype}"),
-            KernelKey::QMatvec { dtype, bits, rows, rpw, warps, unroll, subgroups } => {
-                write!(f, "qmv:{bits}:{rows}:r{rpw}:w{warps}:u{unroll}:{}:{dtype}", if *subgroups { "sg" } else { "tree" })
+            KernelKey::QMatvec {
+                dtype,
+                bits,
+                rows,
+                rpw,
+                warps,
+                unroll,
+                subgroups,
+            } => {
+                write!(
+                    f,
+                    "qmv:{bits}:{rows}:r{rpw}:w{warps}:u{unroll}:{}:{dtype}",
+                    if *subgroups { "sg" } else { "tree" }
+                )
             }
-            KernelKey::QMatmul { dtype, bits, transpose } => write!(f, "qmm:{bits}:{transpose}:{dtype}"),
+            KernelKey::QMatmul {
+                dtype,
+                bits,
+                transpose,
+            } => write!(f, "qmm:{bits}:{transpose}:{dtype}"),
         }
     }
 }
@@ -119,18 +179,35 @@ const ALIASES: [&str; 3] = ["SA", "SB", "SC"];
 
 fn buffers(out: &mut String, inputs: &[(&str, &str)], output: (&str, &str)) {
     for (i, (name, ty)) in inputs.iter().enumerate() {
-        let _ = writeln!(out, "@group(0) @binding({}) var<storage, read> {name}: array<{ty}>;", i + 2);
+        let _ = writeln!(
+            out,
+            "@group(0) @binding({}) var<storage, read> {name}: array<{ty}>;",
+            i + 2
+        );
     }
-    let _ = writeln!(out, "@group(0) @binding({}) var<storage, read_write> {}: array<{}>;", inputs.len() + 2, output.0, output.1);
+    let _ = writeln!(
+        out,
+        "@group(0) @binding({}) var<storage, read_write> {}: array<{}>;",
+        inputs.len() + 2,
+        output.0,
+        output.1
+    );
 }
 
 fn is_nan_fn(s: Scalar, ty: &str) -> String {
-    let body = if s == Scalar::F32 { "return is_nan(x);" } else { "return false;" };
+    let body = if s == Scalar::F32 {
+        "return is_nan(x);"
+    } else {
+        "return false;"
+    };
     format!("fn key_is_nan(x: {ty}) -> bool {{ {body} }}\n")
 }
 
 /// Accumulator pieces for reductions and scans: (acc type, identity, combine, load).
-fn accumulator(op: ReduceOp, s: Scalar) -> (&'static str, &'static str, &'static str, &'static str) {
+fn accumulator(
+    op: ReduceOp,
+    s: Scalar,
+) -> (&'static str, &'static str, &'static str, &'static str) {
     use ReduceOp::*;
     match (op, s) {
         (And | Or, _) => (
@@ -198,7 +275,13 @@ fn acc_header(h: &mut String, op: ReduceOp, input: Dtype, out: Dtype) {
 fn map_header(h: &mut String, op: MapOp, inputs: &[Dtype], out: Dtype, vec4: bool) -> Option<()> {
     let _ = writeln!(h, "const ARITY: u32 = {}u;", inputs.len());
     let mut decl = vec![];
-    let wrap = |t: &'static str| if vec4 { format!("vec4<{t}>") } else { t.to_string() };
+    let wrap = |t: &'static str| {
+        if vec4 {
+            format!("vec4<{t}>")
+        } else {
+            t.to_string()
+        }
+    };
     for (i, d) in inputs.iter().enumerate() {
         let _ = writeln!(h, "alias {} = {};", ALIASES[i], scalar(*d).wgsl());
         decl.push((NAMES[i], wrap(ALIASES[i])));
@@ -233,9 +316,19 @@ fn quant_header(h: &mut String, bits: u32) {
 /// Buffer declarations starting at binding `first`.
 fn buffers_from(out: &mut String, first: u32, inputs: &[(&str, &str)], output: (&str, &str)) {
     for (i, (name, ty)) in inputs.iter().enumerate() {
-        let _ = writeln!(out, "@group(0) @binding({}) var<storage, read> {name}: array<{ty}>;", first + i as u32);
+        let _ = writeln!(
+            out,
+            "@group(0) @binding({}) var<storage, read> {name}: array<{ty}>;",
+            first + i as u32
+        );
     }
-    let _ = writeln!(out, "@group(0) @binding({}) var<storage, read_write> {}: array<{}>;", first + inputs.len() as u32, output.0, output.1);
+    let _ = writeln!(
+        out,
+        "@group(0) @binding({}) var<storage, read_write> {}: array<{}>;",
+        first + inputs.len() as u32,
+        output.0,
+        output.1
+    );
 }
 
 /// Value `i` of the packed bit stream whose first word is `W[base]` (values may straddle words).
@@ -322,9 +415,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32, by_word: bool) -> String {
     let step = |t: &str| -> (String, String) {
         if by_word {
-            (qmv_word_loads(bits, mr, rpw, t), qmv_word_math(bits, mr, rpw, t))
+            (
+                qmv_word_loads(bits, mr, rpw, t),
+                qmv_word_math(bits, mr, rpw, t),
+            )
         } else {
-            (qmv_chunk_loads(bits, mr, rpw, t), qmv_chunk_math(bits, mr, rpw, t))
+            (
+                qmv_chunk_loads(bits, mr, rpw, t),
+                qmv_chunk_math(bits, mr, rpw, t),
+            )
         }
     };
     // steps per row: packed words, or chunks of 32 values
@@ -339,7 +438,11 @@ fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32, by_word: bool) -
     }
     s.push_str("    let chunks = P.k / 32u;\n    var c = lid;\n");
     if unroll > 1 {
-        let _ = writeln!(s, "    for (; c + {}u * WGS < {bound}; c = c + {unroll}u * WGS) {{", unroll - 1);
+        let _ = writeln!(
+            s,
+            "    for (; c + {}u * WGS < {bound}; c = c + {unroll}u * WGS) {{",
+            unroll - 1
+        );
         let tags: Vec<String> = (0..unroll).map(|u| format!("u{u}")).collect();
         for (u, t) in tags.iter().enumerate() {
             let _ = writeln!(s, "        let c{t} = c + {u}u * WGS;");
@@ -349,12 +452,19 @@ fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32, by_word: bool) -
         steps.iter().for_each(|(_, math)| s.push_str(math));
         s.push_str("    }\n");
     }
-    let _ = writeln!(s, "    for (; c < {bound}; c = c + WGS) {{\n        let cu = c;");
+    let _ = writeln!(
+        s,
+        "    for (; c < {bound}; c = c + WGS) {{\n        let cu = c;"
+    );
     let (loads, math) = step("u");
     s.push_str(&loads);
     s.push_str(&math);
     let accs: Vec<String> = (0..mr * rpw).map(|i| format!("a{i}")).collect();
-    let _ = writeln!(s, "    }}\n    return array<f32, NACC>({});\n}}", accs.join(", "));
+    let _ = writeln!(
+        s,
+        "    }}\n    return array<f32, NACC>({});\n}}",
+        accs.join(", ")
+    );
     s
 }
 
@@ -370,7 +480,10 @@ fn qmv_word_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
         let _ = writeln!(s, "        let s{r}{t} = SC[P.off_s + r{r} * P.g + gi{t}];\n        let b{r}{t} = BI[P.off_b + r{r} * P.g + gi{t}];");
     }
     for m in 0..mr {
-        let _ = writeln!(s, "        let xb{m}{t} = (P.off_x + {m}u * P.k) / 4u + c{t} * {xv}u;");
+        let _ = writeln!(
+            s,
+            "        let xb{m}{t} = (P.off_x + {m}u * P.k) / 4u + c{t} * {xv}u;"
+        );
         for j in 0..xv {
             let _ = writeln!(s, "        let x{m}_{j}{t} = X[xb{m}{t} + {j}u];");
         }
@@ -385,24 +498,53 @@ fn qmv_word_math(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
     let sum = |terms: Vec<String>| -> String {
         let mut v = terms;
         while v.len() > 1 {
-            v = v.chunks(2).map(|p| if p.len() == 2 { format!("({} + {})", p[0], p[1]) } else { p[0].clone() }).collect();
+            v = v
+                .chunks(2)
+                .map(|p| {
+                    if p.len() == 2 {
+                        format!("({} + {})", p[0], p[1])
+                    } else {
+                        p[0].clone()
+                    }
+                })
+                .collect();
         }
         v.pop().unwrap_or_default()
     };
     for m in 0..mr {
-        let _ = writeln!(s, "        let xt{m}{t} = {};", sum((0..xv).map(|j| format!("x{m}_{j}{t}")).collect()));
-        let _ = writeln!(s, "        let xsum{m}{t} = (xt{m}{t}.x + xt{m}{t}.y) + (xt{m}{t}.z + xt{m}{t}.w);");
+        let _ = writeln!(
+            s,
+            "        let xt{m}{t} = {};",
+            sum((0..xv).map(|j| format!("x{m}_{j}{t}")).collect())
+        );
+        let _ = writeln!(
+            s,
+            "        let xsum{m}{t} = (xt{m}{t}.x + xt{m}{t}.y) + (xt{m}{t}.z + xt{m}{t}.w);"
+        );
         for j in 0..xv {
-            let f: Vec<String> = (0..4).map(|l| format!("{:?}", 1.0 / (1u32 << ((4 * j + l) * bits % 16)) as f64)).collect();
-            let _ = writeln!(s, "        let y{m}_{j}{t} = x{m}_{j}{t} * vec4<f32>({});", f.join(", "));
+            let f: Vec<String> = (0..4)
+                .map(|l| format!("{:?}", 1.0 / (1u32 << ((4 * j + l) * bits % 16)) as f64))
+                .collect();
+            let _ = writeln!(
+                s,
+                "        let y{m}_{j}{t} = x{m}_{j}{t} * vec4<f32>({});",
+                f.join(", ")
+            );
         }
     }
     for r in 0..rpw {
         let _ = writeln!(s, "        let h{r}{t} = w{r}{t} >> 16u;");
         let val = |i: u32| {
             let sh = i * bits;
-            let (src, sh) = if sh < 16 { (format!("w{r}{t}"), sh) } else { (format!("h{r}{t}"), sh - 16) };
-            format!("(({src} & {:#x}u) | 0x4b000000u)", ((1u32 << bits) - 1) << sh)
+            let (src, sh) = if sh < 16 {
+                (format!("w{r}{t}"), sh)
+            } else {
+                (format!("h{r}{t}"), sh - 16)
+            };
+            format!(
+                "(({src} & {:#x}u) | 0x4b000000u)",
+                ((1u32 << bits) - 1) << sh
+            )
         };
         for j in 0..xv {
             let lanes: Vec<String> = (0..4).map(|l| val(4 * j + l)).collect();
@@ -410,8 +552,13 @@ fn qmv_word_math(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
         }
         for m in 0..mr {
             let i = r * mr + m;
-            let d = sum((0..xv).map(|j| format!("dot(q{r}_{j}{t}, y{m}_{j}{t})")).collect());
-            let _ = writeln!(s, "        a{i} = a{i} + (s{r}{t} * {d} + b{r}{t} * xsum{m}{t});");
+            let d = sum((0..xv)
+                .map(|j| format!("dot(q{r}_{j}{t}, y{m}_{j}{t})"))
+                .collect());
+            let _ = writeln!(
+                s,
+                "        a{i} = a{i} + (s{r}{t} * {d} + b{r}{t} * xsum{m}{t});"
+            );
         }
     }
     s
@@ -432,7 +579,10 @@ fn qmv_chunk_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
         let _ = writeln!(s, "        let s{r}{t} = SC[P.off_s + r{r} * P.g + gi{t}];\n        let b{r}{t} = BI[P.off_b + r{r} * P.g + gi{t}];");
     }
     for m in 0..mr {
-        let _ = writeln!(s, "        let xb{m}{t} = (P.off_x + {m}u * P.k) / 4u + c{t} * 8u;");
+        let _ = writeln!(
+            s,
+            "        let xb{m}{t} = (P.off_x + {m}u * P.k) / 4u + c{t} * 8u;"
+        );
         for j in 0..8 {
             let _ = writeln!(s, "        let x{m}_{j}{t} = X[xb{m}{t} + {j}u];");
         }
@@ -447,19 +597,50 @@ fn qmv_chunk_math(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
     let mut s = String::new();
     for m in 0..mr {
         let x = |j: u32| format!("x{m}_{j}{t}");
-        let _ = writeln!(s, "        let xt{m}{t} = (({} + {}) + ({} + {})) + (({} + {}) + ({} + {}));", x(0), x(1), x(2), x(3), x(4), x(5), x(6), x(7));
-        let _ = writeln!(s, "        let xsum{m}{t} = (xt{m}{t}.x + xt{m}{t}.y) + (xt{m}{t}.z + xt{m}{t}.w);");
+        let _ = writeln!(
+            s,
+            "        let xt{m}{t} = (({} + {}) + ({} + {})) + (({} + {}) + ({} + {}));",
+            x(0),
+            x(1),
+            x(2),
+            x(3),
+            x(4),
+            x(5),
+            x(6),
+            x(7)
+        );
+        let _ = writeln!(
+            s,
+            "        let xsum{m}{t} = (xt{m}{t}.x + xt{m}{t}.y) + (xt{m}{t}.z + xt{m}{t}.w);"
+        );
         for j in 0..8u32 {
             if unshifted {
-                let f: Vec<String> = (0..4).map(|l| format!("{:?}", 1.0 / (1u32 << ((4 * j + l) * bits % 16)) as f64)).collect();
-                let _ = writeln!(s, "        let y{m}_{j}{t} = {} * vec4<f32>({});", x(j), f.join(", "));
+                let f: Vec<String> = (0..4)
+                    .map(|l| format!("{:?}", 1.0 / (1u32 << ((4 * j + l) * bits % 16)) as f64))
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    "        let y{m}_{j}{t} = {} * vec4<f32>({});",
+                    x(j),
+                    f.join(", ")
+                );
             } else {
                 let _ = writeln!(s, "        let y{m}_{j}{t} = {};", x(j));
             }
         }
     }
     for r in 0..rpw {
-        let word = |w: u32| if vw == 1 { format!("w{r}_{w}{t}") } else { format!("w{r}_{}{t}.{}", w / vw, ["x", "y", "z", "w"][(w % vw) as usize]) };
+        let word = |w: u32| {
+            if vw == 1 {
+                format!("w{r}_{w}{t}")
+            } else {
+                format!(
+                    "w{r}_{}{t}.{}",
+                    w / vw,
+                    ["x", "y", "z", "w"][(w % vw) as usize]
+                )
+            }
+        };
         if unshifted {
             for w in 0..bits {
                 let _ = writeln!(s, "        let h{r}_{w}{t} = {} >> 16u;", word(w));
@@ -469,12 +650,31 @@ fn qmv_chunk_math(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
             let bit = i * bits;
             let (wi, sh) = (bit / 32, bit % 32);
             if unshifted {
-                let (src, sh) = if sh < 16 { (word(wi), sh) } else { (format!("h{r}_{wi}{t}"), sh - 16) };
-                return format!("(({src} & {:#x}u) | 0x4b000000u)", ((1u32 << bits) - 1) << sh);
+                let (src, sh) = if sh < 16 {
+                    (word(wi), sh)
+                } else {
+                    (format!("h{r}_{wi}{t}"), sh - 16)
+                };
+                return format!(
+                    "(({src} & {:#x}u) | 0x4b000000u)",
+                    ((1u32 << bits) - 1) << sh
+                );
             }
-            let lo = if sh == 0 { word(wi) } else { format!("({} >> {sh}u)", word(wi)) };
-            let v = if sh + bits > 32 { format!("({lo} | ({} << {}u))", word(wi + 1), 32 - sh) } else { lo };
-            let masked = if sh + bits == 32 && sh != 0 { v } else { format!("({v} & MASK)") };
+            let lo = if sh == 0 {
+                word(wi)
+            } else {
+                format!("({} >> {sh}u)", word(wi))
+            };
+            let v = if sh + bits > 32 {
+                format!("({lo} | ({} << {}u))", word(wi + 1), 32 - sh)
+            } else {
+                lo
+            };
+            let masked = if sh + bits == 32 && sh != 0 {
+                v
+            } else {
+                format!("({v} & MASK)")
+            };
             format!("({masked} | 0x4b000000u)")
         };
         for j in 0..8 {
@@ -507,7 +707,10 @@ impl KernelKey {
     /// The full WGSL source, or `None` when the op is undefined for the dtypes.
     pub fn source(&self) -> Option<String> {
         if let KernelKey::RandomBits = self {
-            return Some(format!("{COMMON}\n{}", include_str!("../kernels/random.wgsl")));
+            return Some(format!(
+                "{COMMON}\n{}",
+                include_str!("../kernels/random.wgsl")
+            ));
         }
         if let KernelKey::MatmulCoop { dtype } = self {
             if scalar(*dtype) != Scalar::F32 {
@@ -521,7 +724,12 @@ impl KernelKey {
         }
         let mut h = String::new();
         let body = match self {
-            KernelKey::Map { op, inputs, out, scalars } => {
+            KernelKey::Map {
+                op,
+                inputs,
+                out,
+                scalars,
+            } => {
                 map_header(&mut h, *op, inputs, *out, false)?;
                 let offs = ["P.off_a", "P.off_b", "P.off_c"];
                 let args: Vec<String> = (0..inputs.len())
@@ -530,20 +738,33 @@ impl KernelKey {
                         _ => format!("bitcast<{}>({})", ALIASES[i], offs[i]),
                     })
                     .collect();
-                let _ = writeln!(h, "fn compute(i: u32) -> SO {{ return op({}); }}", args.join(", "));
+                let _ = writeln!(
+                    h,
+                    "fn compute(i: u32) -> SO {{ return op({}); }}",
+                    args.join(", ")
+                );
                 include_str!("../kernels/map.wgsl")
             }
-            KernelKey::MapVec4 { op, inputs, out, scalars } => {
+            KernelKey::MapVec4 {
+                op,
+                inputs,
+                out,
+                scalars,
+            } => {
                 map_header(&mut h, *op, inputs, *out, true)?;
                 let offs = ["P.off_a", "P.off_b", "P.off_c"];
                 let loads: Vec<String> = (0..inputs.len())
                     .map(|i| match scalars & (1 << i) {
                         0 => format!("    let v{i} = {}[q + u32({}) / 4u];", NAMES[i], offs[i]),
-                        _ => format!("    let v{i} = vec4<{}>(bitcast<{}>({}));", ALIASES[i], ALIASES[i], offs[i]),
+                        _ => format!(
+                            "    let v{i} = vec4<{}>(bitcast<{}>({}));",
+                            ALIASES[i], ALIASES[i], offs[i]
+                        ),
                     })
                     .collect();
                 let lane = |c: &str| {
-                    let args: Vec<String> = (0..inputs.len()).map(|i| format!("v{i}.{c}")).collect();
+                    let args: Vec<String> =
+                        (0..inputs.len()).map(|i| format!("v{i}.{c}")).collect();
                     format!("narrow(op({}))", args.join(", "))
                 };
                 let _ = writeln!(
@@ -576,7 +797,11 @@ impl KernelKey {
                 h.push_str("@group(0) @binding(4) var<storage, read_write> PV: array<KEY>;\n");
                 h.push_str("@group(0) @binding(5) var<storage, read_write> PI: array<u32>;\n");
                 h.push_str(&is_nan_fn(s, "KEY"));
-                let cmp = if *op == ArgReduceOp::ArgMax { "a > b" } else { "a < b" };
+                let cmp = if *op == ArgReduceOp::ArgMax {
+                    "a > b"
+                } else {
+                    "a < b"
+                };
                 let _ = writeln!(h, "fn better(a: KEY, b: KEY) -> bool {{ return {cmp}; }}");
                 include_str!("../kernels/argreduce.wgsl")
             }
@@ -621,7 +846,11 @@ impl KernelKey {
                 if scalar(*dtype) != Scalar::F32 {
                     return None;
                 }
-                let second = if matches!(self, KernelKey::RmsNorm { .. }) { "W" } else { "F" };
+                let second = if matches!(self, KernelKey::RmsNorm { .. }) {
+                    "W"
+                } else {
+                    "F"
+                };
                 buffers(&mut h, &[("A", "f32"), (second, "f32")], ("O", "f32"));
                 h.push_str(&narrow_fn(*dtype));
                 if matches!(self, KernelKey::RmsNorm { .. }) {
@@ -634,7 +863,11 @@ impl KernelKey {
                 if scalar(*dtype) != Scalar::F32 {
                     return None;
                 }
-                buffers(&mut h, &[("Q", "f32"), ("K", "f32"), ("V", "f32")], ("O", "f32"));
+                buffers(
+                    &mut h,
+                    &[("Q", "f32"), ("K", "f32"), ("V", "f32")],
+                    ("O", "f32"),
+                );
                 h.push_str(&narrow_fn(*dtype));
                 include_str!("../kernels/sdpa.wgsl")
             }
@@ -652,7 +885,9 @@ impl KernelKey {
                 let _ = writeln!(h, "@group(0) @binding(3) var<storage, read> I: array<i32>;");
                 match (add, s) {
                     (false, _) => {
-                        h.push_str("@group(0) @binding(4) var<storage, read_write> O: array<SO>;\n");
+                        h.push_str(
+                            "@group(0) @binding(4) var<storage, read_write> O: array<SO>;\n",
+                        );
                         h.push_str("fn put(off: u32, v: SO) { O[off] = v; }\n");
                     }
                     (true, Scalar::F32) => {
@@ -678,7 +913,10 @@ impl KernelKey {
                 h.push_str("@group(0) @binding(3) var<storage, read_write> K: array<SA>;\n");
                 h.push_str("@group(0) @binding(4) var<storage, read_write> I: array<u32>;\n");
                 let so = if *indices { "u32" } else { ty };
-                let _ = writeln!(h, "@group(0) @binding(5) var<storage, read_write> O: array<{so}>;");
+                let _ = writeln!(
+                    h,
+                    "@group(0) @binding(5) var<storage, read_write> O: array<{so}>;"
+                );
                 h.push_str(&is_nan_fn(s, "SA"));
                 let src = if *indices { "I" } else { "K" };
                 let _ = writeln!(h, "fn out_value(t: u32) -> {so} {{ return {src}[t]; }}");
@@ -687,7 +925,10 @@ impl KernelKey {
             KernelKey::Arange { dtype } => {
                 let s = scalar(*dtype);
                 let ty = s.wgsl();
-                let _ = writeln!(h, "@group(0) @binding(2) var<storage, read_write> O: array<{ty}>;");
+                let _ = writeln!(
+                    h,
+                    "@group(0) @binding(2) var<storage, read_write> O: array<{ty}>;"
+                );
                 let value = match s {
                     Scalar::F32 => "P.start_f + f32(i) * P.step_f".to_string(),
                     Scalar::I32 => "select(i32(trunc(P.start_f + f32(i) * P.step_f)), P.start_i + i32(i) * P.step_i, P.integral == 1u)".into(),
@@ -708,26 +949,54 @@ impl KernelKey {
                 h.push_str(QVAL);
                 include_str!("../kernels/qdequantize.wgsl")
             }
-            KernelKey::QMatvec { dtype, bits, rows, rpw, warps, unroll, subgroups } => {
-                if !quant_ok(*dtype, *bits) || !(1..=4).contains(rows) || ![1, 2, 4, 8, 16].contains(rpw) || ![1, 2, 4, 8].contains(warps) || ![1, 2, 4, 8].contains(unroll) {
+            KernelKey::QMatvec {
+                dtype,
+                bits,
+                rows,
+                rpw,
+                warps,
+                unroll,
+                subgroups,
+            } => {
+                if !quant_ok(*dtype, *bits)
+                    || !(1..=4).contains(rows)
+                    || ![1, 2, 4, 8, 16].contains(rpw)
+                    || ![1, 2, 4, 8].contains(warps)
+                    || ![1, 2, 4, 8].contains(unroll)
+                {
                     return None;
                 }
                 quant_header(&mut h, *bits);
                 let _ = writeln!(h, "const MR: u32 = {rows}u;");
                 let _ = writeln!(h, "const RPW: u32 = {rpw}u;");
                 let _ = writeln!(h, "const WARPS: u32 = {warps}u;");
-                h.push_str(if *subgroups { QMV_ENTRY_SUBGROUPS } else { QMV_ENTRY_TREE });
+                h.push_str(if *subgroups {
+                    QMV_ENTRY_SUBGROUPS
+                } else {
+                    QMV_ENTRY_TREE
+                });
                 let by_word = 16 % bits == 0;
                 let vw = if by_word { 1 } else { qmv_vec_width(*bits) };
-                let wty = if vw == 1 { "u32".to_string() } else { format!("vec{vw}<u32>") };
+                let wty = if vw == 1 {
+                    "u32".to_string()
+                } else {
+                    format!("vec{vw}<u32>")
+                };
                 h.push_str("@group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;\n");
-                let _ = writeln!(h, "@group(0) @binding(3) var<storage, read> W: array<{wty}>;");
+                let _ = writeln!(
+                    h,
+                    "@group(0) @binding(3) var<storage, read> W: array<{wty}>;"
+                );
                 buffers_from(&mut h, 4, &[("SC", "f32"), ("BI", "f32")], ("O", "f32"));
                 h.push_str(&narrow_fn(*dtype));
                 h.push_str(&qmv_accumulate_fn(*bits, *rows, *rpw, *unroll, by_word));
                 include_str!("../kernels/qmv.wgsl")
             }
-            KernelKey::QMatmul { dtype, bits, transpose } => {
+            KernelKey::QMatmul {
+                dtype,
+                bits,
+                transpose,
+            } => {
                 if !quant_ok(*dtype, *bits) {
                     return None;
                 }
@@ -742,6 +1011,8 @@ impl KernelKey {
             }
             KernelKey::RandomBits | KernelKey::MatmulCoop { .. } => unreachable!("handled above"),
         };
-        Some(format!("{COMMON}\n// ---- generated header: {self}\n{h}\n{body}"))
+        Some(format!(
+            "{COMMON}\n// ---- generated header: {self}\n{h}\n{body}"
+        ))
     }
 }

@@ -6,42 +6,96 @@ use mlx_arm_wgsl::sources::{KernelKey, MapOp};
 use mlx_arm_wgsl::Scalar;
 
 const GPU_DTYPES: [Dtype; 10] = [
-    Dtype::Bool, Dtype::Uint8, Dtype::Uint16, Dtype::Uint32, Dtype::Int8, Dtype::Int16, Dtype::Int32,
-    Dtype::Float16, Dtype::Bfloat16, Dtype::Float32,
+    Dtype::Bool,
+    Dtype::Uint8,
+    Dtype::Uint16,
+    Dtype::Uint32,
+    Dtype::Int8,
+    Dtype::Int16,
+    Dtype::Int32,
+    Dtype::Float16,
+    Dtype::Bfloat16,
+    Dtype::Float32,
 ];
 
 fn validate(key: &KernelKey) {
     let Some(src) = key.source() else { return };
-    let module = naga::front::wgsl::parse_str(&src).unwrap_or_else(|e| panic!("{key}: {}", e.emit_to_string(&src)));
-    let mut v = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
-    v.validate(&module).unwrap_or_else(|e| panic!("{key}: {}", e.emit_to_string(&src)));
+    let module = naga::front::wgsl::parse_str(&src)
+        .unwrap_or_else(|e| panic!("{key}: {}", e.emit_to_string(&src)));
+    let mut v = naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::all(),
+    );
+    v.validate(&module)
+        .unwrap_or_else(|e| panic!("{key}: {}", e.emit_to_string(&src)));
 }
 
 fn all_keys() -> Vec<KernelKey> {
     let mut keys = vec![];
     for &d in &GPU_DTYPES {
         for op in ALL_UNARY {
-            keys.push(KernelKey::Map { op: MapOp::Unary(op), inputs: vec![d], out: if op.outputs_bool() { Dtype::Bool } else { d }, scalars: 0 });
+            keys.push(KernelKey::Map {
+                op: MapOp::Unary(op),
+                inputs: vec![d],
+                out: if op.outputs_bool() { Dtype::Bool } else { d },
+                scalars: 0,
+            });
         }
         for op in ALL_BINARY {
             for scalars in [0, 1, 2] {
-                keys.push(KernelKey::Map { op: MapOp::Binary(op), inputs: vec![d, d], out: if op.outputs_bool() { Dtype::Bool } else { d }, scalars });
+                keys.push(KernelKey::Map {
+                    op: MapOp::Binary(op),
+                    inputs: vec![d, d],
+                    out: if op.outputs_bool() { Dtype::Bool } else { d },
+                    scalars,
+                });
             }
         }
         for scalars in [0, 1, 2, 4, 6] {
-            keys.push(KernelKey::Map { op: MapOp::Select, inputs: vec![Dtype::Bool, d, d], out: d, scalars });
+            keys.push(KernelKey::Map {
+                op: MapOp::Select,
+                inputs: vec![Dtype::Bool, d, d],
+                out: d,
+                scalars,
+            });
         }
-        keys.push(KernelKey::Map { op: MapOp::Copy, inputs: vec![d], out: d, scalars: 0 });
+        keys.push(KernelKey::Map {
+            op: MapOp::Copy,
+            inputs: vec![d],
+            out: d,
+            scalars: 0,
+        });
         for &t in &GPU_DTYPES {
-            keys.push(KernelKey::Map { op: MapOp::Cast, inputs: vec![d], out: t, scalars: 0 });
+            keys.push(KernelKey::Map {
+                op: MapOp::Cast,
+                inputs: vec![d],
+                out: t,
+                scalars: 0,
+            });
         }
         for op in [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min] {
-            keys.push(KernelKey::Reduce { op, input: d, out: d });
-            keys.push(KernelKey::ReduceCols { op, input: d, out: d });
+            keys.push(KernelKey::Reduce {
+                op,
+                input: d,
+                out: d,
+            });
+            keys.push(KernelKey::ReduceCols {
+                op,
+                input: d,
+                out: d,
+            });
         }
         for op in [ReduceOp::And, ReduceOp::Or] {
-            keys.push(KernelKey::Reduce { op, input: d, out: Dtype::Bool });
-            keys.push(KernelKey::ReduceCols { op, input: d, out: Dtype::Bool });
+            keys.push(KernelKey::Reduce {
+                op,
+                input: d,
+                out: Dtype::Bool,
+            });
+            keys.push(KernelKey::ReduceCols {
+                op,
+                input: d,
+                out: Dtype::Bool,
+            });
         }
         for op in [ArgReduceOp::ArgMax, ArgReduceOp::ArgMin] {
             keys.push(KernelKey::ArgReduce { op, input: d });
@@ -50,20 +104,47 @@ fn all_keys() -> Vec<KernelKey> {
             keys.push(KernelKey::Scan { op, dtype: d });
         }
         keys.push(KernelKey::Matmul { dtype: d, tile: 64 });
-        keys.push(KernelKey::Matmul { dtype: d, tile: 128 });
-        keys.push(KernelKey::Softmax { dtype: d, lse: false });
-        keys.push(KernelKey::Softmax { dtype: d, lse: true });
+        keys.push(KernelKey::Matmul {
+            dtype: d,
+            tile: 128,
+        });
+        keys.push(KernelKey::Softmax {
+            dtype: d,
+            lse: false,
+        });
+        keys.push(KernelKey::Softmax {
+            dtype: d,
+            lse: true,
+        });
         keys.push(KernelKey::RmsNorm { dtype: d });
         keys.push(KernelKey::Sdpa { dtype: d });
         keys.push(KernelKey::Rope { dtype: d });
         keys.push(KernelKey::Gemv { dtype: d });
         keys.push(KernelKey::MatmulCoop { dtype: d });
-        keys.push(KernelKey::Gather { along: false, dtype: d });
-        keys.push(KernelKey::Gather { along: true, dtype: d });
-        keys.push(KernelKey::Scatter { add: false, dtype: d });
-        keys.push(KernelKey::Scatter { add: true, dtype: d });
-        keys.push(KernelKey::Sort { dtype: d, indices: false });
-        keys.push(KernelKey::Sort { dtype: d, indices: true });
+        keys.push(KernelKey::Gather {
+            along: false,
+            dtype: d,
+        });
+        keys.push(KernelKey::Gather {
+            along: true,
+            dtype: d,
+        });
+        keys.push(KernelKey::Scatter {
+            add: false,
+            dtype: d,
+        });
+        keys.push(KernelKey::Scatter {
+            add: true,
+            dtype: d,
+        });
+        keys.push(KernelKey::Sort {
+            dtype: d,
+            indices: false,
+        });
+        keys.push(KernelKey::Sort {
+            dtype: d,
+            indices: true,
+        });
         if d != Dtype::Bool {
             keys.push(KernelKey::Arange { dtype: d });
         }
@@ -79,20 +160,42 @@ fn all_keys() -> Vec<KernelKey> {
                             if unroll == 4 && rpw > 4 {
                                 continue;
                             }
-                            keys.push(KernelKey::QMatvec { dtype, bits, rows, rpw, warps, unroll, subgroups });
+                            keys.push(KernelKey::QMatvec {
+                                dtype,
+                                bits,
+                                rows,
+                                rpw,
+                                warps,
+                                unroll,
+                                subgroups,
+                            });
                         }
                     }
                 }
             }
             for transpose in [true, false] {
-                keys.push(KernelKey::QMatmul { dtype, bits, transpose });
+                keys.push(KernelKey::QMatmul {
+                    dtype,
+                    bits,
+                    transpose,
+                });
             }
         }
     }
     let vec4: Vec<KernelKey> = keys
         .iter()
         .filter_map(|k| match k {
-            KernelKey::Map { op, inputs, out, scalars } => Some(KernelKey::MapVec4 { op: *op, inputs: inputs.clone(), out: *out, scalars: *scalars }),
+            KernelKey::Map {
+                op,
+                inputs,
+                out,
+                scalars,
+            } => Some(KernelKey::MapVec4 {
+                op: *op,
+                inputs: inputs.clone(),
+                out: *out,
+                scalars: *scalars,
+            }),
             _ => None,
         })
         .collect();

@@ -30,7 +30,13 @@ fn rows_dense(engine: &Arc<Engine>, x: &Data) -> Result<Data> {
 }
 
 /// `x · rsqrt(mean(x²) + eps) · w` over the last axis (`w` `[D]` optional).
-pub fn rms_norm(engine: &Arc<Engine>, x: &Data, w: Option<&Data>, eps: f32, shape: &[usize]) -> Result<Data> {
+pub fn rms_norm(
+    engine: &Arc<Engine>,
+    x: &Data,
+    w: Option<&Data>,
+    eps: f32,
+    shape: &[usize],
+) -> Result<Data> {
     let dt = x.dtype();
     let total = x.size();
     let mem = engine.alloc(total)?;
@@ -43,9 +49,25 @@ pub fn rms_norm(engine: &Arc<Engine>, x: &Data, w: Option<&Data>, eps: f32, shap
     let r = Resident::of(engine, &xd)?;
     let rw = wd.as_ref().map(|w| Resident::of(engine, w)).transpose()?;
     let off_w = wd.as_ref().map_or(0, |w| w.offset as u32);
-    let params = [(total / n) as u32, n as u32, xd.offset as u32, off_w, w.is_some() as u32, eps.to_bits(), 0, 0];
+    let params = [
+        (total / n) as u32,
+        n as u32,
+        xd.offset as u32,
+        off_w,
+        w.is_some() as u32,
+        eps.to_bits(),
+        0,
+        0,
+    ];
     let wbuf = rw.as_ref().map_or(r.buf(), |w| w.buf());
-    engine.dispatch_1d(&KernelKey::RmsNorm { dtype: dt }, "main", &params, None, &[(2, r.buf()), (3, wbuf), (4, mem.buf())], total / n)?;
+    engine.dispatch_1d(
+        &KernelKey::RmsNorm { dtype: dt },
+        "main",
+        &params,
+        None,
+        &[(2, r.buf()), (3, wbuf), (4, mem.buf())],
+        total / n,
+    )?;
     Ok(Engine::output(mem, dt, shape))
 }
 
@@ -96,20 +118,43 @@ pub fn rope(
         0,
     ];
     let fbuf = rf.as_ref().map_or(r.buf(), |f| f.buf());
-    engine.dispatch_1d(&KernelKey::Rope { dtype: dt }, "main", &params, None, &[(2, r.buf()), (3, fbuf), (4, mem.buf())], total.div_ceil(256))?;
+    engine.dispatch_1d(
+        &KernelKey::Rope { dtype: dt },
+        "main",
+        &params,
+        None,
+        &[(2, r.buf()), (3, fbuf), (4, mem.buf())],
+        total.div_ceil(256),
+    )?;
     Ok(Engine::output(mem, dt, shape))
 }
 
 /// Fused attention (see `Primitive::Sdpa`): one workgroup per query row, online softmax.
-pub fn sdpa(engine: &Arc<Engine>, q: &Data, k: &Data, v: &Data, scale: f32, causal: bool, shape: &[usize]) -> Result<Data> {
+pub fn sdpa(
+    engine: &Arc<Engine>,
+    q: &Data,
+    k: &Data,
+    v: &Data,
+    scale: f32,
+    causal: bool,
+    shape: &[usize],
+) -> Result<Data> {
     let dt = q.dtype();
     let total: usize = shape.iter().product();
     let mem = engine.alloc(total)?;
     if total == 0 {
         return Ok(Engine::output(mem, dt, shape));
     }
-    let (qd, kd, vd) = (dense(engine, q)?, rows_dense(engine, k)?, rows_dense(engine, v)?);
-    let (rq, rk, rv) = (Resident::of(engine, &qd)?, Resident::of(engine, &kd)?, Resident::of(engine, &vd)?);
+    let (qd, kd, vd) = (
+        dense(engine, q)?,
+        rows_dense(engine, k)?,
+        rows_dense(engine, v)?,
+    );
+    let (rq, rk, rv) = (
+        Resident::of(engine, &qd)?,
+        Resident::of(engine, &kd)?,
+        Resident::of(engine, &vd)?,
+    );
     let rows = q.shape[0] * q.shape[1] * q.shape[2];
     let params = [
         rows as u32,
@@ -130,6 +175,13 @@ pub fn sdpa(engine: &Arc<Engine>, q: &Data, k: &Data, v: &Data, scale: f32, caus
         vd.strides[1] as u32,
     ];
     let bufs = [(2, rq.buf()), (3, rk.buf()), (4, rv.buf()), (5, mem.buf())];
-    engine.dispatch_1d(&KernelKey::Sdpa { dtype: dt }, "main", &params, None, &bufs, rows)?;
+    engine.dispatch_1d(
+        &KernelKey::Sdpa { dtype: dt },
+        "main",
+        &params,
+        None,
+        &bufs,
+        rows,
+    )?;
     Ok(Engine::output(mem, dt, shape))
 }

@@ -18,7 +18,15 @@ fn dense(engine: &Arc<Engine>, d: &Data) -> Result<Data> {
     copy(engine, d, &d.shape)
 }
 
-fn gather(engine: &Arc<Engine>, along: bool, a: &Data, idx: &Data, ni: usize, axis: usize, shape: &[usize]) -> Result<Data> {
+fn gather(
+    engine: &Arc<Engine>,
+    along: bool,
+    a: &Data,
+    idx: &Data,
+    ni: usize,
+    axis: usize,
+    shape: &[usize],
+) -> Result<Data> {
     let total = numel(shape);
     let mem = engine.alloc(total)?;
     if total == 0 {
@@ -28,23 +36,53 @@ fn gather(engine: &Arc<Engine>, along: bool, a: &Data, idx: &Data, ni: usize, ax
     let (ra, ri) = (Resident::of(engine, &a)?, Resident::of(engine, &idx)?);
     let inner = numel(&a.shape[axis + 1..]);
     let params = [total as u32, ni as u32, a.shape[axis] as u32, inner as u32];
-    let key = KernelKey::Gather { along, dtype: a.dtype() };
-    engine.dispatch_1d(&key, "main", &params, None, &[(2, ra.buf()), (3, ri.buf()), (4, mem.buf())], total.div_ceil(WG as usize))?;
+    let key = KernelKey::Gather {
+        along,
+        dtype: a.dtype(),
+    };
+    engine.dispatch_1d(
+        &key,
+        "main",
+        &params,
+        None,
+        &[(2, ra.buf()), (3, ri.buf()), (4, mem.buf())],
+        total.div_ceil(WG as usize),
+    )?;
     Ok(Engine::output(mem, a.dtype(), shape))
 }
 
 /// `take(a, idx, axis)`.
-pub fn take(engine: &Arc<Engine>, axis: usize, a: &Data, idx: &Data, shape: &[usize]) -> Result<Data> {
+pub fn take(
+    engine: &Arc<Engine>,
+    axis: usize,
+    a: &Data,
+    idx: &Data,
+    shape: &[usize],
+) -> Result<Data> {
     gather(engine, false, a, idx, idx.size(), axis, shape)
 }
 
 /// `take_along_axis(a, idx, axis)`.
-pub fn take_along_axis(engine: &Arc<Engine>, axis: usize, a: &Data, idx: &Data, shape: &[usize]) -> Result<Data> {
+pub fn take_along_axis(
+    engine: &Arc<Engine>,
+    axis: usize,
+    a: &Data,
+    idx: &Data,
+    shape: &[usize],
+) -> Result<Data> {
     gather(engine, true, a, idx, idx.shape[axis], axis, shape)
 }
 
 /// Copy of `a` with `upd` written or added at `idx` along `axis`.
-pub fn scatter(engine: &Arc<Engine>, axis: usize, mode: ScatterMode, a: &Data, idx: &Data, upd: &Data, shape: &[usize]) -> Result<Data> {
+pub fn scatter(
+    engine: &Arc<Engine>,
+    axis: usize,
+    mode: ScatterMode,
+    a: &Data,
+    idx: &Data,
+    upd: &Data,
+    shape: &[usize],
+) -> Result<Data> {
     let dt = a.dtype();
     let out = map(engine, MapOp::Copy, std::slice::from_ref(a), shape, dt)?;
     let total = idx.size();
@@ -52,21 +90,48 @@ pub fn scatter(engine: &Arc<Engine>, axis: usize, mode: ScatterMode, a: &Data, i
         return Ok(out);
     }
     let (idx, upd) = (dense(engine, idx)?, dense(engine, upd)?);
-    let (ri, ru, ro) = (Resident::of(engine, &idx)?, Resident::of(engine, &upd)?, Resident::of(engine, &out)?);
+    let (ri, ru, ro) = (
+        Resident::of(engine, &idx)?,
+        Resident::of(engine, &upd)?,
+        Resident::of(engine, &out)?,
+    );
     let mut ostr = row_major_strides(shape);
     let axis_stride = ostr[axis];
     ostr[axis] = 0;
     let mut dims = shape_i32(&idx.shape);
     dims.extend(i32s(&ostr));
-    let params = [total as u32, idx.shape.len() as u32, shape[axis] as u32, axis_stride as u32];
+    let params = [
+        total as u32,
+        idx.shape.len() as u32,
+        shape[axis] as u32,
+        axis_stride as u32,
+    ];
     let add = mode == ScatterMode::Add;
     let key = KernelKey::Scatter { add, dtype: dt };
-    engine.dispatch_1d(&key, "main", &params, Some(&dims), &[(2, ru.buf()), (3, ri.buf()), (4, ro.buf())], total.div_ceil(WG as usize))?;
+    engine.dispatch_1d(
+        &key,
+        "main",
+        &params,
+        Some(&dims),
+        &[(2, ru.buf()), (3, ri.buf()), (4, ro.buf())],
+        total.div_ceil(WG as usize),
+    )?;
     let exact_32 = matches!(dt, Dtype::Float32 | Dtype::Int32 | Dtype::Uint32);
     if add && !exact_32 {
         // atomics accumulated in 32 bits: round/wrap back to the dtype
         let mem = engine.alloc(numel(shape))?;
-        map_into(engine, MapOp::Copy, std::slice::from_ref(&out), dt, &OutView { mem: &mem, shape, strides: row_major_strides(shape), offset: 0 })?;
+        map_into(
+            engine,
+            MapOp::Copy,
+            std::slice::from_ref(&out),
+            dt,
+            &OutView {
+                mem: &mem,
+                shape,
+                strides: row_major_strides(shape),
+                offset: 0,
+            },
+        )?;
         return Ok(Engine::output(mem, dt, shape));
     }
     Ok(out)

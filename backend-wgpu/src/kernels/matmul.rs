@@ -11,7 +11,13 @@ use mlx_arm_wgsl::sources::KernelKey;
 use std::sync::Arc;
 
 /// `[.., M, K] @ [.., K, N]` with equal batch shapes.
-pub fn matmul(engine: &Arc<Engine>, a: &Data, b: &Data, shape: &[usize], dt: Dtype) -> Result<Data> {
+pub fn matmul(
+    engine: &Arc<Engine>,
+    a: &Data,
+    b: &Data,
+    shape: &[usize],
+    dt: Dtype,
+) -> Result<Data> {
     let nd = a.shape.len();
     let (m, k, n) = (a.shape[nd - 2], a.shape[nd - 1], b.shape[nd - 1]);
     let batch = numel(&a.shape[..nd - 2]);
@@ -21,9 +27,31 @@ pub fn matmul(engine: &Arc<Engine>, a: &Data, b: &Data, shape: &[usize], dt: Dty
     }
     let (ra, rb) = (Resident::of(engine, a)?, Resident::of(engine, b)?);
     // decode-shaped x @ W^T: one row of A against columns of B that are contiguous in K
-    if m == 1 && batch == 1 && k > 0 && a.strides[nd - 1] == 1 && b.strides[nd - 2] == 1 && b.strides[nd - 1] >= 0 {
-        let params = [n as u32, k as u32, a.offset as u32, b.offset as u32, b.strides[nd - 1] as u32, 0, 0, 0];
-        engine.dispatch_1d(&KernelKey::Gemv { dtype: dt }, "main", &params, None, &[(2, ra.buf()), (3, rb.buf()), (4, mem.buf())], n.div_ceil(8))?;
+    if m == 1
+        && batch == 1
+        && k > 0
+        && a.strides[nd - 1] == 1
+        && b.strides[nd - 2] == 1
+        && b.strides[nd - 1] >= 0
+    {
+        let params = [
+            n as u32,
+            k as u32,
+            a.offset as u32,
+            b.offset as u32,
+            b.strides[nd - 1] as u32,
+            0,
+            0,
+            0,
+        ];
+        engine.dispatch_1d(
+            &KernelKey::Gemv { dtype: dt },
+            "main",
+            &params,
+            None,
+            &[(2, ra.buf()), (3, rb.buf()), (4, mem.buf())],
+            n.div_ceil(8),
+        )?;
         return Ok(Engine::output(mem, dt, shape));
     }
     let mut dims = shape_i32(&a.shape[..nd - 2]);
@@ -33,17 +61,41 @@ pub fn matmul(engine: &Arc<Engine>, a: &Data, b: &Data, shape: &[usize], dt: Dty
     // what MLX does for f16; bf16 inputs are rounded to f16 on the way in, so only f16 uses it)
     let coop = engine.gpu.coop_f16 && dt == Dtype::Float16;
     let tile = if coop { 64 } else { tile_for(m, n, batch, dt) };
-    let key = if coop { KernelKey::MatmulCoop { dtype: dt } } else { KernelKey::Matmul { dtype: dt, tile } };
+    let key = if coop {
+        KernelKey::MatmulCoop { dtype: dt }
+    } else {
+        KernelKey::Matmul { dtype: dt, tile }
+    };
     let max_z = engine.gpu.limits.max_compute_workgroups_per_dimension as usize;
     let mut base = 0usize;
     while base < batch {
         let z = (batch - base).min(max_z);
         let params = [
-            m as u32, n as u32, k as u32, (nd - 2) as u32,
-            w(a.strides[nd - 2] as i32), w(a.strides[nd - 1] as i32), w(b.strides[nd - 2] as i32), w(b.strides[nd - 1] as i32),
-            w(a.offset as i32), w(b.offset as i32), base as u32, 0,
+            m as u32,
+            n as u32,
+            k as u32,
+            (nd - 2) as u32,
+            w(a.strides[nd - 2] as i32),
+            w(a.strides[nd - 1] as i32),
+            w(b.strides[nd - 2] as i32),
+            w(b.strides[nd - 1] as i32),
+            w(a.offset as i32),
+            w(b.offset as i32),
+            base as u32,
+            0,
         ];
-        engine.dispatch(&key, "main", &params, Some(&dims), &[(2, ra.buf()), (3, rb.buf()), (4, mem.buf())], [n.div_ceil(tile as usize) as u32, m.div_ceil(tile as usize) as u32, z as u32])?;
+        engine.dispatch(
+            &key,
+            "main",
+            &params,
+            Some(&dims),
+            &[(2, ra.buf()), (3, rb.buf()), (4, mem.buf())],
+            [
+                n.div_ceil(tile as usize) as u32,
+                m.div_ceil(tile as usize) as u32,
+                z as u32,
+            ],
+        )?;
         base += z;
     }
     Ok(Engine::output(mem, dt, shape))
@@ -56,6 +108,15 @@ const LARGE_OUTPUT: usize = 256 * 128 * 128;
 /// made the 128 kernel 14x slower on an H100 (69 ms vs 5 ms at 4096^3).
 fn tile_for(m: usize, n: usize, batch: usize, dt: Dtype) -> u32 {
     static FORCED: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
-    let forced = FORCED.get_or_init(|| std::env::var("MLX_ARM_MATMUL_TILE").ok().and_then(|v| v.parse().ok()).filter(|t| [64, 128].contains(t)));
-    forced.unwrap_or(if dt == Dtype::Float32 && m * n * batch >= LARGE_OUTPUT { 128 } else { 64 })
+    let forced = FORCED.get_or_init(|| {
+        std::env::var("MLX_ARM_MATMUL_TILE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|t| [64, 128].contains(t))
+    });
+    forced.unwrap_or(if dt == Dtype::Float32 && m * n * batch >= LARGE_OUTPUT {
+        128
+    } else {
+        64
+    })
 }

@@ -25,11 +25,18 @@ pub struct Resident {
 impl Resident {
     /// Uploads `d` if it has no GPU copy.
     pub fn of(engine: &Arc<Engine>, d: &Data) -> Result<Resident> {
-        Ok(Resident { mem: engine.resident(d)?, data: d.clone() })
+        Ok(Resident {
+            mem: engine.resident(d)?,
+            data: d.clone(),
+        })
     }
     /// The wgpu buffer.
     pub fn buf(&self) -> &wgpu::Buffer {
-        self.mem.as_any().downcast_ref::<GpuMem>().expect("resident memory is GpuMem").buf()
+        self.mem
+            .as_any()
+            .downcast_ref::<GpuMem>()
+            .expect("resident memory is GpuMem")
+            .buf()
     }
 }
 

@@ -43,7 +43,11 @@ pub fn qmv_tuning() -> QmvTuning {
     let mut t = QMV_TUNING.lock().unwrap_or_else(|p| p.into_inner());
     *t.get_or_insert_with(|| {
         let env = |name: &str, ok: &[usize], default: usize| {
-            std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|v| ok.contains(v)).unwrap_or(default)
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|v| ok.contains(v))
+                .unwrap_or(default)
         };
         QmvTuning {
             rows_per_workgroup: env("MLX_ARM_QMV_RPW", &[1, 2, 4, 8, 16], 4),
@@ -56,9 +60,15 @@ pub fn qmv_tuning() -> QmvTuning {
 
 /// Sets the mat-vec tuning for later dispatches; a typed error for values the kernel lacks.
 pub fn set_qmv_tuning(t: QmvTuning) -> Result<()> {
-    if ![1, 2, 4, 8, 16].contains(&t.rows_per_workgroup) || t.chunks_per_lane == 0 || ![1, 2, 4, 8].contains(&t.unroll) {
+    if ![1, 2, 4, 8, 16].contains(&t.rows_per_workgroup)
+        || t.chunks_per_lane == 0
+        || ![1, 2, 4, 8].contains(&t.unroll)
+    {
         let detail = format!("{t:?}: rows per workgroup must be 1, 2, 4, 8 or 16, unroll 1, 2, 4 or 8, chunks per lane positive");
-        return Err(Error::Argument { op: "set_qmv_tuning", detail });
+        return Err(Error::Argument {
+            op: "set_qmv_tuning",
+            detail,
+        });
     }
     *QMV_TUNING.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
     Ok(())
@@ -93,24 +103,66 @@ fn dense(e: &Arc<Engine>, d: &Data, align: usize) -> Result<Data> {
 }
 
 /// `dequantize(w, scales, biases)` into `shape` / `dt`.
-pub fn dequantize(e: &Arc<Engine>, inputs: &[Data], gs: usize, bits: usize, shape: &[usize], dt: Dtype) -> Result<Data> {
+pub fn dequantize(
+    e: &Arc<Engine>,
+    inputs: &[Data],
+    gs: usize,
+    bits: usize,
+    shape: &[usize],
+    dt: Dtype,
+) -> Result<Data> {
     let total = numel(shape);
     let mem = e.alloc(total)?;
     if total == 0 {
         return Ok(Engine::output(mem, dt, shape));
     }
-    let (w, s, b) = (dense(e, &inputs[0], 1)?, dense(e, &inputs[1], 1)?, dense(e, &inputs[2], 1)?);
-    let (rw, rs, rb) = (Resident::of(e, &w)?, Resident::of(e, &s)?, Resident::of(e, &b)?);
+    let (w, s, b) = (
+        dense(e, &inputs[0], 1)?,
+        dense(e, &inputs[1], 1)?,
+        dense(e, &inputs[2], 1)?,
+    );
+    let (rw, rs, rb) = (
+        Resident::of(e, &w)?,
+        Resident::of(e, &s)?,
+        Resident::of(e, &b)?,
+    );
     let n = shape[shape.len() - 1];
-    let params = [total as u32, n as u32, (n * bits / 32) as u32, gs as u32, w.offset as u32, s.offset as u32, b.offset as u32, 0];
-    let key = KernelKey::QDequantize { dtype: dt, bits: bits as u32 };
+    let params = [
+        total as u32,
+        n as u32,
+        (n * bits / 32) as u32,
+        gs as u32,
+        w.offset as u32,
+        s.offset as u32,
+        b.offset as u32,
+        0,
+    ];
+    let key = KernelKey::QDequantize {
+        dtype: dt,
+        bits: bits as u32,
+    };
     let bufs = [(2, rw.buf()), (3, rs.buf()), (4, rb.buf()), (5, mem.buf())];
-    e.dispatch_1d(&key, "main", &params, None, &bufs, total.div_ceil(WG as usize))?;
+    e.dispatch_1d(
+        &key,
+        "main",
+        &params,
+        None,
+        &bufs,
+        total.div_ceil(WG as usize),
+    )?;
     Ok(Engine::output(mem, dt, shape))
 }
 
 /// `quantized_matmul(x, w, scales, biases)` into `shape` / `dt`.
-pub fn quantized_matmul(e: &Arc<Engine>, inputs: &[Data], gs: usize, bits: usize, transpose: bool, shape: &[usize], dt: Dtype) -> Result<Data> {
+pub fn quantized_matmul(
+    e: &Arc<Engine>,
+    inputs: &[Data],
+    gs: usize,
+    bits: usize,
+    transpose: bool,
+    shape: &[usize],
+    dt: Dtype,
+) -> Result<Data> {
     let n = shape[shape.len() - 1];
     let total = numel(shape);
     let mem = e.alloc(total)?;
@@ -123,8 +175,19 @@ pub fn quantized_matmul(e: &Arc<Engine>, inputs: &[Data], gs: usize, bits: usize
     let x = dense(e, &inputs[0], 4)?;
     let w = dense(e, &inputs[1], 4)?;
     let (s, b) = (dense(e, &inputs[2], 1)?, dense(e, &inputs[3], 1)?);
-    let (rx, rw, rs, rb) = (Resident::of(e, &x)?, Resident::of(e, &w)?, Resident::of(e, &s)?, Resident::of(e, &b)?);
-    let bufs = [(2, rx.buf()), (3, rw.buf()), (4, rs.buf()), (5, rb.buf()), (6, mem.buf())];
+    let (rx, rw, rs, rb) = (
+        Resident::of(e, &x)?,
+        Resident::of(e, &w)?,
+        Resident::of(e, &s)?,
+        Resident::of(e, &b)?,
+    );
+    let bufs = [
+        (2, rx.buf()),
+        (3, rw.buf()),
+        (4, rs.buf()),
+        (5, rb.buf()),
+        (6, mem.buf()),
+    ];
     let cols = if transpose { k } else { n }; // values per packed row
     let row_words = (cols * bits / 32) as u32;
     let groups = (cols / gs) as u32;
@@ -133,17 +196,49 @@ pub fn quantized_matmul(e: &Arc<Engine>, inputs: &[Data], gs: usize, bits: usize
         let (key, rpw) = matvec_kernel(e, dt, bits, m, k);
         let blocks = n.div_ceil(rpw);
         let params = [
-            n as u32, k as u32, blocks as u32, x.offset as u32, w.offset as u32, s.offset as u32, b.offset as u32, row_words, groups, (gs / 32) as u32,
-            (gs * bits as usize / 32).max(1).ilog2(), 0,
+            n as u32,
+            k as u32,
+            blocks as u32,
+            x.offset as u32,
+            w.offset as u32,
+            s.offset as u32,
+            b.offset as u32,
+            row_words,
+            groups,
+            (gs / 32) as u32,
+            (gs * bits as usize / 32).max(1).ilog2(),
+            0,
         ];
         e.dispatch_1d(&key, "main", &params, None, &bufs, blocks)?;
     } else {
         let tn = n.div_ceil(TILE);
         let tiles = tn * m.div_ceil(TILE);
         let params = [
-            m as u32, n as u32, k as u32, tn as u32, tiles as u32, x.offset as u32, w.offset as u32, s.offset as u32, b.offset as u32, row_words, groups, gs as u32,
+            m as u32,
+            n as u32,
+            k as u32,
+            tn as u32,
+            tiles as u32,
+            x.offset as u32,
+            w.offset as u32,
+            s.offset as u32,
+            b.offset as u32,
+            row_words,
+            groups,
+            gs as u32,
         ];
-        e.dispatch_1d(&KernelKey::QMatmul { dtype: dt, bits, transpose }, "main", &params, None, &bufs, tiles)?;
+        e.dispatch_1d(
+            &KernelKey::QMatmul {
+                dtype: dt,
+                bits,
+                transpose,
+            },
+            "main",
+            &params,
+            None,
+            &bufs,
+            tiles,
+        )?;
     }
     Ok(Engine::output(mem, dt, shape))
 }

@@ -13,7 +13,11 @@ use std::sync::Arc;
 /// `lse` logsumexp over it (`shape` is then the input's with the last axis 1).
 pub fn softmax(engine: &Arc<Engine>, x: &Data, shape: &[usize], lse: bool) -> Result<Data> {
     let dt = x.dtype();
-    let dense = if x.is_row_contiguous() { x.clone() } else { elementwise::copy(engine, x, &x.shape)? };
+    let dense = if x.is_row_contiguous() {
+        x.clone()
+    } else {
+        elementwise::copy(engine, x, &x.shape)?
+    };
     let total = x.size();
     let mem = engine.alloc(numel(shape))?;
     let n = *x.shape.last().unwrap_or(&1);
@@ -22,6 +26,13 @@ pub fn softmax(engine: &Arc<Engine>, x: &Data, shape: &[usize], lse: bool) -> Re
     }
     let r = Resident::of(engine, &dense)?;
     let params = [(total / n) as u32, n as u32, dense.offset as u32, 0];
-    engine.dispatch_1d(&KernelKey::Softmax { dtype: dt, lse }, "main", &params, None, &[(2, r.buf()), (3, mem.buf())], total / n)?;
+    engine.dispatch_1d(
+        &KernelKey::Softmax { dtype: dt, lse },
+        "main",
+        &params,
+        None,
+        &[(2, r.buf()), (3, mem.buf())],
+        total / n,
+    )?;
     Ok(Engine::output(mem, dt, shape))
 }

@@ -11,7 +11,13 @@ use std::collections::{HashMap, HashSet};
 
 /// A fresh node standing for a primal, so gradients can be attached to it.
 fn tracer(a: &Array) -> Array {
-    Array::from_op(a.shape().to_vec(), a.dtype(), a.stream(), Primitive::StopGradient, vec![a.clone()])
+    Array::from_op(
+        a.shape().to_vec(),
+        a.dtype(),
+        a.stream(),
+        Primitive::StopGradient,
+        vec![a.clone()],
+    )
 }
 
 /// Nodes reachable from `outputs` in post-order (inputs before users), without recursion, that
@@ -23,7 +29,10 @@ fn backward_order(outputs: &[Array], tracers: &HashSet<usize>) -> Vec<Array> {
     while let Some((a, expanded)) = stack.pop() {
         let id = a.id();
         if expanded {
-            let dep = tracers.contains(&id) || a.inputs().iter().any(|i| state.get(&i.id()).copied().unwrap_or(false));
+            let dep = tracers.contains(&id)
+                || a.inputs()
+                    .iter()
+                    .any(|i| state.get(&i.id()).copied().unwrap_or(false));
             state.insert(id, dep);
             if dep {
                 order.push(a);
@@ -69,13 +78,27 @@ where
     let outputs = crate::eval::tracing(|| f(&tracers))?;
     let cotangents = &make_cotangents(&outputs)?;
     if outputs.len() != cotangents.len() {
-        return Err(Error::arg("vjp", format!("{} outputs but {} cotangents", outputs.len(), cotangents.len())));
+        return Err(Error::arg(
+            "vjp",
+            format!(
+                "{} outputs but {} cotangents",
+                outputs.len(),
+                cotangents.len()
+            ),
+        ));
     }
     let grads = crate::eval::tracing(|| -> Result<HashMap<usize, Array>> {
         let mut grads: HashMap<usize, Array> = HashMap::new();
         for (o, c) in outputs.iter().zip(cotangents) {
             if o.shape() != c.shape() {
-                return Err(Error::shape("vjp", format!("cotangent shape {:?} differs from output shape {:?}", c.shape(), o.shape())));
+                return Err(Error::shape(
+                    "vjp",
+                    format!(
+                        "cotangent shape {:?} differs from output shape {:?}",
+                        c.shape(),
+                        o.shape()
+                    ),
+                ));
             }
             accumulate(&mut grads, o.id(), c.clone())?;
         }
@@ -84,10 +107,18 @@ where
             if ids.contains(&node.id()) {
                 continue;
             }
-            let Some(g) = grads.remove(&node.id()) else { continue };
-            let Some(prim) = node.primitive() else { continue };
+            let Some(g) = grads.remove(&node.id()) else {
+                continue;
+            };
+            let Some(prim) = node.primitive() else {
+                continue;
+            };
             let inputs = node.inputs();
-            let g = if g.dtype() != node.dtype() && node.dtype().is_float() { g.astype(node.dtype())? } else { g };
+            let g = if g.dtype() != node.dtype() && node.dtype().is_float() {
+                g.astype(node.dtype())?
+            } else {
+                g
+            };
             let input_grads = vjp_rules::vjp(&prim, &inputs, node, &g)?;
             for (inp, ig) in inputs.iter().zip(input_grads) {
                 if let Some(ig) = ig {
@@ -117,7 +148,10 @@ fn accumulate(grads: &mut HashMap<usize, Array>, id: usize, g: Array) -> Result<
 }
 
 /// Returns a function computing `(f(args), d f / d args[argnums])` for a scalar-valued `f`.
-pub fn value_and_grad<F>(f: F, argnums: &[usize]) -> impl Fn(&[Array]) -> Result<(Array, Vec<Array>)>
+pub fn value_and_grad<F>(
+    f: F,
+    argnums: &[usize],
+) -> impl Fn(&[Array]) -> Result<(Array, Vec<Array>)>
 where
     F: Fn(&[Array]) -> Result<Array>,
 {
@@ -125,7 +159,10 @@ where
     move |args: &[Array]| {
         for &i in &argnums {
             if i >= args.len() {
-                return Err(Error::arg("value_and_grad", format!("argnum {i} but only {} arguments", args.len())));
+                return Err(Error::arg(
+                    "value_and_grad",
+                    format!("argnum {i} but only {} arguments", args.len()),
+                ));
             }
         }
         let diff: Vec<Array> = argnums.iter().map(|&i| args[i].clone()).collect();
@@ -137,7 +174,13 @@ where
                 }
                 let y = f(&full)?;
                 if y.size() != 1 {
-                    return Err(Error::shape("grad", format!("the function must return a scalar, got shape {:?}", y.shape())));
+                    return Err(Error::shape(
+                        "grad",
+                        format!(
+                            "the function must return a scalar, got shape {:?}",
+                            y.shape()
+                        ),
+                    ));
                 }
                 Ok(vec![y])
             },

@@ -48,12 +48,18 @@ fn rms_norm_vjp(eps: f32, inputs: &[Array], cot: &Array) -> Result<Grads> {
     };
     let m = ops::mean_axis(ops::multiply(&xf, &h)?, -1, true)?;
     let r3 = ops::multiply(ops::square(&r)?, &r)?;
-    let dx = ops::subtract(ops::multiply(&h, &r)?, ops::multiply(&xf, ops::multiply(r3, m)?)?)?;
+    let dx = ops::subtract(
+        ops::multiply(&h, &r)?,
+        ops::multiply(&xf, ops::multiply(r3, m)?)?,
+    )?;
     let mut out = vec![Some(ops::astype(dx, x.dtype())?)];
     if let Some(w) = inputs.get(1) {
         let d = *x.shape().last().expect("rms_norm input has an axis") as i32;
         let gxr = ops::reshape(ops::multiply(ops::multiply(&gf, &xf)?, &r)?, &[-1, d])?;
-        out.push(Some(ops::astype(ops::sum_axes(gxr, &[0], false)?, w.dtype())?));
+        out.push(Some(ops::astype(
+            ops::sum_axes(gxr, &[0], false)?,
+            w.dtype(),
+        )?));
     }
     Ok(out)
 }
@@ -64,11 +70,21 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
     let x = inputs.first();
     Ok(match prim {
         Reshape | Copy => vec![Some(ops::reshape(cot, &shape_of(&inputs[0]))?)],
-        StopGradient | Arange { .. } | RandomBits | ArgReduce { .. } | ArgSort { .. } | Dequantize { .. } => vec![None; inputs.len()],
-        QuantizedMatmul { group_size, bits, transpose } => {
+        StopGradient
+        | Arange { .. }
+        | RandomBits
+        | ArgReduce { .. }
+        | ArgSort { .. }
+        | Dequantize { .. } => vec![None; inputs.len()],
+        QuantizedMatmul {
+            group_size,
+            bits,
+            transpose,
+        } => {
             // Only x is differentiable (as in MLX): dx = g @ W^T = qmm(g, w, !transpose).
             let (w, s, b) = (&inputs[1], &inputs[2], &inputs[3]);
-            let gx = ops::quantized_matmul(cot, w, s, b, !*transpose, *group_size as i32, *bits as i32)?;
+            let gx =
+                ops::quantized_matmul(cot, w, s, b, !*transpose, *group_size as i32, *bits as i32)?;
             vec![Some(gx), None, None, None]
         }
         Transpose(perm) => {
@@ -82,7 +98,16 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
         Slice { start, step } => {
             let z = zeros_of(&inputs[0])?;
             let cot = ops::astype(cot, z.dtype())?;
-            vec![Some(Array::from_op(z.shape().to_vec(), z.dtype(), z.stream(), SliceUpdate { start: start.clone(), step: step.clone() }, vec![z, cot]))]
+            vec![Some(Array::from_op(
+                z.shape().to_vec(),
+                z.dtype(),
+                z.stream(),
+                SliceUpdate {
+                    start: start.clone(),
+                    step: step.clone(),
+                },
+                vec![z, cot],
+            ))]
         }
         AsStrided { strides, offset } => {
             let a = &inputs[0];
@@ -91,7 +116,12 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
             let st: Vec<i64> = strides.iter().map(|&s| s as i64).collect();
             let idx = ops::as_strided(pos, &shape_of(out), &st, *offset)?;
             let flat = ops::zeros(&[a.size() as i32], cot.dtype())?;
-            let g = ops::scatter_add_along_axis(flat, ops::reshape(idx, &[-1])?, ops::reshape(cot, &[-1])?, 0)?;
+            let g = ops::scatter_add_along_axis(
+                flat,
+                ops::reshape(idx, &[-1])?,
+                ops::reshape(cot, &[-1])?,
+                0,
+            )?;
             vec![Some(ops::reshape(g, &shape_of(a))?)]
         }
         AsType => {
@@ -107,17 +137,27 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
         Select => {
             let c = &inputs[0];
             let z = ops::zeros_like(cot)?;
-            vec![None, Some(ops::r#where(c, cot, &z)?), Some(ops::r#where(c, &z, cot)?)]
+            vec![
+                None,
+                Some(ops::r#where(c, cot, &z)?),
+                Some(ops::r#where(c, &z, cot)?),
+            ]
         }
         Reduce { op, .. } => {
             let a = &inputs[0];
             let sh = shape_of(a);
             let g = match op {
                 ReduceOp::Sum => Some(ops::broadcast_to(cot, &sh)?),
-                ReduceOp::Prod => Some(ops::divide(ops::multiply(ops::broadcast_to(cot, &sh)?, out)?, a)?),
+                ReduceOp::Prod => Some(ops::divide(
+                    ops::multiply(ops::broadcast_to(cot, &sh)?, out)?,
+                    a,
+                )?),
                 ReduceOp::Max | ReduceOp::Min => {
                     let mask = ops::astype(ops::equal(a, out)?, cot.dtype())?;
-                    let axes: Vec<i32> = (0..a.ndim()).filter(|&d| out.shape()[d] == 1 && a.shape()[d] != 1).map(|d| d as i32).collect();
+                    let axes: Vec<i32> = (0..a.ndim())
+                        .filter(|&d| out.shape()[d] == 1 && a.shape()[d] != 1)
+                        .map(|d| d as i32)
+                        .collect();
                     let cnt = ops::sum_axes(&mask, &axes, true)?;
                     Some(ops::divide(ops::multiply(&mask, cot)?, cnt)?)
                 }
@@ -125,7 +165,14 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
             };
             vec![g]
         }
-        Scan { op, axis, reverse, inclusive } => vec![Some(scan_vjp(*op, *axis, *reverse, *inclusive, &inputs[0], out, cot)?)],
+        Scan {
+            op,
+            axis,
+            reverse,
+            inclusive,
+        } => vec![Some(scan_vjp(
+            *op, *axis, *reverse, *inclusive, &inputs[0], out, cot,
+        )?)],
         LogSumExp => {
             // d logsumexp: softmax(x) * g, with `out` (last axis kept) broadcast along the row
             let p = ops::exp(ops::subtract(&inputs[0], out)?)?;
@@ -136,12 +183,24 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
             // the gradient of the composed attention the fused kernel computes
             let (scale, causal) = (f32::from_bits(*scale_bits), *causal);
             let f = move |xs: &[Array]| -> Result<Vec<Array>> {
-                Ok(vec![crate::fast::sdpa_composed(&xs[0], &xs[1], &xs[2], scale, causal.then_some(crate::fast::SdpaMask::Causal))?])
+                Ok(vec![crate::fast::sdpa_composed(
+                    &xs[0],
+                    &xs[1],
+                    &xs[2],
+                    scale,
+                    causal.then_some(crate::fast::SdpaMask::Causal),
+                )?])
             };
             let (_, grads) = crate::autodiff::vjp(f, inputs, &[cot.clone()])?;
             grads.into_iter().map(Some).collect()
         }
-        Rope { dims, traditional, base_bits, scale_bits, offset } => {
+        Rope {
+            dims,
+            traditional,
+            base_bits,
+            scale_bits,
+            offset,
+        } => {
             // the transpose of a rotation by θ is the rotation by -θ: the same rope with the
             // scale negated ((offset + l) · (-scale) · f = -θ exactly in f32)
             let neg = Rope {
@@ -153,7 +212,13 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
             };
             let mut ins = vec![ops::astype(cot, inputs[0].dtype())?];
             ins.extend(inputs.get(1).cloned());
-            let g = Array::from_op(inputs[0].shape().to_vec(), inputs[0].dtype(), cot.stream(), neg, ins);
+            let g = Array::from_op(
+                inputs[0].shape().to_vec(),
+                inputs[0].dtype(),
+                cot.stream(),
+                neg,
+                ins,
+            );
             let mut out = vec![Some(g)];
             if inputs.len() > 1 {
                 out.push(None); // frequencies are not differentiated (as in MLX)
@@ -183,12 +248,18 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
             let mut ishape = vec![1i32; a.ndim()];
             ishape[ax] = ni;
             let i = ops::broadcast_to(ops::reshape(idx, &ishape)?, &cshape)?;
-            let g = ops::scatter_add_along_axis(zeros_of(a)?.astype(cot.dtype())?, i, c, ax as i32)?;
+            let g =
+                ops::scatter_add_along_axis(zeros_of(a)?.astype(cot.dtype())?, i, c, ax as i32)?;
             vec![Some(g), None]
         }
         TakeAlongAxis { axis } => {
             let (a, idx) = (&inputs[0], &inputs[1]);
-            let g = ops::scatter_add_along_axis(zeros_of(a)?.astype(cot.dtype())?, idx, cot, *axis as i32)?;
+            let g = ops::scatter_add_along_axis(
+                zeros_of(a)?.astype(cot.dtype())?,
+                idx,
+                cot,
+                *axis as i32,
+            )?;
             vec![Some(g), None]
         }
         ScatterAlongAxis { axis, mode } => {
@@ -204,23 +275,51 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
         Sort { axis } => {
             let a = &inputs[0];
             let idx = ops::argsort(a, Some(*axis as i32))?;
-            vec![Some(ops::scatter_add_along_axis(zeros_of(a)?.astype(cot.dtype())?, idx, cot, *axis as i32)?)]
+            vec![Some(ops::scatter_add_along_axis(
+                zeros_of(a)?.astype(cot.dtype())?,
+                idx,
+                cot,
+                *axis as i32,
+            )?)]
         }
         Concatenate { axis } => {
             let mut start = 0usize;
             let mut grads = Vec::with_capacity(inputs.len());
             for a in inputs {
                 let n = a.shape()[*axis];
-                grads.push(Some(crate::ops::slice_axis_range(cot, *axis, start, start + n)?));
+                grads.push(Some(crate::ops::slice_axis_range(
+                    cot,
+                    *axis,
+                    start,
+                    start + n,
+                )?));
                 start += n;
             }
             grads
         }
         SliceUpdate { start, step } => {
             let upd = &inputs[1];
-            let region = Array::from_op(upd.shape().to_vec(), cot.dtype(), cot.stream(), Slice { start: start.clone(), step: step.clone() }, vec![cot.clone()]);
+            let region = Array::from_op(
+                upd.shape().to_vec(),
+                cot.dtype(),
+                cot.stream(),
+                Slice {
+                    start: start.clone(),
+                    step: step.clone(),
+                },
+                vec![cot.clone()],
+            );
             let z = ops::zeros(&shape_of(upd), cot.dtype())?;
-            let ga = Array::from_op(cot.shape().to_vec(), cot.dtype(), cot.stream(), SliceUpdate { start: start.clone(), step: step.clone() }, vec![cot.clone(), z]);
+            let ga = Array::from_op(
+                cot.shape().to_vec(),
+                cot.dtype(),
+                cot.stream(),
+                SliceUpdate {
+                    start: start.clone(),
+                    step: step.clone(),
+                },
+                vec![cot.clone(), z],
+            );
             vec![Some(ga), Some(region)]
         }
     })
@@ -261,8 +360,17 @@ fn unary_vjp(op: UnaryOp, x: &Array, out: &Array, g: &Array) -> Result<Option<Ar
         Arccosh => multiply(g, rsqrt(subtract(square(x)?, &one)?)?)?,
         Arctanh => divide(g, subtract(&one, square(x)?)?)?,
         Sigmoid => multiply(g, multiply(out, subtract(&one, out)?)?)?,
-        Erf => multiply(g, multiply(exp(negative(square(x)?)?)?, c(2.0 / std::f64::consts::PI.sqrt(), x))?)?,
-        Erfinv => multiply(g, multiply(exp(square(out)?)?, c(std::f64::consts::PI.sqrt() / 2.0, x))?)?,
+        Erf => multiply(
+            g,
+            multiply(
+                exp(negative(square(x)?)?)?,
+                c(2.0 / std::f64::consts::PI.sqrt(), x),
+            )?,
+        )?,
+        Erfinv => multiply(
+            g,
+            multiply(exp(square(out)?)?, c(std::f64::consts::PI.sqrt() / 2.0, x))?,
+        )?,
         LogicalNot | BitwiseInvert | IsNan | IsInf => return Ok(None),
     }))
 }
@@ -277,9 +385,15 @@ fn binary_vjp(op: BinaryOp, a: &Array, b: &Array, out: &Array, g: &Array) -> Res
         Add => vec![Some(g.clone()), Some(g.clone())],
         Subtract => vec![Some(g.clone()), Some(negative(g)?)],
         Multiply => vec![Some(multiply(g, b)?), Some(multiply(g, a)?)],
-        Divide => vec![Some(divide(g, b)?), Some(negative(divide(multiply(g, out)?, b)?)?)],
+        Divide => vec![
+            Some(divide(g, b)?),
+            Some(negative(divide(multiply(g, out)?, b)?)?),
+        ],
         FloorDivide => vec![Some(zeros_like(a)?), Some(zeros_like(b)?)],
-        Remainder => vec![Some(g.clone()), Some(negative(multiply(g, floor_divide(a, b)?)?)?)],
+        Remainder => vec![
+            Some(g.clone()),
+            Some(negative(multiply(g, floor_divide(a, b)?)?)?),
+        ],
         Power => {
             let one = c(1.0, a);
             let ga = multiply(g, multiply(b, power(a, subtract(b, &one)?)?)?)?;
@@ -287,13 +401,23 @@ fn binary_vjp(op: BinaryOp, a: &Array, b: &Array, out: &Array, g: &Array) -> Res
             vec![Some(ga), Some(multiply(g, multiply(out, loga)?)?)]
         }
         Maximum | Minimum => {
-            let take_a = if op == Maximum { greater_equal(a, b)? } else { less_equal(a, b)? };
+            let take_a = if op == Maximum {
+                greater_equal(a, b)?
+            } else {
+                less_equal(a, b)?
+            };
             let z = zeros_like(g)?;
-            vec![Some(r#where(&take_a, g, &z)?), Some(r#where(&take_a, &z, g)?)]
+            vec![
+                Some(r#where(&take_a, g, &z)?),
+                Some(r#where(&take_a, &z, g)?),
+            ]
         }
         Arctan2 => {
             let den = add(square(a)?, square(b)?)?;
-            vec![Some(divide(multiply(g, b)?, &den)?), Some(negative(divide(multiply(g, a)?, &den)?)?)]
+            vec![
+                Some(divide(multiply(g, b)?, &den)?),
+                Some(negative(divide(multiply(g, a)?, &den)?)?),
+            ]
         }
         LogAddExp => vec![
             Some(multiply(g, exp(subtract(a, out)?)?)?),
@@ -304,34 +428,65 @@ fn binary_vjp(op: BinaryOp, a: &Array, b: &Array, out: &Array, g: &Array) -> Res
             let s = sigmoid(a)?;
             let silu = multiply(a, &s)?;
             let slope = multiply(&s, add(multiply(a, subtract(1.0f32, &s)?)?, 1.0f32)?)?;
-            vec![Some(multiply(multiply(g, b)?, slope)?), Some(multiply(g, silu)?)]
+            vec![
+                Some(multiply(multiply(g, b)?, slope)?),
+                Some(multiply(g, silu)?),
+            ]
         }
-        Equal | NotEqual | Less | LessEqual | Greater | GreaterEqual | LogicalAnd | LogicalOr | BitwiseAnd
-        | BitwiseOr | BitwiseXor | LeftShift | RightShift => vec![None, None],
+        Equal | NotEqual | Less | LessEqual | Greater | GreaterEqual | LogicalAnd | LogicalOr
+        | BitwiseAnd | BitwiseOr | BitwiseXor | LeftShift | RightShift => vec![None, None],
     })
 }
 
-fn scan_vjp(op: ScanOp, axis: usize, reverse: bool, inclusive: bool, x: &Array, out: &Array, g: &Array) -> Result<Array> {
+fn scan_vjp(
+    op: ScanOp,
+    axis: usize,
+    reverse: bool,
+    inclusive: bool,
+    x: &Array,
+    out: &Array,
+    g: &Array,
+) -> Result<Array> {
     let ax = axis as i32;
     let n = x.shape()[axis];
     if !inclusive {
         // out_excl[j] = out_incl[j - 1] (forward): shift the cotangent onto the inclusive scan.
-        let incl = Array::from_op(x.shape().to_vec(), out.dtype(), out.stream(), Primitive::Scan { op, axis, reverse, inclusive: true }, vec![x.clone()]);
-        let z = ops::zeros(&{
-            let mut s = shape_of(g);
-            s[axis] = 1;
-            s
-        }, g.dtype())?;
+        let incl = Array::from_op(
+            x.shape().to_vec(),
+            out.dtype(),
+            out.stream(),
+            Primitive::Scan {
+                op,
+                axis,
+                reverse,
+                inclusive: true,
+            },
+            vec![x.clone()],
+        );
+        let z = ops::zeros(
+            &{
+                let mut s = shape_of(g);
+                s[axis] = 1;
+                s
+            },
+            g.dtype(),
+        )?;
         let gi = if !reverse {
             ops::concatenate(&[ops::slice_axis_range(g, axis, 1, n)?, z], ax)?
         } else {
-            ops::concatenate(&[z, ops::slice_axis_range(g, axis, 0, n.saturating_sub(1))?], ax)?
+            ops::concatenate(
+                &[z, ops::slice_axis_range(g, axis, 0, n.saturating_sub(1))?],
+                ax,
+            )?
         };
         return scan_vjp(op, axis, reverse, true, x, &incl, &gi);
     }
     match op {
         ScanOp::Sum => ops::cumsum(g, Some(ax), !reverse, true),
-        ScanOp::Prod => ops::divide(ops::cumsum(ops::multiply(g, out)?, Some(ax), !reverse, true)?, x),
+        ScanOp::Prod => ops::divide(
+            ops::cumsum(ops::multiply(g, out)?, Some(ax), !reverse, true)?,
+            x,
+        ),
         ScanOp::Max | ScanOp::Min => {
             if reverse {
                 let fx = ops::flip(x, Some(&[ax]))?;
@@ -342,9 +497,19 @@ fn scan_vjp(op: ScanOp, axis: usize, reverse: bool, inclusive: bool, x: &Array, 
             // Each output's gradient goes to the latest position that attained the running extremum.
             let mut ishape = vec![1i32; x.ndim()];
             ishape[axis] = n as i32;
-            let pos = ops::broadcast_to(ops::reshape(ops::arange(0.0, n as f64, 1.0, crate::Dtype::Int32)?, &ishape)?, &shape_of(x))?;
+            let pos = ops::broadcast_to(
+                ops::reshape(
+                    ops::arange(0.0, n as f64, 1.0, crate::Dtype::Int32)?,
+                    &ishape,
+                )?,
+                &shape_of(x),
+            )?;
             let attained = ops::equal(x, out)?;
-            let marks = ops::r#where(attained, pos, c(-1.0, &ops::full(&[], 0.0, crate::Dtype::Int32)?))?;
+            let marks = ops::r#where(
+                attained,
+                pos,
+                c(-1.0, &ops::full(&[], 0.0, crate::Dtype::Int32)?),
+            )?;
             let idx = ops::cummax(marks, Some(ax), false, true)?;
             ops::scatter_add_along_axis(ops::zeros_like(g)?, idx, g, ax)
         }

@@ -20,7 +20,10 @@ const MAX_DEPTH: usize = 64;
 
 /// Parses one JSON document; trailing whitespace is allowed, anything else is an error.
 pub(crate) fn parse(text: &str) -> Result<Json, String> {
-    let mut p = Parser { s: text.as_bytes(), i: 0 };
+    let mut p = Parser {
+        s: text.as_bytes(),
+        i: 0,
+    };
     let v = p.value(0)?;
     p.ws();
     if p.i != p.s.len() {
@@ -148,10 +151,15 @@ impl Parser<'_> {
             }
         }
         // The slice is ASCII by construction.
-        Ok(Json::Num(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
+        Ok(Json::Num(
+            String::from_utf8_lossy(&self.s[start..self.i]).into_owned(),
+        ))
     }
     fn hex4(&mut self) -> Result<u32, String> {
-        let h = self.s.get(self.i..self.i + 4).ok_or_else(|| "truncated \\u escape".to_string())?;
+        let h = self
+            .s
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| "truncated \\u escape".to_string())?;
         let h = std::str::from_utf8(h).map_err(|_| "invalid \\u escape".to_string())?;
         let v = u32::from_str_radix(h, 16).map_err(|_| format!("invalid \\u escape {h:?}"))?;
         self.i += 4;
@@ -178,7 +186,9 @@ impl Parser<'_> {
                 }
                 Some(b'\\') => {
                     self.i += 1;
-                    let Some(&e) = self.s.get(self.i) else { return self.err("truncated escape") };
+                    let Some(&e) = self.s.get(self.i) else {
+                        return self.err("truncated escape");
+                    };
                     self.i += 1;
                     match e {
                         b'"' => out.push('"'),
@@ -202,7 +212,8 @@ impl Parser<'_> {
                                 }
                                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                             }
-                            let c = char::from_u32(cp).ok_or_else(|| "invalid \\u escape".to_string())?;
+                            let c = char::from_u32(cp)
+                                .ok_or_else(|| "invalid \\u escape".to_string())?;
                             out.push(c);
                         }
                         _ => {
@@ -227,12 +238,29 @@ mod tests {
         let v = parse(r#"{"a":{"dtype":"F32","shape":[2, 3],"data_offsets":[0,24]}, "__metadata__":{"k":"v\u00e9\n"}}  "#).unwrap();
         let Json::Obj(m) = v else { panic!() };
         assert_eq!(m[0].0, "a");
-        assert_eq!(m[1].1, Json::Obj(vec![("k".into(), Json::Str("vé\n".into()))]));
+        assert_eq!(
+            m[1].1,
+            Json::Obj(vec![("k".into(), Json::Str("vé\n".into()))])
+        );
     }
 
     #[test]
     fn rejects_malformed_json() {
-        for bad in ["", "{", "{\"a\"}", "[1,]", "{\"a\":1,}", "01x", "\"\\x\"", "\"abc", "[1] x", "-", "1.", "1e", "tru"] {
+        for bad in [
+            "",
+            "{",
+            "{\"a\"}",
+            "[1,]",
+            "{\"a\":1,}",
+            "01x",
+            "\"\\x\"",
+            "\"abc",
+            "[1] x",
+            "-",
+            "1.",
+            "1e",
+            "tru",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} should fail");
         }
         let deep = "[".repeat(10_000);

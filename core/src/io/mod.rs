@@ -19,10 +19,15 @@ mod npy;
 mod npz;
 mod safetensors;
 
+pub use self::gguf::{
+    gguf_from_bytes, gguf_to_bytes, load_gguf, read_gguf_metadata, save_gguf, GgmlType, GgufTensor,
+    GgufValue,
+};
 pub use self::npy::{load, npy_from_bytes, npy_to_bytes, save};
 pub use self::npz::{load_npz, npz_from_bytes, npz_to_bytes, savez, savez_compressed};
-pub use self::gguf::{gguf_from_bytes, gguf_to_bytes, load_gguf, read_gguf_metadata, save_gguf, GgmlType, GgufTensor, GgufValue};
-pub use self::safetensors::{load_safetensors, safetensors_from_bytes, safetensors_to_bytes, save_safetensors};
+pub use self::safetensors::{
+    load_safetensors, safetensors_from_bytes, safetensors_to_bytes, save_safetensors,
+};
 
 use crate::buffer::{Data, HostMem};
 use crate::layout::{collapse_dims, StridedIter};
@@ -42,7 +47,10 @@ pub(crate) struct Src {
 
 impl Src {
     pub(crate) fn new(format: &'static str, path: impl Into<String>) -> Src {
-        Src { format, path: path.into() }
+        Src {
+            format,
+            path: path.into(),
+        }
     }
     #[cfg(not(target_arch = "wasm32"))]
     pub(crate) fn of_path(format: &'static str, path: &Path) -> Src {
@@ -50,7 +58,11 @@ impl Src {
     }
     /// A [`Error::Format`] about this source.
     pub(crate) fn err(&self, detail: impl Into<String>) -> Error {
-        Error::Format { format: self.format, path: self.path.clone(), detail: detail.into() }
+        Error::Format {
+            format: self.format,
+            path: self.path.clone(),
+            detail: detail.into(),
+        }
     }
     /// Maps a read error: corrupt data (bad checksum, bad deflate stream, early end) is a format
     /// error, anything else an operating-system error.
@@ -58,14 +70,20 @@ impl Src {
         use std::io::ErrorKind::*;
         match e.kind() {
             InvalidData | UnexpectedEof => self.err(format!("corrupt data: {e}")),
-            _ => Error::Io { path: self.path.clone(), detail: e.to_string() },
+            _ => Error::Io {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            },
         }
     }
 }
 
 /// An [`Error::Io`] for `path`.
 pub(crate) fn io_err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Io { path: path.display().to_string(), detail: e.to_string() }
+    Error::Io {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    }
 }
 
 /// The error file functions return on wasm32, where there is no file system.
@@ -77,7 +95,11 @@ pub(crate) fn no_fs(path: &Path) -> Error {
 /// The little-endian, row-major bytes of an array: borrowed from its buffer when the array is a
 /// dense row-major view on a little-endian host, copied out otherwise.
 pub(crate) enum LeBytes {
-    Shared { host: Arc<HostMem>, start: usize, len: usize },
+    Shared {
+        host: Arc<HostMem>,
+        start: usize,
+        len: usize,
+    },
     Owned(Vec<u8>),
 }
 
@@ -96,12 +118,17 @@ pub(crate) fn le_bytes(a: &Array) -> Result<LeBytes> {
     let data = a.data()?;
     let host = data.buffer.host()?;
     let es = data.dtype().size();
-    let len = data.size().checked_mul(es).ok_or_else(|| view_err("its size overflows"))?;
+    let len = data
+        .size()
+        .checked_mul(es)
+        .ok_or_else(|| view_err("its size overflows"))?;
     if len == 0 {
         return Ok(LeBytes::Owned(Vec::new()));
     }
     if cfg!(target_endian = "little") && data.is_row_contiguous() {
-        let start = usize::try_from(data.offset).ok().and_then(|o| o.checked_mul(es));
+        let start = usize::try_from(data.offset)
+            .ok()
+            .and_then(|o| o.checked_mul(es));
         let start = start.filter(|s| s.checked_add(len).is_some_and(|e| e <= host.len()));
         let start = start.ok_or_else(|| view_err("it lies outside its buffer"))?;
         return Ok(LeBytes::Shared { host, start, len });
@@ -124,19 +151,26 @@ pub fn contiguous_bytes(a: &Array) -> Result<Vec<u8>> {
 }
 
 fn view_err(what: &str) -> Error {
-    Error::Backend { backend: "core", detail: format!("cannot read the array view for saving: {what}") }
+    Error::Backend {
+        backend: "core",
+        detail: format!("cannot read the array view for saving: {what}"),
+    }
 }
 
 /// Byte-level strided gather of a view (host byte order).
 fn gather_bytes(bytes: &[u8], data: &Data) -> Result<Vec<u8>> {
     let es = data.dtype().size();
-    let total = data.size().checked_mul(es).ok_or_else(|| view_err("its size overflows"))?;
+    let total = data
+        .size()
+        .checked_mul(es)
+        .ok_or_else(|| view_err("its size overflows"))?;
     let mut out = Vec::new();
-    out.try_reserve_exact(total).map_err(|_| Error::OutOfMemory {
-        requested: total,
-        limit: crate::memory::get_memory_limit(),
-        active: crate::memory::get_active_memory(),
-    })?;
+    out.try_reserve_exact(total)
+        .map_err(|_| Error::OutOfMemory {
+            requested: total,
+            limit: crate::memory::get_memory_limit(),
+            active: crate::memory::get_active_memory(),
+        })?;
     if total == 0 {
         return Ok(out);
     }
@@ -177,7 +211,10 @@ pub(crate) fn check_unique_names(op: &'static str, arrays: &[(&str, &Array)]) ->
     let mut seen = std::collections::HashSet::new();
     for (name, _) in arrays {
         if !seen.insert(*name) {
-            return Err(Error::arg(op, format!("the name {name:?} is given more than once")));
+            return Err(Error::arg(
+                op,
+                format!("the name {name:?} is given more than once"),
+            ));
         }
     }
     Ok(())
@@ -193,10 +230,16 @@ pub(crate) fn write_atomic(
     use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering};
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let file_name = path.file_name().ok_or_else(|| io_err(path, "the path does not name a file"))?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| io_err(path, "the path does not name a file"))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+    tmp_name.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
     let tmp = path.with_file_name(tmp_name);
     let result = (|| {
         let file = std::fs::File::create(&tmp).map_err(|e| io_err(path, e))?;
@@ -220,10 +263,16 @@ mod tests {
     #[test]
     fn contiguous_bytes_of_views() {
         let a = Array::from_slice(&[1u16, 2, 3, 4, 5, 6], &[2, 3]);
-        let b: Vec<u8> = [1u16, 2, 3, 4, 5, 6].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let b: Vec<u8> = [1u16, 2, 3, 4, 5, 6]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         assert_eq!(contiguous_bytes(&a).unwrap(), b);
         let t = a.transpose(None).unwrap();
-        let tb: Vec<u8> = [1u16, 4, 2, 5, 3, 6].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let tb: Vec<u8> = [1u16, 4, 2, 5, 3, 6]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         assert_eq!(contiguous_bytes(&t).unwrap(), tb);
         let e = Array::from_bytes(&[], &[0, 3], Dtype::Float32).unwrap();
         assert!(contiguous_bytes(&e).unwrap().is_empty());

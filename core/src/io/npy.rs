@@ -30,7 +30,9 @@ pub fn save(path: impl AsRef<Path>, a: &Array) -> Result<()> {
         use std::io::Write;
         let (header, data) = encode(a)?;
         super::write_atomic(path, |w| {
-            w.write_all(&header).and_then(|_| w.write_all(data.as_slice())).map_err(|e| super::io_err(path, e))
+            w.write_all(&header)
+                .and_then(|_| w.write_all(data.as_slice()))
+                .map_err(|e| super::io_err(path, e))
         })
     }
 }
@@ -62,7 +64,11 @@ pub fn npy_to_bytes(a: &Array) -> Result<Vec<u8>> {
 
 /// Parses the bytes of a `.npy` file (what [`load`] reads). Errors name the path `<bytes>`.
 pub fn npy_from_bytes(bytes: &[u8]) -> Result<Array> {
-    read_npy(&mut &bytes[..], &Src::new("npy", MEMORY), Some(bytes.len() as u64))
+    read_npy(
+        &mut &bytes[..],
+        &Src::new("npy", MEMORY),
+        Some(bytes.len() as u64),
+    )
 }
 
 /// The preamble + header and the data of `a` as a `.npy` file.
@@ -102,13 +108,24 @@ fn shape_repr(shape: &[usize]) -> String {
     match shape {
         [] => "()".into(),
         [n] => format!("({n},)"),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
 /// Magic, version, header length and the padded header dict of a C-order little-endian file.
 pub(crate) fn header_bytes(dtype: Dtype, shape: &[usize]) -> Result<Vec<u8>> {
-    let dict = format!("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr(dtype)?, shape_repr(shape));
+    let dict = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
+        descr(dtype)?,
+        shape_repr(shape)
+    );
     let padded = |prefix: usize| (prefix + dict.len() + 1).next_multiple_of(ALIGN) - prefix;
     let (version, hlen) = match padded(10) {
         h if h <= u16::MAX as usize => (1u8, h),
@@ -120,7 +137,8 @@ pub(crate) fn header_bytes(dtype: Dtype, shape: &[usize]) -> Result<Vec<u8>> {
     if version == 1 {
         out.extend_from_slice(&(hlen as u16).to_le_bytes());
     } else {
-        let h = u32::try_from(hlen).map_err(|_| Error::arg("save npy", "the .npy header would exceed 4 GiB"))?;
+        let h = u32::try_from(hlen)
+            .map_err(|_| Error::arg("save npy", "the .npy header would exceed 4 GiB"))?;
         out.extend_from_slice(&h.to_le_bytes());
     }
     out.extend_from_slice(dict.as_bytes());
@@ -173,14 +191,19 @@ pub(crate) fn read_npy<R: Read>(r: &mut R, src: &Src, avail: Option<u64>) -> Res
         return Err(src.err("not a .npy file: bad magic string (expected \\x93NUMPY)"));
     }
     if got < 8 {
-        return Err(src.err(format!("truncated: {got} bytes is too short for the magic string and version")));
+        return Err(src.err(format!(
+            "truncated: {got} bytes is too short for the magic string and version"
+        )));
     }
     let (major, minor) = (pre[6], pre[7]);
-    let len_size = match (major, minor) {
-        (1, 0) => 2,
-        (2, 0) | (3, 0) => 4,
-        _ => return Err(src.err(format!("unsupported .npy format version {major}.{minor} (1.0, 2.0 and 3.0 are supported)"))),
-    };
+    let len_size =
+        match (major, minor) {
+            (1, 0) => 2,
+            (2, 0) | (3, 0) => 4,
+            _ => return Err(src.err(format!(
+                "unsupported .npy format version {major}.{minor} (1.0, 2.0 and 3.0 are supported)"
+            ))),
+        };
     if len_size == 4 && got == 10 {
         got += read_up_to(r, &mut pre[10..12], src)?;
     }
@@ -202,7 +225,10 @@ pub(crate) fn read_npy<R: Read>(r: &mut R, src: &Src, avail: Option<u64>) -> Res
     }
     let hbuf = read_limited(r, hlen, src)?;
     if (hbuf.len() as u64) < hlen {
-        return Err(src.err(format!("truncated header: {hlen} bytes announced, {} present", hbuf.len())));
+        return Err(src.err(format!(
+            "truncated header: {hlen} bytes announced, {} present",
+            hbuf.len()
+        )));
     }
     let text: String = if major == 3 {
         String::from_utf8(hbuf).map_err(|_| src.err("the version 3.0 header is not valid UTF-8"))?
@@ -225,7 +251,9 @@ pub(crate) fn read_npy<R: Read>(r: &mut R, src: &Src, avail: Option<u64>) -> Res
                 return Err(too_short(present));
             }
             let mut mem = HostMem::zeroed(nbytes)?;
-            let buf = mem.bytes_mut().ok_or_else(|| src.err("internal: fresh memory is not writable"))?;
+            let buf = mem
+                .bytes_mut()
+                .ok_or_else(|| src.err("internal: fresh memory is not writable"))?;
             let n = read_up_to(r, buf, src)?;
             if n < nbytes {
                 return Err(too_short(n as u64));
@@ -264,7 +292,15 @@ fn build_array(h: Header, mut mem: HostMem) -> Array {
         row_major_strides(&h.shape)
     };
     let buffer = Buffer::from_host(h.dtype, n, mem);
-    Array::from_data(Data { buffer, shape: h.shape, strides, offset: 0 }, Stream::default_stream())
+    Array::from_data(
+        Data {
+            buffer,
+            shape: h.shape,
+            strides,
+            offset: 0,
+        },
+        Stream::default_stream(),
+    )
 }
 
 /// A Python literal as it appears in a `.npy` header.
@@ -366,7 +402,9 @@ impl Parser {
                         }
                         Some('\\') => {
                             self.i += 1;
-                            let Some(e) = self.peek() else { return self.err("unterminated string") };
+                            let Some(e) = self.peek() else {
+                                return self.err("unterminated string");
+                            };
                             s.push(match e {
                                 'n' => '\n',
                                 't' => '\t',
@@ -417,16 +455,23 @@ impl Parser {
 /// Parses a `.npy` header dict such as `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`
 /// (whitespace, quotes and trailing commas may vary; unknown keys are ignored).
 pub(crate) fn parse_header(text: &str) -> std::result::Result<Header, String> {
-    let mut p = Parser { c: text.chars().collect(), i: 0 };
+    let mut p = Parser {
+        c: text.chars().collect(),
+        i: 0,
+    };
     let v = p.value(0)?;
     p.ws();
     if p.i != p.c.len() {
         return p.err("unexpected text after the header dict");
     }
-    let Py::Dict(items) = v else { return Err(format!("expected a dict, found {v:?}")) };
+    let Py::Dict(items) = v else {
+        return Err(format!("expected a dict, found {v:?}"));
+    };
     let (mut descr, mut fortran, mut shape) = (None, None, None);
     for (k, v) in items {
-        let Py::Str(k) = k else { return Err(format!("dict key {k:?} is not a string")) };
+        let Py::Str(k) = k else {
+            return Err(format!("dict key {k:?} is not a string"));
+        };
         let slot = match k.as_str() {
             "descr" => &mut descr,
             "fortran_order" => &mut fortran,
@@ -444,27 +489,51 @@ pub(crate) fn parse_header(text: &str) -> std::result::Result<Header, String> {
     };
     let fortran = match fortran.ok_or("missing key 'fortran_order'")? {
         Py::Bool(b) => b,
-        other => return Err(format!("'fortran_order' must be True or False, found {other:?}")),
+        other => {
+            return Err(format!(
+                "'fortran_order' must be True or False, found {other:?}"
+            ))
+        }
     };
     let dims = match shape.ok_or("missing key 'shape'")? {
         Py::Tuple(d) | Py::List(d) => d,
-        other => return Err(format!("'shape' must be a tuple of integers, found {other:?}")),
+        other => {
+            return Err(format!(
+                "'shape' must be a tuple of integers, found {other:?}"
+            ))
+        }
     };
     let mut shape = Vec::with_capacity(dims.len());
     for d in dims {
-        let Py::Int(s) = d else { return Err(format!("'shape' must hold integers, found {d:?}")) };
+        let Py::Int(s) = d else {
+            return Err(format!("'shape' must hold integers, found {d:?}"));
+        };
         if s.starts_with('-') && s != "-0" {
             return Err(format!("negative dimension {s} in 'shape'"));
         }
-        let n = s.trim_start_matches(['+', '-']).parse::<usize>().map_err(|_| format!("dimension {s} is too large"))?;
+        let n = s
+            .trim_start_matches(['+', '-'])
+            .parse::<usize>()
+            .map_err(|_| format!("dimension {s} is too large"))?;
         shape.push(n);
     }
     let nbytes = shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .and_then(|n| n.checked_mul(dtype.size()))
-        .ok_or_else(|| format!("shape {} of {dtype} holds more bytes than can be addressed", shape_repr(&shape)))?;
-    Ok(Header { dtype, swap, fortran, shape, nbytes })
+        .ok_or_else(|| {
+            format!(
+                "shape {} of {dtype} holds more bytes than can be addressed",
+                shape_repr(&shape)
+            )
+        })?;
+    Ok(Header {
+        dtype,
+        swap,
+        fortran,
+        shape,
+        nbytes,
+    })
 }
 
 /// Maps a NumPy dtype string (`'<f4'`, `'|b1'`, `'>i8'`, ...) to a dtype and whether the data
@@ -491,7 +560,9 @@ fn parse_descr(d: &str) -> std::result::Result<(Dtype, bool), String> {
         _ => {
             let why = match code.chars().next() {
                 Some('c') => " (complex dtypes are not supported)",
-                Some('V') => " (void/structured dtypes, such as ml_dtypes' bfloat16, are not supported)",
+                Some('V') => {
+                    " (void/structured dtypes, such as ml_dtypes' bfloat16, are not supported)"
+                }
                 Some('O') => " (object arrays need pickle and are not supported)",
                 Some('U' | 'S' | 'a') => " (string dtypes are not supported)",
                 Some('M' | 'm') => " (datetime dtypes are not supported)",
@@ -507,7 +578,10 @@ fn parse_descr(d: &str) -> std::result::Result<(Dtype, bool), String> {
         '<' => false,
         _ => cfg!(target_endian = "big"),
     };
-    Ok((dtype, dtype.size() > 1 && big != cfg!(target_endian = "big")))
+    Ok((
+        dtype,
+        dtype.size() > 1 && big != cfg!(target_endian = "big"),
+    ))
 }
 
 #[cfg(test)]
@@ -522,16 +596,27 @@ mod tests {
     #[test]
     fn parses_header_variants() {
         let h = hdr("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }          \n");
-        assert_eq!((h.dtype, h.swap, h.fortran, h.shape.clone(), h.nbytes), (Dtype::Float32, false, false, vec![2, 3], 24));
+        assert_eq!(
+            (h.dtype, h.swap, h.fortran, h.shape.clone(), h.nbytes),
+            (Dtype::Float32, false, false, vec![2, 3], 24)
+        );
         let h = hdr("{\"shape\":(5,),\"fortran_order\":True,\"descr\":\"|b1\"}");
-        assert_eq!((h.dtype, h.fortran, h.shape.clone()), (Dtype::Bool, true, vec![5]));
+        assert_eq!(
+            (h.dtype, h.fortran, h.shape.clone()),
+            (Dtype::Bool, true, vec![5])
+        );
         let h = hdr("{ 'descr' : '>i8' ,\n\t'fortran_order' : False , 'shape' : ( ) , }");
         assert_eq!((h.dtype, h.swap, h.shape.len()), (Dtype::Int64, true, 0));
         let h = hdr("{'descr': '<u2', 'fortran_order': False, 'shape': (2L, 3L, 0L)}");
         assert_eq!((h.shape.clone(), h.nbytes), (vec![2, 3, 0], 0));
-        let h = hdr("{'descr': '<f8', 'fortran_order': False, 'shape': (4 , ) , 'extra': [1, {'x': None}]}");
+        let h = hdr(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (4 , ) , 'extra': [1, {'x': None}]}",
+        );
         assert_eq!(h.shape, vec![4]);
-        assert_eq!(hdr("{'descr': 'f2', 'fortran_order': False, 'shape': (1,)}").dtype, Dtype::Float16);
+        assert_eq!(
+            hdr("{'descr': 'f2', 'fortran_order': False, 'shape': (1,)}").dtype,
+            Dtype::Float16
+        );
     }
 
     #[test]
@@ -578,14 +663,32 @@ mod tests {
         let big: Vec<usize> = vec![1; 30000];
         let h = header_bytes(Dtype::Uint8, &big).unwrap();
         assert_eq!((h[6], h.len() % ALIGN), (2, 0));
-        assert_eq!(npy_from_bytes(&{ let mut v = h; v.push(7); v }).unwrap().shape(), &big[..]);
+        assert_eq!(
+            npy_from_bytes(&{
+                let mut v = h;
+                v.push(7);
+                v
+            })
+            .unwrap()
+            .shape(),
+            &big[..]
+        );
     }
 
     #[test]
     fn round_trips_every_dtype_but_bf16() {
         for dt in ALL_DTYPES {
-            let vals: Vec<f64> = (0..6).map(|i| if dt == Dtype::Bool { (i % 2) as f64 } else { i as f64 * 1.5 }).collect();
-            let a = Array::from_bytes(&crate::dtype_dispatch::f64_to_bytes(&vals, dt), &[2, 3], dt).unwrap();
+            let vals: Vec<f64> = (0..6)
+                .map(|i| {
+                    if dt == Dtype::Bool {
+                        (i % 2) as f64
+                    } else {
+                        i as f64 * 1.5
+                    }
+                })
+                .collect();
+            let a = Array::from_bytes(&crate::dtype_dispatch::f64_to_bytes(&vals, dt), &[2, 3], dt)
+                .unwrap();
             if dt == Dtype::Bfloat16 {
                 assert!(matches!(npy_to_bytes(&a), Err(Error::Dtype { .. })));
                 continue;
@@ -594,11 +697,18 @@ mod tests {
             assert_eq!((b.dtype(), b.shape()), (dt, &[2usize, 3][..]));
             assert_eq!(b.to_f64_vec().unwrap(), a.to_f64_vec().unwrap(), "{dt}");
             let t = npy_from_bytes(&npy_to_bytes(&a.transpose(None).unwrap()).unwrap()).unwrap();
-            assert_eq!(t.to_f64_vec().unwrap(), a.transpose(None).unwrap().to_f64_vec().unwrap(), "{dt}");
+            assert_eq!(
+                t.to_f64_vec().unwrap(),
+                a.transpose(None).unwrap().to_f64_vec().unwrap(),
+                "{dt}"
+            );
         }
         let s = npy_from_bytes(&npy_to_bytes(&Array::from_scalar(2.5f64)).unwrap()).unwrap();
         assert_eq!((s.ndim(), s.item::<f64>().unwrap()), (0, 2.5));
-        let e = npy_from_bytes(&npy_to_bytes(&Array::from_bytes(&[], &[3, 0], Dtype::Int16).unwrap()).unwrap()).unwrap();
+        let e = npy_from_bytes(
+            &npy_to_bytes(&Array::from_bytes(&[], &[3, 0], Dtype::Int16).unwrap()).unwrap(),
+        )
+        .unwrap();
         assert_eq!((e.shape(), e.size()), (&[3usize, 0][..], 0));
     }
 
@@ -617,7 +727,11 @@ mod tests {
 
     fn format_err(bytes: &[u8]) -> String {
         match npy_from_bytes(bytes) {
-            Err(Error::Format { format: "npy", path, detail }) => {
+            Err(Error::Format {
+                format: "npy",
+                path,
+                detail,
+            }) => {
                 assert_eq!(path, MEMORY);
                 detail
             }
@@ -628,18 +742,46 @@ mod tests {
 
     #[test]
     fn reads_big_endian_fortran_and_versions() {
-        let data: Vec<u8> = [1i32, 2, 3, 4, 5, 6].iter().flat_map(|v| v.to_be_bytes()).collect();
-        let a = npy_from_bytes(&file("{'descr': '>i4', 'fortran_order': False, 'shape': (2, 3), }\n", 1, &data)).unwrap();
+        let data: Vec<u8> = [1i32, 2, 3, 4, 5, 6]
+            .iter()
+            .flat_map(|v| v.to_be_bytes())
+            .collect();
+        let a = npy_from_bytes(&file(
+            "{'descr': '>i4', 'fortran_order': False, 'shape': (2, 3), }\n",
+            1,
+            &data,
+        ))
+        .unwrap();
         assert_eq!(a.to_vec::<i32>().unwrap(), [1, 2, 3, 4, 5, 6]);
         // Column-major storage of [[1, 2, 3], [4, 5, 6]].
-        let data: Vec<u8> = [1f32, 4., 2., 5., 3., 6.].iter().flat_map(|v| v.to_le_bytes()).collect();
-        let f = npy_from_bytes(&file("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }\n", 2, &data)).unwrap();
+        let data: Vec<u8> = [1f32, 4., 2., 5., 3., 6.]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let f = npy_from_bytes(&file(
+            "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }\n",
+            2,
+            &data,
+        ))
+        .unwrap();
         assert_eq!(f.to_vec::<f32>().unwrap(), [1., 2., 3., 4., 5., 6.]);
         let h = "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), 'note': 'é'}\n";
         let u = npy_from_bytes(&file(h, 3, &[7, 8, 9, 10])).unwrap(); // trailing byte is fine
         assert_eq!(u.to_vec::<u8>().unwrap(), [7, 8, 9]);
-        let b = npy_from_bytes(&file("{'descr': '|b1', 'fortran_order': False, 'shape': (3,)}", 1, &[0, 2, 255])).unwrap();
-        assert_eq!(b.as_slice::<crate::dtype::Bool8>().unwrap().iter().map(|b| b.0).collect::<Vec<_>>(), [0, 1, 1]);
+        let b = npy_from_bytes(&file(
+            "{'descr': '|b1', 'fortran_order': False, 'shape': (3,)}",
+            1,
+            &[0, 2, 255],
+        ))
+        .unwrap();
+        assert_eq!(
+            b.as_slice::<crate::dtype::Bool8>()
+                .unwrap()
+                .iter()
+                .map(|b| b.0)
+                .collect::<Vec<_>>(),
+            [0, 1, 1]
+        );
     }
 
     #[test]
@@ -669,24 +811,49 @@ mod tests {
         let mut bad = good.clone();
         bad[8..10].copy_from_slice(&20u16.to_le_bytes());
         assert!(format_err(&bad).contains("invalid header"));
-        let lying = file("{'descr': '<i2', 'fortran_order': False, 'shape': (1000, 1000), }", 1, &[0; 8]);
+        let lying = file(
+            "{'descr': '<i2', 'fortran_order': False, 'shape': (1000, 1000), }",
+            1,
+            &[0; 8],
+        );
         assert!(format_err(&lying).contains("needs 2000000 bytes but only 8"));
-        let huge = file("{'descr': '<f8', 'fortran_order': False, 'shape': (1152921504606846976,), }", 1, &[0; 8]);
+        let huge = file(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (1152921504606846976,), }",
+            1,
+            &[0; 8],
+        );
         let d = format_err(&huge);
         assert!(d.contains("more bytes") || d.contains("only 8"), "{d}");
-        let v2 = file("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", 2, &[0; 4]);
+        let v2 = file(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
+            2,
+            &[0; 4],
+        );
         let mut bad = v2.clone();
         bad[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(format_err(&bad).contains("runs past the end"));
-        let mut bad = file("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", 3, &[0; 4]);
+        let mut bad = file(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }",
+            3,
+            &[0; 4],
+        );
         bad[20] = 0xff; // invalid UTF-8 in a version 3.0 header
         assert!(format_err(&bad).contains("UTF-8"));
-        assert!(format_err(&file("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 1, &[0; 4])).contains("truncated data"));
+        assert!(format_err(&file(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+            1,
+            &[0; 4]
+        ))
+        .contains("truncated data"));
     }
 
     #[test]
     fn streamed_reads_check_sizes_without_trusting_them() {
-        let lying = file("{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000,), }", 1, &[0; 16]);
+        let lying = file(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (100000000000,), }",
+            1,
+            &[0; 16],
+        );
         let e = read_npy(&mut &lying[..], &Src::new("npz", "x.npz"), None).unwrap_err();
         assert!(matches!(e, Error::Format { format: "npz", .. }), "{e:?}");
     }

@@ -42,7 +42,12 @@ pub fn load_npz(path: impl AsRef<Path>) -> Result<Vec<(String, Array)>> {
 /// The bytes of a `.npz` archive holding `arrays` (what [`savez`] or, with `compressed`,
 /// [`savez_compressed`] writes).
 pub fn npz_to_bytes(arrays: &[(&str, &Array)], compressed: bool) -> Result<Vec<u8>> {
-    let cursor = write_npz(std::io::Cursor::new(Vec::new()), arrays, compressed, Path::new(MEMORY))?;
+    let cursor = write_npz(
+        std::io::Cursor::new(Vec::new()),
+        arrays,
+        compressed,
+        Path::new(MEMORY),
+    )?;
     Ok(cursor.into_inner())
 }
 
@@ -63,16 +68,29 @@ fn save_npz(path: &Path, arrays: &[(&str, &Array)], compressed: bool) -> Result<
     }
 }
 
-fn write_npz<W: Write + Seek>(w: W, arrays: &[(&str, &Array)], compressed: bool, path: &Path) -> Result<W> {
+fn write_npz<W: Write + Seek>(
+    w: W,
+    arrays: &[(&str, &Array)],
+    compressed: bool,
+    path: &Path,
+) -> Result<W> {
     check_unique_names("savez", arrays)?;
-    let werr = |e: &dyn std::fmt::Display| super::io_err(path, format!("writing the zip archive: {e}"));
-    let method = if compressed { CompressionMethod::Deflated } else { CompressionMethod::Stored };
+    let werr =
+        |e: &dyn std::fmt::Display| super::io_err(path, format!("writing the zip archive: {e}"));
+    let method = if compressed {
+        CompressionMethod::Deflated
+    } else {
+        CompressionMethod::Stored
+    };
     let mut zip = ZipWriter::new(w);
     for (name, a) in arrays {
         let (header, data) = encode(a)?;
         let total = header.len() as u64 + data.as_slice().len() as u64;
-        let options = SimpleFileOptions::default().compression_method(method).large_file(total >= u32::MAX as u64);
-        zip.start_file(format!("{name}.npy"), options).map_err(|e| werr(&e))?;
+        let options = SimpleFileOptions::default()
+            .compression_method(method)
+            .large_file(total >= u32::MAX as u64);
+        zip.start_file(format!("{name}.npy"), options)
+            .map_err(|e| werr(&e))?;
         zip.write_all(&header).map_err(|e| werr(&e))?;
         zip.write_all(data.as_slice()).map_err(|e| werr(&e))?;
     }
@@ -123,25 +141,43 @@ mod tests {
         let (a, b, c) = sample();
         let t = a.transpose(None).unwrap();
         for compressed in [false, true] {
-            let bytes = npz_to_bytes(&[("a", &a), ("nested/b", &b), ("c", &c), ("t", &t)], compressed).unwrap();
+            let bytes = npz_to_bytes(
+                &[("a", &a), ("nested/b", &b), ("c", &c), ("t", &t)],
+                compressed,
+            )
+            .unwrap();
             let got = npz_from_bytes(&bytes).unwrap();
             let names: Vec<_> = got.iter().map(|(n, _)| n.as_str()).collect();
             assert_eq!(names, ["a", "nested/b", "c", "t"]);
-            assert_eq!(got[0].1.to_vec::<f32>().unwrap(), a.to_vec::<f32>().unwrap());
+            assert_eq!(
+                got[0].1.to_vec::<f32>().unwrap(),
+                a.to_vec::<f32>().unwrap()
+            );
             assert_eq!(got[1].1.to_vec::<i64>().unwrap(), [7, 8, 9]);
             assert_eq!((got[2].1.ndim(), got[2].1.dtype()), (0, Dtype::Float16));
             assert_eq!(got[3].1.shape(), &[3, 2]);
-            assert_eq!(got[3].1.to_vec::<f32>().unwrap(), t.to_vec::<f32>().unwrap());
+            assert_eq!(
+                got[3].1.to_vec::<f32>().unwrap(),
+                t.to_vec::<f32>().unwrap()
+            );
         }
-        assert!(npz_from_bytes(&npz_to_bytes(&[], false).unwrap()).unwrap().is_empty());
+        assert!(npz_from_bytes(&npz_to_bytes(&[], false).unwrap())
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
     fn rejects_duplicate_names_and_bf16() {
         let (a, b, _) = sample();
-        assert!(matches!(npz_to_bytes(&[("x", &a), ("x", &b)], false), Err(Error::Argument { .. })));
+        assert!(matches!(
+            npz_to_bytes(&[("x", &a), ("x", &b)], false),
+            Err(Error::Argument { .. })
+        ));
         let h = Array::from_scalar(half::bf16::ONE);
-        assert!(matches!(npz_to_bytes(&[("h", &h)], true), Err(Error::Dtype { .. })));
+        assert!(matches!(
+            npz_to_bytes(&[("h", &h)], true),
+            Err(Error::Dtype { .. })
+        ));
     }
 
     fn is_npz_format_err(r: Result<Vec<(String, Array)>>) -> bool {
@@ -154,7 +190,10 @@ mod tests {
         for compressed in [false, true] {
             let full = npz_to_bytes(&[("a", &a), ("b", &b)], compressed).unwrap();
             for len in 0..full.len() {
-                assert!(is_npz_format_err(npz_from_bytes(&full[..len])), "length {len} (compressed: {compressed})");
+                assert!(
+                    is_npz_format_err(npz_from_bytes(&full[..len])),
+                    "length {len} (compressed: {compressed})"
+                );
             }
             // Flip every byte in turn: never a panic, and never silently wrong data.
             for i in 0..full.len() {
@@ -171,7 +210,9 @@ mod tests {
                 }
             }
         }
-        assert!(is_npz_format_err(npz_from_bytes(b"definitely not a zip file")));
+        assert!(is_npz_format_err(npz_from_bytes(
+            b"definitely not a zip file"
+        )));
     }
 
     #[test]
@@ -179,12 +220,17 @@ mod tests {
         let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::new()));
         let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Deflated);
         zip.start_file("big.npy", opts).unwrap();
-        let mut npy = super::super::npy::header_bytes(Dtype::Float64, &[1_000_000_000_000]).unwrap();
+        let mut npy =
+            super::super::npy::header_bytes(Dtype::Float64, &[1_000_000_000_000]).unwrap();
         npy.extend_from_slice(&[0u8; 4096]);
         zip.write_all(&npy).unwrap();
         let bytes = zip.finish().unwrap().into_inner();
         match npz_from_bytes(&bytes) {
-            Err(Error::Format { format: "npz", path, detail }) => {
+            Err(Error::Format {
+                format: "npz",
+                path,
+                detail,
+            }) => {
                 assert!(path.contains("big.npy"), "{path}");
                 assert!(detail.contains("truncated data"), "{detail}");
             }

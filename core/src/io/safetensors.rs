@@ -79,9 +79,13 @@ pub fn load_safetensors(path: impl AsRef<Path>) -> Result<Loaded> {
 }
 
 /// The bytes of a `.safetensors` file holding `arrays` and `metadata`.
-pub fn safetensors_to_bytes(arrays: &[(&str, &Array)], metadata: Option<&HashMap<String, String>>) -> Result<Vec<u8>> {
+pub fn safetensors_to_bytes(
+    arrays: &[(&str, &Array)],
+    metadata: Option<&HashMap<String, String>>,
+) -> Result<Vec<u8>> {
     let (tensors, metadata) = prepare(arrays, metadata)?;
-    ::safetensors::serialize(tensors, metadata).map_err(|e| Error::arg("save_safetensors", e.to_string()))
+    ::safetensors::serialize(tensors, metadata)
+        .map_err(|e| Error::arg("save_safetensors", e.to_string()))
 }
 
 /// Parses the bytes of a `.safetensors` file (copying the tensors), returning them sorted by
@@ -159,14 +163,27 @@ impl View for Tensor {
 
 type Prepared<'a> = (Vec<(&'a str, Tensor)>, Option<HashMap<String, String>>);
 
-fn prepare<'a>(arrays: &[(&'a str, &Array)], metadata: Option<&HashMap<String, String>>) -> Result<Prepared<'a>> {
+fn prepare<'a>(
+    arrays: &[(&'a str, &Array)],
+    metadata: Option<&HashMap<String, String>>,
+) -> Result<Prepared<'a>> {
     check_unique_names("save_safetensors", arrays)?;
     let mut tensors = Vec::with_capacity(arrays.len());
     for &(name, a) in arrays {
         if name == "__metadata__" {
-            return Err(Error::arg("save_safetensors", "\"__metadata__\" is reserved and cannot name a tensor"));
+            return Err(Error::arg(
+                "save_safetensors",
+                "\"__metadata__\" is reserved and cannot name a tensor",
+            ));
         }
-        tensors.push((name, Tensor { dtype: to_st(a.dtype()), shape: a.shape().to_vec(), bytes: le_bytes(a)? }));
+        tensors.push((
+            name,
+            Tensor {
+                dtype: to_st(a.dtype()),
+                shape: a.shape().to_vec(),
+                bytes: le_bytes(a)?,
+            },
+        ));
     }
     Ok((tensors, metadata.cloned()))
 }
@@ -181,29 +198,46 @@ struct Entry {
 }
 
 fn too_short(src: &Src, len: usize) -> Error {
-    src.err(format!("truncated: {len} bytes is too short for the 8-byte header length"))
+    src.err(format!(
+        "truncated: {len} bytes is too short for the 8-byte header length"
+    ))
 }
 
 /// Validates a whole file and lists its tensors (sorted by name) and metadata.
 fn parse(bytes: &[u8], src: &Src) -> Result<(Vec<Entry>, HashMap<String, String>)> {
     let len = bytes.len();
-    let Some((len_field, rest)) = bytes.split_first_chunk::<8>() else { return Err(too_short(src, len)) };
+    let Some((len_field, rest)) = bytes.split_first_chunk::<8>() else {
+        return Err(too_short(src, len));
+    };
     let n = u64::from_le_bytes(*len_field);
     if n > rest.len() as u64 {
-        return Err(src.err(format!("truncated header: the header length {n} runs past the end of the file ({len} bytes)")));
+        return Err(src.err(format!(
+            "truncated header: the header length {n} runs past the end of the file ({len} bytes)"
+        )));
     }
     let (header, data) = rest.split_at(n as usize);
-    let text = std::str::from_utf8(header).map_err(|e| src.err(format!("the header is not valid UTF-8: {e}")))?;
+    let text = std::str::from_utf8(header)
+        .map_err(|e| src.err(format!("the header is not valid UTF-8: {e}")))?;
     check_offsets(text, data.len(), src)?;
-    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| src.err(format!("invalid header: {e}")))?;
+    let (_, meta) =
+        SafeTensors::read_metadata(bytes).map_err(|e| src.err(format!("invalid header: {e}")))?;
     let base = 8 + n as usize;
     let mut entries = Vec::new();
     for (name, info) in meta.tensors() {
         let dtype = from_st(info.dtype).ok_or_else(|| {
-            src.err(format!("tensor {name:?} has dtype {}, which MLX-ARM does not support", info.dtype))
+            src.err(format!(
+                "tensor {name:?} has dtype {}, which MLX-ARM does not support",
+                info.dtype
+            ))
         })?;
         let (s, e) = info.data_offsets;
-        entries.push(Entry { name, dtype, shape: info.shape.clone(), start: base + s, end: base + e });
+        entries.push(Entry {
+            name,
+            dtype,
+            shape: info.shape.clone(),
+            start: base + s,
+            end: base + e,
+        });
     }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     Ok((entries, meta.metadata().clone().unwrap_or_default()))
@@ -212,8 +246,11 @@ fn parse(bytes: &[u8], src: &Src) -> Result<(Vec<Entry>, HashMap<String, String>
 /// Checks that every integer in a tensor's `data_offsets` lies within the data section, so the
 /// crate's offset sums cannot overflow; the crate checks everything else.
 fn check_offsets(text: &str, data_len: usize, src: &Src) -> Result<()> {
-    let root = json::parse(text).map_err(|e| src.err(format!("the header is not valid JSON: {e}")))?;
-    let Json::Obj(members) = root else { return Err(src.err("the header is not a JSON object")) };
+    let root =
+        json::parse(text).map_err(|e| src.err(format!("the header is not valid JSON: {e}")))?;
+    let Json::Obj(members) = root else {
+        return Err(src.err("the header is not a JSON object"));
+    };
     for (name, info) in &members {
         let Json::Obj(fields) = info else { continue };
         for (key, value) in fields {
@@ -267,7 +304,11 @@ fn mapped_array(map: &std::sync::Arc<memmap2::Mmap>, e: &Entry) -> Result<Array>
     if !usable {
         return copied_array(map, e);
     }
-    let mem = HostMem::Mapped { map: map.clone(), offset: e.start, nbytes: e.end - e.start };
+    let mem = HostMem::Mapped {
+        map: map.clone(),
+        offset: e.start,
+        nbytes: e.end - e.start,
+    };
     Array::from_host_mem(mem, &e.shape, e.dtype)
 }
 
@@ -277,13 +318,25 @@ mod tests {
     use crate::dtype::ALL_DTYPES;
 
     fn sample(dt: Dtype) -> Array {
-        let vals: Vec<f64> = (0..6).map(|i| if dt == Dtype::Bool { (i % 2) as f64 } else { i as f64 - 1.0 }).collect();
+        let vals: Vec<f64> = (0..6)
+            .map(|i| {
+                if dt == Dtype::Bool {
+                    (i % 2) as f64
+                } else {
+                    i as f64 - 1.0
+                }
+            })
+            .collect();
         Array::from_bytes(&crate::dtype_dispatch::f64_to_bytes(&vals, dt), &[2, 3], dt).unwrap()
     }
 
     fn format_err(bytes: &[u8]) -> String {
         match safetensors_from_bytes(bytes) {
-            Err(Error::Format { format: "safetensors", detail, .. }) => detail,
+            Err(Error::Format {
+                format: "safetensors",
+                detail,
+                ..
+            }) => detail,
             Err(other) => panic!("expected a format error, got {other:?}"),
             Ok(_) => panic!("expected an error"),
         }
@@ -298,7 +351,10 @@ mod tests {
 
     #[test]
     fn round_trips_every_dtype_with_metadata() {
-        let arrays: Vec<(String, Array)> = ALL_DTYPES.iter().map(|&d| (d.name().to_string(), sample(d))).collect();
+        let arrays: Vec<(String, Array)> = ALL_DTYPES
+            .iter()
+            .map(|&d| (d.name().to_string(), sample(d)))
+            .collect();
         let t = sample(Dtype::Float32).transpose(None).unwrap();
         let empty = Array::from_bytes(&[], &[0, 4], Dtype::Int32).unwrap();
         let scalar = Array::from_scalar(7u16);
@@ -312,18 +368,28 @@ mod tests {
         want.sort_by_key(|(n, _)| *n);
         assert_eq!(got.len(), want.len());
         for ((gn, ga), (wn, wa)) in got.iter().zip(&want) {
-            assert_eq!((gn.as_str(), ga.dtype(), ga.shape()), (*wn, wa.dtype(), wa.shape()));
+            assert_eq!(
+                (gn.as_str(), ga.dtype(), ga.shape()),
+                (*wn, wa.dtype(), wa.shape())
+            );
             assert_eq!(ga.to_f64_vec().unwrap(), wa.to_f64_vec().unwrap(), "{gn}");
         }
-        let (_, m) = safetensors_from_bytes(&safetensors_to_bytes(&[("x", &t)], None).unwrap()).unwrap();
+        let (_, m) =
+            safetensors_from_bytes(&safetensors_to_bytes(&[("x", &t)], None).unwrap()).unwrap();
         assert!(m.is_empty());
     }
 
     #[test]
     fn rejects_bad_names() {
         let a = sample(Dtype::Int8);
-        assert!(matches!(safetensors_to_bytes(&[("a", &a), ("a", &a)], None), Err(Error::Argument { .. })));
-        assert!(matches!(safetensors_to_bytes(&[("__metadata__", &a)], None), Err(Error::Argument { .. })));
+        assert!(matches!(
+            safetensors_to_bytes(&[("a", &a), ("a", &a)], None),
+            Err(Error::Argument { .. })
+        ));
+        assert!(matches!(
+            safetensors_to_bytes(&[("__metadata__", &a)], None),
+            Err(Error::Argument { .. })
+        ));
     }
 
     #[test]
@@ -342,12 +408,25 @@ mod tests {
         assert!(format_err(&u64::MAX.to_le_bytes()).contains("runs past the end"));
         assert!(format_err(&file("{\"a\": ", &[])).contains("not valid JSON"));
         assert!(format_err(&file("[1, 2]", &[])).contains("not a JSON object"));
-        assert!(format_err(&file("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", &[0; 4])).contains("past the end"));
-        let d = format_err(&file("{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", &[0; 8]));
+        assert!(format_err(&file(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+            &[0; 4]
+        ))
+        .contains("past the end"));
+        let d = format_err(&file(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}",
+            &[0; 8],
+        ));
         assert!(d.contains("invalid header"), "{d}");
-        let d = format_err(&file("{\"a\":{\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[0,8]}}", &[0; 8]));
+        let d = format_err(&file(
+            "{\"a\":{\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
+            &[0; 8],
+        ));
         assert!(d.contains("C64"), "{d}");
-        let d = format_err(&file("{\"a\":{\"dtype\":\"Q8\",\"shape\":[1],\"data_offsets\":[0,1]}}", &[0; 1]));
+        let d = format_err(&file(
+            "{\"a\":{\"dtype\":\"Q8\",\"shape\":[1],\"data_offsets\":[0,1]}}",
+            &[0; 1],
+        ));
         assert!(d.contains("invalid header"), "{d}");
         let d = format_err(&file("{\"a\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,0]}}", &[]));
         assert!(d.contains("invalid header"), "{d}");
@@ -355,7 +434,11 @@ mod tests {
         let s = usize::MAX / 9;
         let mut h = String::from("{");
         for i in 0..9 {
-            h += &format!("\"t{i}\":{{\"dtype\":\"U8\",\"shape\":[{s}],\"data_offsets\":[{},{}]}},", i * s, (i + 1) * s);
+            h += &format!(
+                "\"t{i}\":{{\"dtype\":\"U8\",\"shape\":[{s}],\"data_offsets\":[{},{}]}},",
+                i * s,
+                (i + 1) * s
+            );
         }
         h.pop();
         h.push('}');
@@ -372,7 +455,10 @@ mod tests {
         assert_eq!(got[1].1.to_vec::<u16>().unwrap(), [0x1234]);
         #[cfg(not(target_arch = "wasm32"))]
         {
-            let path = std::env::temp_dir().join(format!("mlx-arm-io-unit-{}.safetensors", std::process::id()));
+            let path = std::env::temp_dir().join(format!(
+                "mlx-arm-io-unit-{}.safetensors",
+                std::process::id()
+            ));
             std::fs::write(&path, &f).unwrap();
             let (got, _) = load_safetensors(&path).unwrap();
             assert_eq!(got[0].1.to_f64_vec().unwrap(), [0.0, 1.0, 1.0]);

@@ -39,7 +39,13 @@ pub fn astype_device(a: impl IntoArray, dtype: Dtype, stream: impl Into<Stream>)
     if a.dtype() == dtype {
         return Ok(a);
     }
-    Ok(Array::from_op(a.shape().to_vec(), dtype, stream.into(), Primitive::AsType, vec![a]))
+    Ok(Array::from_op(
+        a.shape().to_vec(),
+        dtype,
+        stream.into(),
+        Primitive::AsType,
+        vec![a],
+    ))
 }
 /// Converts to `dtype` on the default stream.
 pub fn astype(a: impl IntoArray, dtype: Dtype) -> Result<Array> {
@@ -54,10 +60,18 @@ pub fn unary_device(op: UnaryOp, a: impl IntoArray, stream: impl Into<Stream>) -
     use UnaryOp::*;
     match op {
         Negative if dt == Dtype::Bool => {
-            return Err(Error::dtype(op.name(), dt, "not supported for bool, use logical_not"))
+            return Err(Error::dtype(
+                op.name(),
+                dt,
+                "not supported for bool, use logical_not",
+            ))
         }
         BitwiseInvert if dt.is_float() => {
-            return Err(Error::dtype(op.name(), dt, "bitwise ops need integer or bool inputs"))
+            return Err(Error::dtype(
+                op.name(),
+                dt,
+                "bitwise ops need integer or bool inputs",
+            ))
         }
         Floor | Ceil | Round if !dt.is_float() => return Ok(a),
         IsNan | IsInf if !dt.is_float() => {
@@ -65,7 +79,13 @@ pub fn unary_device(op: UnaryOp, a: impl IntoArray, stream: impl Into<Stream>) -
         }
         LogicalNot => {
             let b = astype_device(&a, Dtype::Bool, s)?;
-            return Ok(Array::from_op(b.shape().to_vec(), Dtype::Bool, s, Primitive::Unary(op), vec![b]));
+            return Ok(Array::from_op(
+                b.shape().to_vec(),
+                Dtype::Bool,
+                s,
+                Primitive::Unary(op),
+                vec![b],
+            ));
         }
         _ => {}
     }
@@ -77,7 +97,13 @@ pub fn unary_device(op: UnaryOp, a: impl IntoArray, stream: impl Into<Stream>) -
         (dt, dt)
     };
     let a = astype_device(&a, in_dt, s)?;
-    Ok(Array::from_op(a.shape().to_vec(), out_dt, s, Primitive::Unary(op), vec![a]))
+    Ok(Array::from_op(
+        a.shape().to_vec(),
+        out_dt,
+        s,
+        Primitive::Unary(op),
+        vec![a],
+    ))
 }
 
 /// MLX refuses a Python int that the array's integer dtype cannot hold (`uint8 + (-1)`).
@@ -87,9 +113,16 @@ fn check_weak_fits(op: &'static str, x: &Array, dt: Dtype) -> Result<()> {
     }
     let v = x.to_f64_vec()?[0];
     let bits = dt.size() as i32 * 8;
-    let (lo, hi) = if dt.is_signed_int() { (-(2f64.powi(bits - 1)), 2f64.powi(bits - 1) - 1.0) } else { (0.0, 2f64.powi(bits) - 1.0) };
+    let (lo, hi) = if dt.is_signed_int() {
+        (-(2f64.powi(bits - 1)), 2f64.powi(bits - 1) - 1.0)
+    } else {
+        (0.0, 2f64.powi(bits) - 1.0)
+    };
     if v < lo || v > hi {
-        return Err(Error::arg(op, format!("converting {v} to {dt} would overflow")));
+        return Err(Error::arg(
+            op,
+            format!("converting {v} to {dt} would overflow"),
+        ));
     }
     Ok(())
 }
@@ -99,7 +132,12 @@ pub(crate) fn shape_i32(shape: &[usize]) -> Vec<i32> {
 }
 
 /// Applies a binary primitive with broadcasting and MLX promotion.
-pub fn binary_device(op: BinaryOp, a: impl IntoArray, b: impl IntoArray, stream: impl Into<Stream>) -> Result<Array> {
+pub fn binary_device(
+    op: BinaryOp,
+    a: impl IntoArray,
+    b: impl IntoArray,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let (a, b) = (a.into_array(), b.into_array());
     let shape = broadcast_shapes(op.name(), a.shape(), b.shape())?;
@@ -111,7 +149,11 @@ pub fn binary_device(op: BinaryOp, a: impl IntoArray, b: impl IntoArray, stream:
         dt = Dtype::Bool;
     }
     if op.is_bitwise() && dt.is_float() {
-        return Err(Error::dtype(op.name(), dt, "bitwise ops need integer or bool inputs"));
+        return Err(Error::dtype(
+            op.name(),
+            dt,
+            "bitwise ops need integer or bool inputs",
+        ));
     }
     if matches!(op, BinaryOp::LeftShift | BinaryOp::RightShift) && dt == Dtype::Bool {
         dt = Dtype::Uint8; // MLX shifts bools as uint8
@@ -121,7 +163,13 @@ pub fn binary_device(op: BinaryOp, a: impl IntoArray, b: impl IntoArray, stream:
     let a = super::broadcast_to_device(&astype_device(&a, dt, s)?, &shape_i32(&shape), s)?;
     let b = super::broadcast_to_device(&astype_device(&b, dt, s)?, &shape_i32(&shape), s)?;
     let out = if op.outputs_bool() { Dtype::Bool } else { dt };
-    Ok(Array::from_op(shape, out, s, Primitive::Binary(op), vec![a, b]))
+    Ok(Array::from_op(
+        shape,
+        out,
+        s,
+        Primitive::Binary(op),
+        vec![a, b],
+    ))
 }
 
 macro_rules! unary_fns {
@@ -278,16 +326,31 @@ binary_fns! {
 }
 
 /// `cond ? x : y` with broadcasting; `x` and `y` are promoted together.
-pub fn where_device(cond: impl IntoArray, x: impl IntoArray, y: impl IntoArray, stream: impl Into<Stream>) -> Result<Array> {
+pub fn where_device(
+    cond: impl IntoArray,
+    x: impl IntoArray,
+    y: impl IntoArray,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let (c, x, y) = (cond.into_array(), x.into_array(), y.into_array());
-    let shape = broadcast_shapes("where", &broadcast_shapes("where", c.shape(), x.shape())?, y.shape())?;
+    let shape = broadcast_shapes(
+        "where",
+        &broadcast_shapes("where", c.shape(), x.shape())?,
+        y.shape(),
+    )?;
     let dt = result_type(&x, &y);
     let sh = shape_i32(&shape);
     let c = super::broadcast_to_device(&astype_device(&c, Dtype::Bool, s)?, &sh, s)?;
     let x = super::broadcast_to_device(&astype_device(&x, dt, s)?, &sh, s)?;
     let y = super::broadcast_to_device(&astype_device(&y, dt, s)?, &sh, s)?;
-    Ok(Array::from_op(shape, dt, s, Primitive::Select, vec![c, x, y]))
+    Ok(Array::from_op(
+        shape,
+        dt,
+        s,
+        Primitive::Select,
+        vec![c, x, y],
+    ))
 }
 /// `cond ? x : y` on the default stream.
 pub fn r#where(cond: impl IntoArray, x: impl IntoArray, y: impl IntoArray) -> Result<Array> {
@@ -299,11 +362,19 @@ pub fn which(cond: impl IntoArray, x: impl IntoArray, y: impl IntoArray) -> Resu
 }
 
 /// Clamps into `[min, max]`; either bound may be `None`.
-pub fn clip_device(a: impl IntoArray, min: Option<Array>, max: Option<Array>, stream: impl Into<Stream>) -> Result<Array> {
+pub fn clip_device(
+    a: impl IntoArray,
+    min: Option<Array>,
+    max: Option<Array>,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let mut out = a.into_array();
     if min.is_none() && max.is_none() {
-        return Err(Error::arg("clip", "at least one of min and max must be given"));
+        return Err(Error::arg(
+            "clip",
+            "at least one of min and max must be given",
+        ));
     }
     if let Some(lo) = min {
         out = maximum_device(&out, &lo, s)?;
@@ -332,7 +403,13 @@ pub fn isfinite(a: impl IntoArray) -> Result<Array> {
 
 /// Replaces NaN with `nan`, +inf with `posinf` (default: the dtype's max) and -inf with `neginf`
 /// (default: the dtype's lowest).
-pub fn nan_to_num_device(a: impl IntoArray, nan: f32, posinf: Option<f32>, neginf: Option<f32>, stream: impl Into<Stream>) -> Result<Array> {
+pub fn nan_to_num_device(
+    a: impl IntoArray,
+    nan: f32,
+    posinf: Option<f32>,
+    neginf: Option<f32>,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let a = a.into_array();
     if !a.dtype().is_float() {
@@ -349,12 +426,21 @@ pub fn nan_to_num_device(a: impl IntoArray, nan: f32, posinf: Option<f32>, negin
     let dt = a.dtype();
     let lit = |v: f64| super::full_device(&[], v, dt, s);
     let out = where_device(isnan_device(&a, s)?, lit(nan as f64)?, &a, s)?;
-    let posmask = logical_and_device(isinf_device(&out, s)?, greater_device(&out, lit(0.0)?, s)?, s)?;
+    let posmask = logical_and_device(
+        isinf_device(&out, s)?,
+        greater_device(&out, lit(0.0)?, s)?,
+        s,
+    )?;
     let out = where_device(posmask, lit(pos)?, &out, s)?;
     let negmask = logical_and_device(isinf_device(&out, s)?, less_device(&out, lit(0.0)?, s)?, s)?;
     where_device(negmask, lit(neg)?, &out, s)
 }
 /// [`nan_to_num_device`] on the default stream.
-pub fn nan_to_num(a: impl IntoArray, nan: f32, posinf: Option<f32>, neginf: Option<f32>) -> Result<Array> {
+pub fn nan_to_num(
+    a: impl IntoArray,
+    nan: f32,
+    posinf: Option<f32>,
+    neginf: Option<f32>,
+) -> Result<Array> {
     nan_to_num_device(a, nan, posinf, neginf, Stream::default_stream())
 }

@@ -16,7 +16,12 @@ fn as_index(op: &'static str, idx: &Array, s: Stream) -> Result<Array> {
 
 /// Elements of `a` at `indices` along `axis` (`None`: of the flattened array). Output shape:
 /// `a.shape[..axis] + indices.shape + a.shape[axis+1..]`.
-pub fn take_device(a: impl IntoArray, indices: impl IntoArray, axis: Option<i32>, stream: impl Into<Stream>) -> Result<Array> {
+pub fn take_device(
+    a: impl IntoArray,
+    indices: impl IntoArray,
+    axis: Option<i32>,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let (a, idx) = (a.into_array(), indices.into_array());
     let idx = as_index("take", &idx, s)?;
@@ -30,7 +35,13 @@ pub fn take_device(a: impl IntoArray, indices: impl IntoArray, axis: Option<i32>
     let mut shape = x.shape()[..ax].to_vec();
     shape.extend_from_slice(idx.shape());
     shape.extend_from_slice(&x.shape()[ax + 1..]);
-    Ok(Array::from_op(shape, x.dtype(), s, Primitive::Take { axis: ax }, vec![x, idx]))
+    Ok(Array::from_op(
+        shape,
+        x.dtype(),
+        s,
+        Primitive::Take { axis: ax },
+        vec![x, idx],
+    ))
 }
 /// [`take_device`] on the default stream.
 pub fn take(a: impl IntoArray, indices: impl IntoArray, axis: Option<i32>) -> Result<Array> {
@@ -38,34 +49,76 @@ pub fn take(a: impl IntoArray, indices: impl IntoArray, axis: Option<i32>) -> Re
 }
 
 /// Broadcasts `idx` against `a` on every axis but `ax`.
-fn along_axis_index(op: &'static str, a: &Array, idx: &Array, ax: usize, s: Stream) -> Result<Array> {
+fn along_axis_index(
+    op: &'static str,
+    a: &Array,
+    idx: &Array,
+    ax: usize,
+    s: Stream,
+) -> Result<Array> {
     if idx.ndim() != a.ndim() {
-        return Err(Error::shape(op, format!("indices have {} dimensions, the array {}", idx.ndim(), a.ndim())));
+        return Err(Error::shape(
+            op,
+            format!(
+                "indices have {} dimensions, the array {}",
+                idx.ndim(),
+                a.ndim()
+            ),
+        ));
     }
     let idx = as_index(op, idx, s)?;
     let mut target = shape_i32(a.shape());
     target[ax] = idx.shape()[ax] as i32;
-    super::broadcast_to_device(&idx, &target, s)
-        .map_err(|_| Error::shape(op, format!("indices of shape {:?} do not broadcast against {:?}", idx.shape(), a.shape())))
+    super::broadcast_to_device(&idx, &target, s).map_err(|_| {
+        Error::shape(
+            op,
+            format!(
+                "indices of shape {:?} do not broadcast against {:?}",
+                idx.shape(),
+                a.shape()
+            ),
+        )
+    })
 }
 
 /// `out[.., i, ..] = a[.., indices[.., i, ..], ..]` along `axis`.
-pub fn take_along_axis_device(a: impl IntoArray, indices: impl IntoArray, axis: i32, stream: impl Into<Stream>) -> Result<Array> {
+pub fn take_along_axis_device(
+    a: impl IntoArray,
+    indices: impl IntoArray,
+    axis: i32,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let (a, idx) = (a.into_array(), indices.into_array());
     let ax = axis_of("take_along_axis", axis, a.ndim())?;
     let idx = along_axis_index("take_along_axis", &a, &idx, ax, s)?;
     if a.shape()[ax] == 0 && idx.size() > 0 {
-        return Err(Error::arg("take_along_axis", "cannot index into an empty axis"));
+        return Err(Error::arg(
+            "take_along_axis",
+            "cannot index into an empty axis",
+        ));
     }
-    Ok(Array::from_op(idx.shape().to_vec(), a.dtype(), s, Primitive::TakeAlongAxis { axis: ax }, vec![a, idx]))
+    Ok(Array::from_op(
+        idx.shape().to_vec(),
+        a.dtype(),
+        s,
+        Primitive::TakeAlongAxis { axis: ax },
+        vec![a, idx],
+    ))
 }
 /// [`take_along_axis_device`] on the default stream.
 pub fn take_along_axis(a: impl IntoArray, indices: impl IntoArray, axis: i32) -> Result<Array> {
     take_along_axis_device(a, indices, axis, Stream::default_stream())
 }
 
-fn scatter_along(mode: ScatterMode, a: Array, idx: Array, values: Array, axis: i32, s: Stream) -> Result<Array> {
+fn scatter_along(
+    mode: ScatterMode,
+    a: Array,
+    idx: Array,
+    values: Array,
+    axis: i32,
+    s: Stream,
+) -> Result<Array> {
     let op = Primitive::ScatterAlongAxis { axis: 0, mode }.name();
     let ax = axis_of(op, axis, a.ndim())?;
     let idx = along_axis_index(op, &a, &idx, ax, s)?;
@@ -73,35 +126,97 @@ fn scatter_along(mode: ScatterMode, a: Array, idx: Array, values: Array, axis: i
         return Err(Error::arg(op, "cannot index into an empty axis"));
     }
     let values = super::astype_device(&values, a.dtype(), s)?;
-    let values = super::broadcast_to_device(&values, &shape_i32(idx.shape()), s)
-        .map_err(|_| Error::shape(op, format!("values of shape {:?} do not broadcast to the indices' shape {:?}", values.shape(), idx.shape())))?;
-    Ok(Array::from_op(a.shape().to_vec(), a.dtype(), s, Primitive::ScatterAlongAxis { axis: ax, mode }, vec![a, idx, values]))
+    let values = super::broadcast_to_device(&values, &shape_i32(idx.shape()), s).map_err(|_| {
+        Error::shape(
+            op,
+            format!(
+                "values of shape {:?} do not broadcast to the indices' shape {:?}",
+                values.shape(),
+                idx.shape()
+            ),
+        )
+    })?;
+    Ok(Array::from_op(
+        a.shape().to_vec(),
+        a.dtype(),
+        s,
+        Primitive::ScatterAlongAxis { axis: ax, mode },
+        vec![a, idx, values],
+    ))
 }
 
 /// A copy of `a` with `values` written at `indices` along `axis` (last write wins on repeats).
-pub fn put_along_axis_device(a: impl IntoArray, indices: impl IntoArray, values: impl IntoArray, axis: i32, stream: impl Into<Stream>) -> Result<Array> {
-    scatter_along(ScatterMode::Set, a.into_array(), indices.into_array(), values.into_array(), axis, stream.into())
+pub fn put_along_axis_device(
+    a: impl IntoArray,
+    indices: impl IntoArray,
+    values: impl IntoArray,
+    axis: i32,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
+    scatter_along(
+        ScatterMode::Set,
+        a.into_array(),
+        indices.into_array(),
+        values.into_array(),
+        axis,
+        stream.into(),
+    )
 }
 /// [`put_along_axis_device`] on the default stream.
-pub fn put_along_axis(a: impl IntoArray, indices: impl IntoArray, values: impl IntoArray, axis: i32) -> Result<Array> {
+pub fn put_along_axis(
+    a: impl IntoArray,
+    indices: impl IntoArray,
+    values: impl IntoArray,
+    axis: i32,
+) -> Result<Array> {
     put_along_axis_device(a, indices, values, axis, Stream::default_stream())
 }
 /// A copy of `a` with `values` added at `indices` along `axis` (repeats accumulate).
-pub fn scatter_add_along_axis_device(a: impl IntoArray, indices: impl IntoArray, values: impl IntoArray, axis: i32, stream: impl Into<Stream>) -> Result<Array> {
-    scatter_along(ScatterMode::Add, a.into_array(), indices.into_array(), values.into_array(), axis, stream.into())
+pub fn scatter_add_along_axis_device(
+    a: impl IntoArray,
+    indices: impl IntoArray,
+    values: impl IntoArray,
+    axis: i32,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
+    scatter_along(
+        ScatterMode::Add,
+        a.into_array(),
+        indices.into_array(),
+        values.into_array(),
+        axis,
+        stream.into(),
+    )
 }
 /// [`scatter_add_along_axis_device`] on the default stream.
-pub fn scatter_add_along_axis(a: impl IntoArray, indices: impl IntoArray, values: impl IntoArray, axis: i32) -> Result<Array> {
+pub fn scatter_add_along_axis(
+    a: impl IntoArray,
+    indices: impl IntoArray,
+    values: impl IntoArray,
+    axis: i32,
+) -> Result<Array> {
     scatter_add_along_axis_device(a, indices, values, axis, Stream::default_stream())
 }
 
 /// Moves `axes` of `a` to the front and merges them: returns (array `[P, rest..]`, linear index
 /// of shape `I` into the merged axis, broadcast index shape `I`, shape of the rest).
-fn linearise(op: &'static str, a: &Array, indices: &[Array], axes: &[i32], s: Stream) -> Result<(Array, Array, Vec<usize>, Vec<usize>)> {
+fn linearise(
+    op: &'static str,
+    a: &Array,
+    indices: &[Array],
+    axes: &[i32],
+    s: Stream,
+) -> Result<(Array, Array, Vec<usize>, Vec<usize>)> {
     if indices.len() != axes.len() || indices.is_empty() {
-        return Err(Error::arg(op, format!("{} index arrays for {} axes", indices.len(), axes.len())));
+        return Err(Error::arg(
+            op,
+            format!("{} index arrays for {} axes", indices.len(), axes.len()),
+        ));
     }
-    let ax: Vec<usize> = axes.iter().map(|&x| axis_of(op, x, a.ndim())).collect::<Result<_>>()?;
+    let ax: Vec<usize> = axes
+        .iter()
+        .map(|&x| axis_of(op, x, a.ndim()))
+        .collect::<Result<_>>()?;
     for (i, x) in ax.iter().enumerate() {
         if ax[..i].contains(x) {
             return Err(Error::arg(op, format!("axis {x} is repeated")));
@@ -144,14 +259,30 @@ fn linearise(op: &'static str, a: &Array, indices: &[Array], axes: &[i32], s: St
 /// MLX's general gather: `indices` (broadcast together to shape `I`) pick positions along `axes`;
 /// output shape `I + slice_sizes`. Indexed axes must have slice size 1; other axes take
 /// `slice_sizes[d]` leading elements.
-pub fn gather_device(a: impl IntoArray, indices: &[Array], axes: &[i32], slice_sizes: &[i32], stream: impl Into<Stream>) -> Result<Array> {
+pub fn gather_device(
+    a: impl IntoArray,
+    indices: &[Array],
+    axes: &[i32],
+    slice_sizes: &[i32],
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let a = a.into_array();
     if slice_sizes.len() != a.ndim() {
-        return Err(Error::arg("gather", format!("{} slice sizes for {} dimensions", slice_sizes.len(), a.ndim())));
+        return Err(Error::arg(
+            "gather",
+            format!(
+                "{} slice sizes for {} dimensions",
+                slice_sizes.len(),
+                a.ndim()
+            ),
+        ));
     }
     let (x, lin, ishape, _) = linearise("gather", &a, indices, axes, s)?;
-    let ax: Vec<usize> = axes.iter().map(|&x| axis_of("gather", x, a.ndim())).collect::<Result<_>>()?;
+    let ax: Vec<usize> = axes
+        .iter()
+        .map(|&x| axis_of("gather", x, a.ndim()))
+        .collect::<Result<_>>()?;
     let mut rest_slice = vec![];
     for d in 0..a.ndim() {
         let sz = slice_sizes[d];
@@ -161,7 +292,13 @@ pub fn gather_device(a: impl IntoArray, indices: &[Array], axes: &[i32], slice_s
             }
         } else {
             if sz < 0 || sz as usize > a.shape()[d] {
-                return Err(Error::arg("gather", format!("slice size {sz} does not fit axis {d} of size {}", a.shape()[d])));
+                return Err(Error::arg(
+                    "gather",
+                    format!(
+                        "slice size {sz} does not fit axis {d} of size {}",
+                        a.shape()[d]
+                    ),
+                ));
             }
             rest_slice.push(sz);
         }
@@ -176,26 +313,56 @@ pub fn gather_device(a: impl IntoArray, indices: &[Array], axes: &[i32], slice_s
     super::reshape_device(g, &out, s)
 }
 /// [`gather_device`] on the default stream.
-pub fn gather(a: impl IntoArray, indices: &[Array], axes: &[i32], slice_sizes: &[i32]) -> Result<Array> {
+pub fn gather(
+    a: impl IntoArray,
+    indices: &[Array],
+    axes: &[i32],
+    slice_sizes: &[i32],
+) -> Result<Array> {
     gather_device(a, indices, axes, slice_sizes, Stream::default_stream())
 }
 
-fn scatter_general(mode: ScatterMode, a: Array, indices: &[Array], updates: Array, axes: &[i32], s: Stream) -> Result<Array> {
-    let op = if mode == ScatterMode::Set { "scatter" } else { "scatter_add" };
+fn scatter_general(
+    mode: ScatterMode,
+    a: Array,
+    indices: &[Array],
+    updates: Array,
+    axes: &[i32],
+    s: Stream,
+) -> Result<Array> {
+    let op = if mode == ScatterMode::Set {
+        "scatter"
+    } else {
+        "scatter_add"
+    };
     let (x, lin, ishape, rest_shape) = linearise(op, &a, indices, axes, s)?;
     // updates: I + slice shape (size 1 on the indexed axes) -> [N, rest..]
     let ni: usize = ishape.iter().product();
     let expect = ishape.len() + a.ndim();
     if updates.ndim() != expect {
-        return Err(Error::shape(op, format!("updates need {expect} dimensions (indices {} + array {}), got {:?}", ishape.len(), a.ndim(), updates.shape())));
+        return Err(Error::shape(
+            op,
+            format!(
+                "updates need {expect} dimensions (indices {} + array {}), got {:?}",
+                ishape.len(),
+                a.ndim(),
+                updates.shape()
+            ),
+        ));
     }
-    let ax: Vec<usize> = axes.iter().map(|&x| axis_of(op, x, a.ndim())).collect::<Result<_>>()?;
+    let ax: Vec<usize> = axes
+        .iter()
+        .map(|&x| axis_of(op, x, a.ndim()))
+        .collect::<Result<_>>()?;
     let mut upd_rest = vec![];
     for d in 0..a.ndim() {
         let u = updates.shape()[ishape.len() + d];
         if ax.contains(&d) {
             if u != 1 {
-                return Err(Error::shape(op, "updates must have size 1 on the indexed axes"));
+                return Err(Error::shape(
+                    op,
+                    "updates must have size 1 on the indexed axes",
+                ));
             }
         } else {
             upd_rest.push(u as i32);
@@ -210,11 +377,21 @@ fn scatter_general(mode: ScatterMode, a: Array, indices: &[Array], updates: Arra
     let mut bshape = vec![ni as i32];
     bshape.extend(upd_rest.iter().copied());
     let idx = super::broadcast_to_device(&idx, &bshape, s)?;
-    if upd_rest.iter().zip(&rest_shape).any(|(&u, &r)| u as usize > r) {
+    if upd_rest
+        .iter()
+        .zip(&rest_shape)
+        .any(|(&u, &r)| u as usize > r)
+    {
         return Err(Error::shape(op, "update slices are larger than the array"));
     }
     let upd = super::astype_device(&upd, a.dtype(), s)?;
-    let scattered = Array::from_op(x.shape().to_vec(), a.dtype(), s, Primitive::ScatterAlongAxis { axis: 0, mode }, vec![x, idx, upd]);
+    let scattered = Array::from_op(
+        x.shape().to_vec(),
+        a.dtype(),
+        s,
+        Primitive::ScatterAlongAxis { axis: 0, mode },
+        vec![x, idx, upd],
+    );
     // undo the linearisation: [P, rest..] -> moved shape -> original order
     let mut moved: Vec<i32> = ax.iter().map(|&d| a.shape()[d] as i32).collect();
     moved.extend(shape_i32(&rest_shape));
@@ -229,18 +406,54 @@ fn scatter_general(mode: ScatterMode, a: Array, indices: &[Array], updates: Arra
 }
 
 /// MLX's general scatter: writes `updates` (shape `I + slice shape`) at `indices` along `axes`.
-pub fn scatter_device(a: impl IntoArray, indices: &[Array], updates: impl IntoArray, axes: &[i32], stream: impl Into<Stream>) -> Result<Array> {
-    scatter_general(ScatterMode::Set, a.into_array(), indices, updates.into_array(), axes, stream.into())
+pub fn scatter_device(
+    a: impl IntoArray,
+    indices: &[Array],
+    updates: impl IntoArray,
+    axes: &[i32],
+    stream: impl Into<Stream>,
+) -> Result<Array> {
+    scatter_general(
+        ScatterMode::Set,
+        a.into_array(),
+        indices,
+        updates.into_array(),
+        axes,
+        stream.into(),
+    )
 }
 /// [`scatter_device`] on the default stream.
-pub fn scatter(a: impl IntoArray, indices: &[Array], updates: impl IntoArray, axes: &[i32]) -> Result<Array> {
+pub fn scatter(
+    a: impl IntoArray,
+    indices: &[Array],
+    updates: impl IntoArray,
+    axes: &[i32],
+) -> Result<Array> {
     scatter_device(a, indices, updates, axes, Stream::default_stream())
 }
 /// Like [`scatter_device`] but accumulating.
-pub fn scatter_add_device(a: impl IntoArray, indices: &[Array], updates: impl IntoArray, axes: &[i32], stream: impl Into<Stream>) -> Result<Array> {
-    scatter_general(ScatterMode::Add, a.into_array(), indices, updates.into_array(), axes, stream.into())
+pub fn scatter_add_device(
+    a: impl IntoArray,
+    indices: &[Array],
+    updates: impl IntoArray,
+    axes: &[i32],
+    stream: impl Into<Stream>,
+) -> Result<Array> {
+    scatter_general(
+        ScatterMode::Add,
+        a.into_array(),
+        indices,
+        updates.into_array(),
+        axes,
+        stream.into(),
+    )
 }
 /// [`scatter_add_device`] on the default stream.
-pub fn scatter_add(a: impl IntoArray, indices: &[Array], updates: impl IntoArray, axes: &[i32]) -> Result<Array> {
+pub fn scatter_add(
+    a: impl IntoArray,
+    indices: &[Array],
+    updates: impl IntoArray,
+    axes: &[i32],
+) -> Result<Array> {
     scatter_add_device(a, indices, updates, axes, Stream::default_stream())
 }

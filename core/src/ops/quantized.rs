@@ -22,10 +22,16 @@ pub const QUANT_GROUP_SIZES: [i32; 3] = [32, 64, 128];
 
 fn check_params(op: &'static str, group_size: i32, bits: i32) -> Result<(usize, usize)> {
     if !QUANT_BITS.contains(&bits) {
-        return Err(Error::arg(op, format!("bits must be one of {QUANT_BITS:?}, got {bits}")));
+        return Err(Error::arg(
+            op,
+            format!("bits must be one of {QUANT_BITS:?}, got {bits}"),
+        ));
     }
     if !QUANT_GROUP_SIZES.contains(&group_size) {
-        return Err(Error::arg(op, format!("group_size must be one of {QUANT_GROUP_SIZES:?}, got {group_size}")));
+        return Err(Error::arg(
+            op,
+            format!("group_size must be one of {QUANT_GROUP_SIZES:?}, got {group_size}"),
+        ));
     }
     Ok((group_size as usize, bits as usize))
 }
@@ -39,18 +45,36 @@ fn check_params(op: &'static str, group_size: i32, bits: i32) -> Result<(usize, 
 /// Lazy on `stream` for 2, 4 and 8 bits (composed of reductions and elementwise ops, so it runs
 /// on the GPU, e.g. for a quantized KV cache); 3, 5 and 6 bits, whose values straddle words, are
 /// packed eagerly on the host (evaluating `w`).
-pub fn quantize_device(w: impl IntoArray, group_size: i32, bits: i32, stream: impl Into<Stream>) -> Result<(Array, Array, Array)> {
+pub fn quantize_device(
+    w: impl IntoArray,
+    group_size: i32,
+    bits: i32,
+    stream: impl Into<Stream>,
+) -> Result<(Array, Array, Array)> {
     let w = w.into_array();
     let (gs, bits) = check_params("quantize", group_size, bits)?;
     if !w.dtype().is_float() {
-        return Err(Error::dtype("quantize", w.dtype(), "only floating-point arrays can be quantized"));
+        return Err(Error::dtype(
+            "quantize",
+            w.dtype(),
+            "only floating-point arrays can be quantized",
+        ));
     }
     if w.ndim() < 2 {
-        return Err(Error::shape("quantize", format!("w must have at least 2 dimensions, got {:?}", w.shape())));
+        return Err(Error::shape(
+            "quantize",
+            format!("w must have at least 2 dimensions, got {:?}", w.shape()),
+        ));
     }
     let last = w.shape()[w.ndim() - 1];
     if last % gs != 0 {
-        return Err(Error::shape("quantize", format!("the last axis of {:?} is not a multiple of the group size {gs}", w.shape())));
+        return Err(Error::shape(
+            "quantize",
+            format!(
+                "the last axis of {:?} is not a multiple of the group size {gs}",
+                w.shape()
+            ),
+        ));
     }
     if 32 % bits == 0 {
         return quantize_lazy(&w, gs, bits, stream.into());
@@ -77,7 +101,11 @@ fn quantize_lazy(w: &Array, gs: usize, bits: usize, s: Stream) -> Result<(Array,
     let hi = max_device(&x, Some(&[-1]), true, s)?;
     let lo = min_device(&x, Some(&[-1]), true, s)?;
     let mask = greater_device(abs_device(&lo, s)?, abs_device(&hi, s)?, s)?;
-    let scale = maximum_device(divide_device(subtract_device(&hi, &lo, s)?, n_bins, s)?, 1e-7f32, s)?;
+    let scale = maximum_device(
+        divide_device(subtract_device(&hi, &lo, s)?, n_bins, s)?,
+        1e-7f32,
+        s,
+    )?;
     let scale = where_device(&mask, &scale, negative_device(&scale, s)?, s)?;
     let edge = where_device(&mask, &lo, &hi, s)?;
     let q0 = round_device(divide_device(&edge, &scale, s)?, s)?;
@@ -85,17 +113,31 @@ fn quantize_lazy(w: &Array, gs: usize, bits: usize, s: Stream) -> Result<(Array,
     let scale = where_device(&nonzero, divide_device(&edge, &q0, s)?, &scale, s)?;
     let bias = where_device(&nonzero, &edge, 0.0f32, s)?;
     let q = round_device(divide_device(subtract_device(&x, &bias, s)?, &scale, s)?, s)?;
-    let q = astype_device(clip_device(q, Some(Array::from_scalar(0.0f32)), Some(Array::from_scalar(n_bins)), s)?, Dtype::Uint32, s)?;
+    let q = astype_device(
+        clip_device(
+            q,
+            Some(Array::from_scalar(0.0f32)),
+            Some(Array::from_scalar(n_bins)),
+            s,
+        )?,
+        Dtype::Uint32,
+        s,
+    )?;
     let per = 32 / bits;
     let mut packed_shape = dims.clone();
     packed_shape[nd - 1] = (w.shape()[nd - 1] / per) as i32;
     packed_shape.push(per as i32);
     let shifts: Vec<u32> = (0..per as u32).map(|i| i * bits as u32).collect();
-    let q = left_shift_device(reshape_device(q, &packed_shape, s)?, Array::from_slice(&shifts, &[per as i32]), s)?;
+    let q = left_shift_device(
+        reshape_device(q, &packed_shape, s)?,
+        Array::from_slice(&shifts, &[per as i32]),
+        s,
+    )?;
     let wq = sum_device(q, Some(&[-1]), false, s)?;
     let mut sshape = dims;
     sshape[nd - 1] = (w.shape()[nd - 1] / gs) as i32;
-    let out = |a: Array| -> Result<Array> { astype_device(reshape_device(a, &sshape, s)?, w.dtype(), s) };
+    let out =
+        |a: Array| -> Result<Array> { astype_device(reshape_device(a, &sshape, s)?, w.dtype(), s) };
     Ok((wq, out(scale)?, out(bias)?))
 }
 
@@ -150,20 +192,44 @@ fn quantize_host(w: &Array, gs: usize, bits: usize, last: usize) -> Result<(Arra
 }
 
 /// Checks a packed triple and returns the unpacked length of its rows.
-fn check_triple(op: &'static str, w: &Array, scales: &Array, biases: &Array, gs: usize, bits: usize) -> Result<usize> {
+fn check_triple(
+    op: &'static str,
+    w: &Array,
+    scales: &Array,
+    biases: &Array,
+    gs: usize,
+    bits: usize,
+) -> Result<usize> {
     if w.dtype() != Dtype::Uint32 {
-        return Err(Error::dtype(op, w.dtype(), "the packed weights must be uint32"));
+        return Err(Error::dtype(
+            op,
+            w.dtype(),
+            "the packed weights must be uint32",
+        ));
     }
     if !scales.dtype().is_float() || scales.dtype() != biases.dtype() {
-        return Err(Error::dtype(op, biases.dtype(), format!("scales ({}) and biases must share one float dtype", scales.dtype())));
+        return Err(Error::dtype(
+            op,
+            biases.dtype(),
+            format!(
+                "scales ({}) and biases must share one float dtype",
+                scales.dtype()
+            ),
+        ));
     }
     if w.ndim() == 0 {
-        return Err(Error::shape(op, "the packed weights must have at least one dimension"));
+        return Err(Error::shape(
+            op,
+            "the packed weights must have at least one dimension",
+        ));
     }
     let packed = w.shape()[w.ndim() - 1];
     let n = packed * 32 / bits;
     if (packed * 32) % bits != 0 || n % gs != 0 {
-        return Err(Error::shape(op, format!("rows of {packed} words do not hold whole groups of {gs} {bits}-bit values")));
+        return Err(Error::shape(
+            op,
+            format!("rows of {packed} words do not hold whole groups of {gs} {bits}-bit values"),
+        ));
     }
     let mut sshape = w.shape().to_vec();
     let last = sshape.len() - 1;
@@ -171,7 +237,12 @@ fn check_triple(op: &'static str, w: &Array, scales: &Array, biases: &Array, gs:
     if scales.shape() != sshape.as_slice() || biases.shape() != sshape.as_slice() {
         return Err(Error::shape(
             op,
-            format!("scales {:?} and biases {:?} must have shape {sshape:?} for weights {:?}", scales.shape(), biases.shape(), w.shape()),
+            format!(
+                "scales {:?} and biases {:?} must have shape {sshape:?} for weights {:?}",
+                scales.shape(),
+                biases.shape(),
+                w.shape()
+            ),
         ));
     }
     Ok(n)
@@ -195,11 +266,33 @@ pub fn dequantize_device(
     let last = shape.len() - 1;
     shape[last] = n;
     let dt = scales.dtype();
-    Ok(Array::from_op(shape, dt, s, Primitive::Dequantize { group_size: gs, bits: bits as u8 }, vec![w, scales, biases]))
+    Ok(Array::from_op(
+        shape,
+        dt,
+        s,
+        Primitive::Dequantize {
+            group_size: gs,
+            bits: bits as u8,
+        },
+        vec![w, scales, biases],
+    ))
 }
 /// [`dequantize_device`] on the default stream.
-pub fn dequantize(w: impl IntoArray, scales: impl IntoArray, biases: impl IntoArray, group_size: i32, bits: i32) -> Result<Array> {
-    dequantize_device(w, scales, biases, group_size, bits, Stream::default_stream())
+pub fn dequantize(
+    w: impl IntoArray,
+    scales: impl IntoArray,
+    biases: impl IntoArray,
+    group_size: i32,
+    bits: i32,
+) -> Result<Array> {
+    dequantize_device(
+        w,
+        scales,
+        biases,
+        group_size,
+        bits,
+        Stream::default_stream(),
+    )
 }
 
 /// `x @ dequantize(w).T` when `transpose` (w is `[N, K·bits/32]`, the layout of linear layers),
@@ -218,30 +311,63 @@ pub fn quantized_matmul_device(
     stream: impl Into<Stream>,
 ) -> Result<Array> {
     let s = stream.into();
-    let (x, w, scales, biases) = (x.into_array(), w.into_array(), scales.into_array(), biases.into_array());
+    let (x, w, scales, biases) = (
+        x.into_array(),
+        w.into_array(),
+        scales.into_array(),
+        biases.into_array(),
+    );
     let (gs, bits) = check_params("quantized_matmul", group_size, bits)?;
     if w.ndim() != 2 {
-        return Err(Error::shape("quantized_matmul", format!("the packed weights must be 2-D, got {:?}", w.shape())));
+        return Err(Error::shape(
+            "quantized_matmul",
+            format!("the packed weights must be 2-D, got {:?}", w.shape()),
+        ));
     }
     let cols = check_triple("quantized_matmul", &w, &scales, &biases, gs, bits)?;
-    let (k, n) = if transpose { (cols, w.shape()[0]) } else { (w.shape()[0], cols) };
+    let (k, n) = if transpose {
+        (cols, w.shape()[0])
+    } else {
+        (w.shape()[0], cols)
+    };
     if x.ndim() == 0 || x.shape()[x.ndim() - 1] != k {
         return Err(Error::shape(
             "quantized_matmul",
-            format!("x {:?} must end in {k} to multiply weights {:?} (transpose = {transpose})", x.shape(), w.shape()),
+            format!(
+                "x {:?} must end in {k} to multiply weights {:?} (transpose = {transpose})",
+                x.shape(),
+                w.shape()
+            ),
         ));
     }
     let dt = super::result_type(&x, &scales);
     if !dt.is_float() {
-        return Err(Error::dtype("quantized_matmul", dt, "x and the scales must be floating point"));
+        return Err(Error::dtype(
+            "quantized_matmul",
+            dt,
+            "x and the scales must be floating point",
+        ));
     }
     let x = super::astype_device(&x, dt, s)?;
-    let (scales, biases) = (super::astype_device(&scales, dt, s)?, super::astype_device(&biases, dt, s)?);
+    let (scales, biases) = (
+        super::astype_device(&scales, dt, s)?,
+        super::astype_device(&biases, dt, s)?,
+    );
     let mut shape = x.shape().to_vec();
     let last = shape.len() - 1;
     shape[last] = n;
-    let prim = Primitive::QuantizedMatmul { group_size: gs, bits: bits as u8, transpose };
-    Ok(Array::from_op(shape, dt, s, prim, vec![x, w, scales, biases]))
+    let prim = Primitive::QuantizedMatmul {
+        group_size: gs,
+        bits: bits as u8,
+        transpose,
+    };
+    Ok(Array::from_op(
+        shape,
+        dt,
+        s,
+        prim,
+        vec![x, w, scales, biases],
+    ))
 }
 /// [`quantized_matmul_device`] on the default stream.
 pub fn quantized_matmul(
@@ -253,5 +379,14 @@ pub fn quantized_matmul(
     group_size: i32,
     bits: i32,
 ) -> Result<Array> {
-    quantized_matmul_device(x, w, scales, biases, transpose, group_size, bits, Stream::default_stream())
+    quantized_matmul_device(
+        x,
+        w,
+        scales,
+        biases,
+        transpose,
+        group_size,
+        bits,
+        Stream::default_stream(),
+    )
 }

@@ -15,7 +15,13 @@ pub(crate) fn sum_dtype(dt: Dtype) -> Dtype {
     }
 }
 
-fn reduce(op: ReduceOp, a: Array, axes: Option<&[i32]>, keepdims: bool, s: Stream) -> Result<Array> {
+fn reduce(
+    op: ReduceOp,
+    a: Array,
+    axes: Option<&[i32]>,
+    keepdims: bool,
+    s: Stream,
+) -> Result<Array> {
     let name = Primitive::Reduce { op, axes: vec![] }.name();
     let axes = axes_of(name, axes, a.ndim())?;
     let out_dt = match op {
@@ -24,7 +30,10 @@ fn reduce(op: ReduceOp, a: Array, axes: Option<&[i32]>, keepdims: bool, s: Strea
         ReduceOp::And | ReduceOp::Or => Dtype::Bool,
     };
     if matches!(op, ReduceOp::Max | ReduceOp::Min) && axes.iter().any(|&ax| a.shape()[ax] == 0) {
-        return Err(Error::arg(name, "cannot reduce an empty axis (no identity for max/min)"));
+        return Err(Error::arg(
+            name,
+            "cannot reduce an empty axis (no identity for max/min)",
+        ));
     }
     let a = super::astype_device(&a, out_dt, s)?;
     let mut kept = a.shape().to_vec();
@@ -34,12 +43,24 @@ fn reduce(op: ReduceOp, a: Array, axes: Option<&[i32]>, keepdims: bool, s: Strea
     let r = if axes.is_empty() {
         a
     } else {
-        Array::from_op(kept.clone(), out_dt, s, Primitive::Reduce { op, axes: axes.clone() }, vec![a])
+        Array::from_op(
+            kept.clone(),
+            out_dt,
+            s,
+            Primitive::Reduce {
+                op,
+                axes: axes.clone(),
+            },
+            vec![a],
+        )
     };
     if keepdims {
         return Ok(r);
     }
-    let out: Vec<i32> = (0..kept.len()).filter(|i| !axes.contains(i)).map(|i| kept[i] as i32).collect();
+    let out: Vec<i32> = (0..kept.len())
+        .filter(|i| !axes.contains(i))
+        .map(|i| kept[i] as i32)
+        .collect();
     super::reshape_device(r, &out, s)
 }
 
@@ -89,7 +110,12 @@ fn count(a: &Array, axes: Option<&[i32]>) -> Result<usize> {
 }
 
 /// Mean (float output; ints become float32).
-pub fn mean_device(a: impl IntoArray, axes: Option<&[i32]>, keepdims: bool, stream: impl Into<Stream>) -> Result<Array> {
+pub fn mean_device(
+    a: impl IntoArray,
+    axes: Option<&[i32]>,
+    keepdims: bool,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let a = a.into_array();
     let dt = a.dtype().to_float();
@@ -111,7 +137,13 @@ pub fn mean_axis(a: impl IntoArray, axis: i32, keepdims: bool) -> Result<Array> 
 }
 
 /// Variance with `ddof` delta degrees of freedom.
-pub fn var_device(a: impl IntoArray, axes: Option<&[i32]>, keepdims: bool, ddof: i32, stream: impl Into<Stream>) -> Result<Array> {
+pub fn var_device(
+    a: impl IntoArray,
+    axes: Option<&[i32]>,
+    keepdims: bool,
+    ddof: i32,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let a = a.into_array();
     let dt = a.dtype().to_float();
@@ -132,7 +164,13 @@ pub fn var_axes(a: impl IntoArray, axes: &[i32], keepdims: bool, ddof: i32) -> R
     var_device(a, Some(axes), keepdims, ddof, Stream::default_stream())
 }
 /// Standard deviation with `ddof`.
-pub fn std_device(a: impl IntoArray, axes: Option<&[i32]>, keepdims: bool, ddof: i32, stream: impl Into<Stream>) -> Result<Array> {
+pub fn std_device(
+    a: impl IntoArray,
+    axes: Option<&[i32]>,
+    keepdims: bool,
+    ddof: i32,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     super::sqrt_device(var_device(a, axes, keepdims, ddof, s)?, s)
 }
@@ -145,30 +183,59 @@ pub fn std_axes(a: impl IntoArray, axes: &[i32], keepdims: bool, ddof: i32) -> R
     std_device(a, Some(axes), keepdims, ddof, Stream::default_stream())
 }
 
-fn arg_reduce(op: ArgReduceOp, a: Array, axis: Option<i32>, keepdims: bool, s: Stream) -> Result<Array> {
+fn arg_reduce(
+    op: ArgReduceOp,
+    a: Array,
+    axis: Option<i32>,
+    keepdims: bool,
+    s: Stream,
+) -> Result<Array> {
     let name = Primitive::ArgReduce { op, axis: 0 }.name();
     let (x, ax) = match axis {
         Some(ax) => (a.clone(), axis_of(name, ax, a.ndim())?),
         None => (super::reshape_device(&a, &[-1], s)?, 0),
     };
     if x.shape()[ax] == 0 {
-        return Err(Error::arg(name, "cannot take the arg-extremum of an empty axis"));
+        return Err(Error::arg(
+            name,
+            "cannot take the arg-extremum of an empty axis",
+        ));
     }
     let mut kept = x.shape().to_vec();
     kept[ax] = 1;
-    let r = Array::from_op(kept.clone(), Dtype::Uint32, s, Primitive::ArgReduce { op, axis: ax }, vec![x]);
+    let r = Array::from_op(
+        kept.clone(),
+        Dtype::Uint32,
+        s,
+        Primitive::ArgReduce { op, axis: ax },
+        vec![x],
+    );
     match (keepdims, axis) {
         (true, Some(_)) => Ok(r),
         (true, None) => super::reshape_device(r, &vec![1; a.ndim()], s),
         (false, _) => {
-            let out: Vec<i32> = (0..kept.len()).filter(|&i| i != ax).map(|i| kept[i] as i32).collect();
+            let out: Vec<i32> = (0..kept.len())
+                .filter(|&i| i != ax)
+                .map(|i| kept[i] as i32)
+                .collect();
             super::reshape_device(r, &out, s)
         }
     }
 }
 /// Index (uint32) of the maximum along `axis` (`None`: of the flattened array); first wins.
-pub fn argmax_device(a: impl IntoArray, axis: Option<i32>, keepdims: bool, stream: impl Into<Stream>) -> Result<Array> {
-    arg_reduce(ArgReduceOp::ArgMax, a.into_array(), axis, keepdims, stream.into())
+pub fn argmax_device(
+    a: impl IntoArray,
+    axis: Option<i32>,
+    keepdims: bool,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
+    arg_reduce(
+        ArgReduceOp::ArgMax,
+        a.into_array(),
+        axis,
+        keepdims,
+        stream.into(),
+    )
 }
 /// Index of the maximum of the flattened array.
 pub fn argmax(a: impl IntoArray, keepdims: bool) -> Result<Array> {
@@ -179,8 +246,19 @@ pub fn argmax_axis(a: impl IntoArray, axis: i32, keepdims: bool) -> Result<Array
     argmax_device(a, Some(axis), keepdims, Stream::default_stream())
 }
 /// Index (uint32) of the minimum along `axis` (`None`: of the flattened array); first wins.
-pub fn argmin_device(a: impl IntoArray, axis: Option<i32>, keepdims: bool, stream: impl Into<Stream>) -> Result<Array> {
-    arg_reduce(ArgReduceOp::ArgMin, a.into_array(), axis, keepdims, stream.into())
+pub fn argmin_device(
+    a: impl IntoArray,
+    axis: Option<i32>,
+    keepdims: bool,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
+    arg_reduce(
+        ArgReduceOp::ArgMin,
+        a.into_array(),
+        axis,
+        keepdims,
+        stream.into(),
+    )
 }
 /// Index of the minimum of the flattened array.
 pub fn argmin(a: impl IntoArray, keepdims: bool) -> Result<Array> {
@@ -192,13 +270,20 @@ pub fn argmin_axis(a: impl IntoArray, axis: i32, keepdims: bool) -> Result<Array
 }
 
 /// `log(sum(exp(a)))`, stable (the maximum is subtracted first).
-pub fn logsumexp_device(a: impl IntoArray, axes: Option<&[i32]>, keepdims: bool, stream: impl Into<Stream>) -> Result<Array> {
+pub fn logsumexp_device(
+    a: impl IntoArray,
+    axes: Option<&[i32]>,
+    keepdims: bool,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let a = a.into_array();
     let x = super::astype_device(&a, a.dtype().to_float(), s)?;
     let last_axis_only = match axes {
         None => x.ndim() == 1,
-        Some(ax) => ax.len() == 1 && x.ndim() > 0 && axis_of("logsumexp", ax[0], x.ndim())? == x.ndim() - 1,
+        Some(ax) => {
+            ax.len() == 1 && x.ndim() > 0 && axis_of("logsumexp", ax[0], x.ndim())? == x.ndim() - 1
+        }
     };
     if last_axis_only && x.size() > 0 {
         // one fused pass per row (max, then sum of exp) instead of six graph nodes
@@ -208,7 +293,10 @@ pub fn logsumexp_device(a: impl IntoArray, axes: Option<&[i32]>, keepdims: bool,
         if keepdims {
             return Ok(out);
         }
-        let shape: Vec<i32> = a.shape()[..a.ndim() - 1].iter().map(|&d| d as i32).collect();
+        let shape: Vec<i32> = a.shape()[..a.ndim() - 1]
+            .iter()
+            .map(|&d| d as i32)
+            .collect();
         return super::reshape_device(out, &shape, s);
     }
     let m = super::stop_gradient(max_device(&x, axes, true, s)?)?;
@@ -221,7 +309,10 @@ pub fn logsumexp_device(a: impl IntoArray, axes: Option<&[i32]>, keepdims: bool,
         return Ok(out);
     }
     let ax = axes_of("logsumexp", axes, a.ndim())?;
-    let shape: Vec<i32> = (0..a.ndim()).filter(|i| !ax.contains(i)).map(|i| a.shape()[i] as i32).collect();
+    let shape: Vec<i32> = (0..a.ndim())
+        .filter(|i| !ax.contains(i))
+        .map(|i| a.shape()[i] as i32)
+        .collect();
     super::reshape_device(out, &shape, s)
 }
 /// logsumexp over every axis.
@@ -234,17 +325,29 @@ pub fn logsumexp_axes(a: impl IntoArray, axes: &[i32], keepdims: bool) -> Result
 }
 
 /// `exp(a - max) / sum(exp(a - max))` over `axes`: numerically stable for any magnitude.
-pub fn softmax_device(a: impl IntoArray, axes: Option<&[i32]>, stream: impl Into<Stream>) -> Result<Array> {
+pub fn softmax_device(
+    a: impl IntoArray,
+    axes: Option<&[i32]>,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let a = a.into_array();
     let x = super::astype_device(&a, a.dtype().to_float(), s)?;
     let last_axis_only = match axes {
         None => x.ndim() == 1,
-        Some(ax) => ax.len() == 1 && x.ndim() > 0 && axis_of("softmax", ax[0], x.ndim())? == x.ndim() - 1,
+        Some(ax) => {
+            ax.len() == 1 && x.ndim() > 0 && axis_of("softmax", ax[0], x.ndim())? == x.ndim() - 1
+        }
     };
     if last_axis_only && x.size() > 0 {
         // one fused pass per row (max, sum of exp, normalise) instead of four graph nodes
-        return Ok(Array::from_op(x.shape().to_vec(), x.dtype(), s, Primitive::Softmax, vec![x]));
+        return Ok(Array::from_op(
+            x.shape().to_vec(),
+            x.dtype(),
+            s,
+            Primitive::Softmax,
+            vec![x],
+        ));
     }
     let m = super::stop_gradient(max_device(&x, axes, true, s)?)?;
     let e = super::exp_device(super::subtract_device(&x, m, s)?, s)?;
@@ -264,16 +367,44 @@ pub fn softmax_axis(a: impl IntoArray, axis: i32) -> Result<Array> {
     softmax_device(a, Some(&[axis]), Stream::default_stream())
 }
 
-fn scan(op: ScanOp, a: Array, axis: Option<i32>, reverse: bool, inclusive: bool, s: Stream) -> Result<Array> {
-    let name = Primitive::Scan { op, axis: 0, reverse, inclusive }.name();
+fn scan(
+    op: ScanOp,
+    a: Array,
+    axis: Option<i32>,
+    reverse: bool,
+    inclusive: bool,
+    s: Stream,
+) -> Result<Array> {
+    let name = Primitive::Scan {
+        op,
+        axis: 0,
+        reverse,
+        inclusive,
+    }
+    .name();
     let (x, ax) = match axis {
         Some(ax) => (a.clone(), axis_of(name, ax, a.ndim())?),
         None => (super::reshape_device(&a, &[-1], s)?, 0),
     };
     // MLX: scans keep the dtype (small ints wrap), except that cumsum of bool counts in int32
-    let dt = if op == ScanOp::Sum && x.dtype() == Dtype::Bool { Dtype::Int32 } else { x.dtype() };
+    let dt = if op == ScanOp::Sum && x.dtype() == Dtype::Bool {
+        Dtype::Int32
+    } else {
+        x.dtype()
+    };
     let x = super::astype_device(&x, dt, s)?;
-    Ok(Array::from_op(x.shape().to_vec(), dt, s, Primitive::Scan { op, axis: ax, reverse, inclusive }, vec![x]))
+    Ok(Array::from_op(
+        x.shape().to_vec(),
+        dt,
+        s,
+        Primitive::Scan {
+            op,
+            axis: ax,
+            reverse,
+            inclusive,
+        },
+        vec![x],
+    ))
 }
 
 macro_rules! scans {

@@ -10,7 +10,11 @@ use crate::{Array, Dtype, Error, Result, Stream};
 
 /// A strongly typed 0-d array of `value` converted to `dtype`.
 fn lit(value: f64, dtype: Dtype) -> Result<Array> {
-    Array::from_bytes(&crate::dtype_dispatch::f64_to_bytes(&[value], dtype), &[], dtype)
+    Array::from_bytes(
+        &crate::dtype_dispatch::f64_to_bytes(&[value], dtype),
+        &[],
+        dtype,
+    )
 }
 
 /// `nextafter(1.0f32, 0.0)`: the largest float32 below one.
@@ -20,16 +24,33 @@ const F32_ABOVE_MINUS_ONE: f32 = -0.999_999_94;
 
 /// MLX's `uniform` with a resolved key: `bits / 2^32` in float32, clamped below one, cast to
 /// `dtype`, then scaled to `[low, high)`.
-pub(crate) fn uniform_with_key(low: Array, high: Array, shape: &[i32], dtype: Dtype, key: Array, s: Stream) -> Result<Array> {
+pub(crate) fn uniform_with_key(
+    low: Array,
+    high: Array,
+    shape: &[i32],
+    dtype: Dtype,
+    key: Array,
+    s: Stream,
+) -> Result<Array> {
     if !dtype.is_float() {
-        return Err(Error::dtype("uniform", dtype, "uniform samples need a floating-point dtype"));
+        return Err(Error::dtype(
+            "uniform",
+            dtype,
+            "uniform samples need a floating-point dtype",
+        ));
     }
     // The largest value below one in `dtype`, held as float32 (MLX's `get_upper`).
     let upper = match dtype {
         Dtype::Float32 => F32_BELOW_ONE,
         Dtype::Float16 => half::f16::from_bits(half::f16::ONE.to_bits() - 1).to_f32(),
         Dtype::Bfloat16 => half::bf16::from_bits(half::bf16::ONE.to_bits() - 1).to_f32(),
-        _ => return Err(Error::dtype("uniform", dtype, "MLX's uniform supports float32, float16 and bfloat16")),
+        _ => {
+            return Err(Error::dtype(
+                "uniform",
+                dtype,
+                "MLX's uniform supports float32, float16 and bfloat16",
+            ))
+        }
     };
     let dims = to_shape("uniform", shape)?;
     let lo = ops::astype_device(low, dtype, s)?;
@@ -61,10 +82,23 @@ pub fn uniform_device(
     stream: impl Into<Stream>,
 ) -> Result<Array> {
     let key = resolve_key(key);
-    uniform_with_key(low.into_array(), high.into_array(), shape, dtype, key, stream.into())
+    uniform_with_key(
+        low.into_array(),
+        high.into_array(),
+        shape,
+        dtype,
+        key,
+        stream.into(),
+    )
 }
 /// [`uniform_device`] on the default stream.
-pub fn uniform(low: impl IntoArray, high: impl IntoArray, shape: &[i32], dtype: Dtype, key: Option<&Array>) -> Result<Array> {
+pub fn uniform(
+    low: impl IntoArray,
+    high: impl IntoArray,
+    shape: &[i32],
+    dtype: Dtype,
+    key: Option<&Array>,
+) -> Result<Array> {
     uniform_device(low, high, shape, dtype, key, Stream::default_stream())
 }
 
@@ -88,7 +122,11 @@ pub fn normal_device(
     let s = stream.into();
     let key = resolve_key(key);
     if !dtype.is_float() {
-        return Err(Error::dtype("normal", dtype, "normal samples need a floating-point dtype"));
+        return Err(Error::dtype(
+            "normal",
+            dtype,
+            "normal samples need a floating-point dtype",
+        ));
     }
     let samples = symmetric_uniform(shape, key, s)?;
     let mut applied_scale = lit(std::f64::consts::SQRT_2, dtype)?;
@@ -103,7 +141,13 @@ pub fn normal_device(
     Ok(samples)
 }
 /// [`normal_device`] on the default stream.
-pub fn normal(shape: &[i32], dtype: Dtype, loc: f32, scale: f32, key: Option<&Array>) -> Result<Array> {
+pub fn normal(
+    shape: &[i32],
+    dtype: Dtype,
+    loc: f32,
+    scale: f32,
+    key: Option<&Array>,
+) -> Result<Array> {
     normal_device(shape, dtype, loc, scale, key, Stream::default_stream())
 }
 
@@ -120,7 +164,11 @@ pub fn randint_device(
     let s = stream.into();
     let key = resolve_key(key);
     if dtype.is_float() {
-        return Err(Error::dtype("randint", dtype, "randint needs an integer or bool dtype"));
+        return Err(Error::dtype(
+            "randint",
+            dtype,
+            "randint needs an integer or bool dtype",
+        ));
     }
     let (low, high) = (low.into_array(), high.into_array());
     let u = uniform_with_key(low.clone(), high.clone(), shape, Dtype::Float32, key, s)?;
@@ -130,18 +178,33 @@ pub fn randint_device(
     ops::maximum_device(out, ops::astype_device(&low, dtype, s)?, s)
 }
 /// [`randint_device`] on the default stream.
-pub fn randint(low: impl IntoArray, high: impl IntoArray, shape: &[i32], dtype: Dtype, key: Option<&Array>) -> Result<Array> {
+pub fn randint(
+    low: impl IntoArray,
+    high: impl IntoArray,
+    shape: &[i32],
+    dtype: Dtype,
+    key: Option<&Array>,
+) -> Result<Array> {
     randint_device(low, high, shape, dtype, key, Stream::default_stream())
 }
 
 /// Bool samples, true with probability `p` (a float array or scalar, broadcast to `shape`;
 /// `None` means `p`'s shape). Computed as MLX does: `bits < p * nextafter(2^32, inf)`.
-pub fn bernoulli_device(p: impl IntoArray, shape: Option<&[i32]>, key: Option<&Array>, stream: impl Into<Stream>) -> Result<Array> {
+pub fn bernoulli_device(
+    p: impl IntoArray,
+    shape: Option<&[i32]>,
+    key: Option<&Array>,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let key = resolve_key(key);
     let p = p.into_array();
     if !p.dtype().is_float() {
-        return Err(Error::dtype("bernoulli", p.dtype(), "the probability p must be a float array"));
+        return Err(Error::dtype(
+            "bernoulli",
+            p.dtype(),
+            "the probability p must be a float array",
+        ));
     }
     let shape: Vec<i32> = match shape {
         Some(sh) => sh.to_vec(),
@@ -150,11 +213,18 @@ pub fn bernoulli_device(p: impl IntoArray, shape: Option<&[i32]>, key: Option<&A
     let dims = to_shape("bernoulli", &shape)?;
     // nextafter((float)UINT32_MAX, FLT_MAX) = 2^32 + 2^9.
     let upper = Array::from_scalar(f32::from_bits((u32::MAX as f32).to_bits() + 1));
-    let res = ops::less_device(bits_with_key(&shape, 4, key, s)?, ops::multiply_device(&p, upper, s)?, s)?;
+    let res = ops::less_device(
+        bits_with_key(&shape, 4, key, s)?,
+        ops::multiply_device(&p, upper, s)?,
+        s,
+    )?;
     if res.shape() != dims {
         return Err(Error::shape(
             "bernoulli",
-            format!("the shape {:?} of p is incompatible with the shape {dims:?}", p.shape()),
+            format!(
+                "the shape {:?} of p is incompatible with the shape {dims:?}",
+                p.shape()
+            ),
         ));
     }
     Ok(res)
@@ -179,11 +249,18 @@ pub fn truncated_normal_device(
     let key = resolve_key(key);
     let (lower, upper) = (lower.into_array(), upper.into_array());
     if !dtype.is_float() {
-        return Err(Error::dtype("truncated_normal", dtype, "truncated_normal needs a floating-point dtype"));
+        return Err(Error::dtype(
+            "truncated_normal",
+            dtype,
+            "truncated_normal needs a floating-point dtype",
+        ));
     }
     let shape: Vec<i32> = match shape {
         Some(sh) => sh.to_vec(),
-        None => broadcast_shapes("truncated_normal", lower.shape(), upper.shape())?.iter().map(|&d| d as i32).collect(),
+        None => broadcast_shapes("truncated_normal", lower.shape(), upper.shape())?
+            .iter()
+            .map(|&d| d as i32)
+            .collect(),
     };
     let sqrt2 = lit(std::f64::consts::SQRT_2, dtype)?;
     let lower_t = ops::astype_device(&lower, dtype, s)?;
@@ -208,11 +285,19 @@ pub fn truncated_normal(
 /// `gumbel` with a resolved key.
 fn gumbel_with_key(shape: &[i32], dtype: Dtype, key: Array, s: Stream) -> Result<Array> {
     let u = uniform_with_key(lit(0.0, dtype)?, lit(1.0, dtype)?, shape, dtype, key, s)?;
-    ops::negative_device(ops::log_device(ops::negative_device(ops::log_device(u, s)?, s)?, s)?, s)
+    ops::negative_device(
+        ops::log_device(ops::negative_device(ops::log_device(u, s)?, s)?, s)?,
+        s,
+    )
 }
 
 /// Samples of the standard Gumbel distribution: `-log(-log(uniform(shape, dtype)))`.
-pub fn gumbel_device(shape: &[i32], dtype: Dtype, key: Option<&Array>, stream: impl Into<Stream>) -> Result<Array> {
+pub fn gumbel_device(
+    shape: &[i32],
+    dtype: Dtype,
+    key: Option<&Array>,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let key = resolve_key(key);
     gumbel_with_key(shape, dtype, key, stream.into())
 }
@@ -224,8 +309,20 @@ pub fn gumbel(shape: &[i32], dtype: Dtype, key: Option<&Array>) -> Result<Array>
 /// MLX's `categorical_impl`. When `logits` hold a single distribution (every axis but `axis`
 /// has size 1) and the output has at least one axis, MLX 0.32 samples by inverting the CDF;
 /// otherwise it uses the Gumbel-max trick over `axis`.
-fn categorical_impl(logits: &Array, axis: usize, shape: &[usize], key: Array, s: Stream) -> Result<Array> {
-    let batch: usize = logits.shape().iter().enumerate().filter(|&(i, _)| i != axis).map(|(_, &d)| d).product();
+fn categorical_impl(
+    logits: &Array,
+    axis: usize,
+    shape: &[usize],
+    key: Array,
+    s: Stream,
+) -> Result<Array> {
+    let batch: usize = logits
+        .shape()
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != axis)
+        .map(|(_, &d)| d)
+        .product();
     if batch == 1 && !shape.is_empty() {
         return categorical_inverse_cdf(logits, shape, key, s);
     }
@@ -234,17 +331,30 @@ fn categorical_impl(logits: &Array, axis: usize, shape: &[usize], key: Array, s:
     let mut gumbel_shape: Vec<i32> = shape.iter().map(|&d| d as i32).collect();
     gumbel_shape.insert(offset, logits.shape()[axis] as i32);
     let g = gumbel_with_key(&gumbel_shape, Dtype::Float32, key, s)?;
-    ops::argmax_device(ops::add_device(g, logits, s)?, Some(offset as i32), false, s)
+    ops::argmax_device(
+        ops::add_device(g, logits, s)?,
+        Some(offset as i32),
+        false,
+        s,
+    )
 }
 
 /// Inverse-CDF sampling from the one distribution in `logits`, op for op as MLX 0.32:
 /// `w = exp(x - max x)` (or the indicator of `x == max x` when the maximum is infinite),
 /// `cdf` = exclusive cumulative sum of `w`, `v = uniform(shape) * sum(w)`, and the sample is
 /// `searchsorted(cdf, v, side="right") - 1`, computed here as `count(cdf <= v) - 1`.
-fn categorical_inverse_cdf(logits: &Array, shape: &[usize], key: Array, s: Stream) -> Result<Array> {
+fn categorical_inverse_cdf(
+    logits: &Array,
+    shape: &[usize],
+    key: Array,
+    s: Stream,
+) -> Result<Array> {
     let x = ops::astype_device(ops::reshape_device(logits, &[-1], s)?, Dtype::Float32, s)?;
     if x.size() == 0 {
-        return Err(Error::arg("categorical", "logits have no categories along the axis"));
+        return Err(Error::arg(
+            "categorical",
+            "logits have no categories along the axis",
+        ));
     }
     let m = ops::max_device(&x, None, false, s)?;
     let at_max = ops::astype_device(ops::equal_device(&x, &m, s)?, Dtype::Float32, s)?;
@@ -253,7 +363,14 @@ fn categorical_inverse_cdf(logits: &Array, shape: &[usize], key: Array, s: Strea
     let cdf = ops::cumsum_device(&w, Some(0), false, false, s)?;
     let total = ops::sum_device(&w, None, false, s)?;
     let shape: Vec<i32> = shape.iter().map(|&d| d as i32).collect();
-    let u = uniform_with_key(lit(0.0, Dtype::Float32)?, lit(1.0, Dtype::Float32)?, &shape, Dtype::Float32, key, s)?;
+    let u = uniform_with_key(
+        lit(0.0, Dtype::Float32)?,
+        lit(1.0, Dtype::Float32)?,
+        &shape,
+        Dtype::Float32,
+        key,
+        s,
+    )?;
     let v = ops::expand_dims_device(ops::multiply_device(u, total, s)?, &[-1], s)?;
     let count = ops::sum_device(ops::less_equal_device(cdf, v, s)?, Some(&[-1]), false, s)?;
     ops::astype_device(ops::subtract_device(count, 1i32, s)?, Dtype::Uint32, s)
@@ -281,7 +398,10 @@ pub fn categorical_device(
         }
         Some(k) => {
             if k < 0 {
-                return Err(Error::arg("categorical", format!("num_samples must be non-negative, got {k}")));
+                return Err(Error::arg(
+                    "categorical",
+                    format!("num_samples must be non-negative, got {k}"),
+                ));
             }
             let logits = ops::expand_dims_device(&logits, &[-1], s)?;
             let mut shape = logits.shape().to_vec();
@@ -292,7 +412,12 @@ pub fn categorical_device(
     }
 }
 /// [`categorical_device`] on the default stream.
-pub fn categorical(logits: impl IntoArray, axis: i32, num_samples: Option<i32>, key: Option<&Array>) -> Result<Array> {
+pub fn categorical(
+    logits: impl IntoArray,
+    axis: i32,
+    num_samples: Option<i32>,
+    key: Option<&Array>,
+) -> Result<Array> {
     categorical_device(logits, axis, num_samples, key, Stream::default_stream())
 }
 
@@ -321,7 +446,12 @@ pub fn categorical_shape_device(
     categorical_impl(&logits, ax, &dims, key, s)
 }
 /// [`categorical_shape_device`] on the default stream.
-pub fn categorical_shape(logits: impl IntoArray, axis: i32, shape: &[i32], key: Option<&Array>) -> Result<Array> {
+pub fn categorical_shape(
+    logits: impl IntoArray,
+    axis: i32,
+    shape: &[i32],
+    key: Option<&Array>,
+) -> Result<Array> {
     categorical_shape_device(logits, axis, shape, key, Stream::default_stream())
 }
 
@@ -338,11 +468,22 @@ pub fn laplace_device(
     let s = stream.into();
     let key = resolve_key(key);
     if !dtype.is_float() {
-        return Err(Error::dtype("laplace", dtype, "laplace samples need a floating-point dtype"));
+        return Err(Error::dtype(
+            "laplace",
+            dtype,
+            "laplace samples need a floating-point dtype",
+        ));
     }
     let u = symmetric_uniform(shape, key, s)?;
-    let mag = ops::log1p_device(ops::multiply_device(lit(-1.0, dtype)?, ops::abs_device(&u, s)?, s)?, s)?;
-    let mut samples = ops::astype_device(ops::multiply_device(ops::sign_device(&u, s)?, mag, s)?, dtype, s)?;
+    let mag = ops::log1p_device(
+        ops::multiply_device(lit(-1.0, dtype)?, ops::abs_device(&u, s)?, s)?,
+        s,
+    )?;
+    let mut samples = ops::astype_device(
+        ops::multiply_device(ops::sign_device(&u, s)?, mag, s)?,
+        dtype,
+        s,
+    )?;
     if scale != 1.0 {
         samples = ops::multiply_device(lit(scale as f64, dtype)?, samples, s)?;
     }
@@ -352,7 +493,13 @@ pub fn laplace_device(
     Ok(samples)
 }
 /// [`laplace_device`] on the default stream.
-pub fn laplace(shape: &[i32], dtype: Dtype, loc: f32, scale: f32, key: Option<&Array>) -> Result<Array> {
+pub fn laplace(
+    shape: &[i32],
+    dtype: Dtype,
+    loc: f32,
+    scale: f32,
+    key: Option<&Array>,
+) -> Result<Array> {
     laplace_device(shape, dtype, loc, scale, key, Stream::default_stream())
 }
 
@@ -368,11 +515,17 @@ pub fn permutation(n: i32, key: Option<&Array>) -> Result<Array> {
 }
 
 /// `x` with its slices along `axis` randomly permuted (`take(x, permutation(x.shape[axis]))`).
-pub fn permutation_array_device(x: impl IntoArray, axis: i32, key: Option<&Array>, stream: impl Into<Stream>) -> Result<Array> {
+pub fn permutation_array_device(
+    x: impl IntoArray,
+    axis: i32,
+    key: Option<&Array>,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let s = stream.into();
     let x = x.into_array();
     let ax = ops::axis_of("permutation", axis, x.ndim())?;
-    let n = i32::try_from(x.shape()[ax]).map_err(|_| Error::arg("permutation", "axis is too long"))?;
+    let n =
+        i32::try_from(x.shape()[ax]).map_err(|_| Error::arg("permutation", "axis is too long"))?;
     let perm = permutation_device(n, key, s)?;
     ops::take_device(&x, perm, Some(ax as i32), s)
 }
@@ -394,7 +547,10 @@ mod tests {
     fn constants_match_mlx() {
         assert_eq!(F32_BELOW_ONE, f32::from_bits(1.0f32.to_bits() - 1));
         assert_eq!(F32_ABOVE_MINUS_ONE, f32::from_bits((-1.0f32).to_bits() - 1));
-        assert_eq!(f32::from_bits((u32::MAX as f32).to_bits() + 1), 4294967808.0);
+        assert_eq!(
+            f32::from_bits((u32::MAX as f32).to_bits() + 1),
+            4294967808.0
+        );
         assert_eq!(half::f16::from_bits(0x3bff).to_f32(), 0.999_511_7);
     }
 

@@ -14,7 +14,9 @@ mod distributions;
 pub mod threefry;
 
 pub use distributions::*;
-pub use threefry::{random_bits, random_bits_at, random_bits_into, random_bits_width, threefry2x32};
+pub use threefry::{
+    random_bits, random_bits_at, random_bits_into, random_bits_width, threefry2x32,
+};
 
 use crate::array::to_shape;
 use crate::layout::numel;
@@ -75,7 +77,10 @@ pub(crate) fn check_key(op: &'static str, key: &Array) -> Result<()> {
         return Err(Error::dtype(op, key.dtype(), "a PRNG key must be uint32"));
     }
     if key.shape() != [2] {
-        return Err(Error::shape(op, format!("a PRNG key must have shape [2], got {:?}", key.shape())));
+        return Err(Error::shape(
+            op,
+            format!("a PRNG key must have shape [2], got {:?}", key.shape()),
+        ));
     }
     Ok(())
 }
@@ -88,7 +93,10 @@ pub fn key(seed: u64) -> Result<Array> {
 /// Splits `key` into `num` new keys, shape `[num, 2]` (`bits([num, 2], 4, key)`, as in MLX).
 pub fn split_device(key: &Array, num: i32, stream: impl Into<Stream>) -> Result<Array> {
     if num < 0 {
-        return Err(Error::arg("split", format!("the number of keys must be non-negative, got {num}")));
+        return Err(Error::arg(
+            "split",
+            format!("the number of keys must be non-negative, got {num}"),
+        ));
     }
     bits_device(&[num, 2], 4, Some(key), stream)
 }
@@ -101,8 +109,16 @@ pub fn split(key: &Array, num: i32) -> Result<Array> {
 pub fn split_pair_device(key: &Array, stream: impl Into<Stream>) -> Result<(Array, Array)> {
     let s = stream.into();
     let both = split_device(key, 2, s)?;
-    let first = ops::reshape_device(ops::slice_device(&both, &[0, 0], &[1, 2], &[1, 1], s)?, &[2], s)?;
-    let second = ops::reshape_device(ops::slice_device(&both, &[1, 0], &[2, 2], &[1, 1], s)?, &[2], s)?;
+    let first = ops::reshape_device(
+        ops::slice_device(&both, &[0, 0], &[1, 2], &[1, 1], s)?,
+        &[2],
+        s,
+    )?;
+    let second = ops::reshape_device(
+        ops::slice_device(&both, &[1, 0], &[2, 2], &[1, 1], s)?,
+        &[2],
+        s,
+    )?;
     Ok((first, second))
 }
 /// [`split_pair_device`] on the default stream.
@@ -112,7 +128,12 @@ pub fn split_pair(key: &Array) -> Result<(Array, Array)> {
 
 /// Random bits of `shape`: `width` 4 gives `uint32`, 2 gives `uint16`, 1 gives `uint8`
 /// (the little-endian bytes of the 32-bit stream, as MLX lays them out).
-pub fn bits_device(shape: &[i32], width: i32, key: Option<&Array>, stream: impl Into<Stream>) -> Result<Array> {
+pub fn bits_device(
+    shape: &[i32],
+    width: i32,
+    key: Option<&Array>,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
     let key = resolve_key(key);
     bits_with_key(shape, width, key, stream.into())
 }
@@ -129,14 +150,25 @@ pub(crate) fn bits_with_key(shape: &[i32], width: i32, key: Array, s: Stream) ->
         4 => Dtype::Uint32,
         2 => Dtype::Uint16,
         1 => Dtype::Uint8,
-        _ => return Err(Error::arg("bits", format!("bit width must be 1, 2 or 4 bytes, got {width}"))),
+        _ => {
+            return Err(Error::arg(
+                "bits",
+                format!("bit width must be 1, 2 or 4 bytes, got {width}"),
+            ))
+        }
     };
     let n = numel(&dims);
     if n == 0 {
         return ops::zeros_device(shape, dtype, s);
     }
     if width == 4 {
-        return Ok(Array::from_op(dims, Dtype::Uint32, s, Primitive::RandomBits, vec![key]));
+        return Ok(Array::from_op(
+            dims,
+            Dtype::Uint32,
+            s,
+            Primitive::RandomBits,
+            vec![key],
+        ));
     }
     // Narrow widths: element k is byte group k of the little-endian word stream of
     // ceil(n * width / 4) words.
@@ -146,7 +178,13 @@ pub(crate) fn bits_with_key(shape: &[i32], width: i32, key: Array, s: Stream) ->
     let too_big = || Error::arg("bits", format!("{n} elements of width {width} is too many"));
     let total_i = i32::try_from(words * per_word).map_err(|_| too_big())?;
     let n_i = i32::try_from(n).map_err(|_| too_big())?;
-    let raw = Array::from_op(vec![words, 1], Dtype::Uint32, s, Primitive::RandomBits, vec![key]);
+    let raw = Array::from_op(
+        vec![words, 1],
+        Dtype::Uint32,
+        s,
+        Primitive::RandomBits,
+        vec![key],
+    );
     let shifts: Vec<u32> = (0..per_word).map(|k| (8 * width * k) as u32).collect();
     let shifts = Array::try_from_slice(&shifts, &[1, per_word as i32])?;
     let mask = Array::from_scalar((1u32 << (8 * width)) - 1);

@@ -95,7 +95,11 @@ pub fn random_bits_width(key: [u32; 2], n: usize, width: usize) -> Option<Vec<u3
     }
     let words = random_bits(key, (n * width).div_ceil(4));
     let per_word = 4 / width;
-    let mask = if width == 4 { u32::MAX } else { (1u32 << (8 * width)) - 1 };
+    let mask = if width == 4 {
+        u32::MAX
+    } else {
+        (1u32 << (8 * width)) - 1
+    };
     Some(
         (0..n)
             .map(|k| (words[k / per_word] >> (8 * width * (k % per_word))) & mask)
@@ -126,21 +130,33 @@ mod tests {
         assert_eq!(random_bits(k, 1), vec![1832780943]);
         assert_eq!(random_bits(k, 2), vec![64467757, 2916123636]);
         assert_eq!(random_bits(k, 3), vec![2465931498, 430176367, 255383827]);
-        assert_eq!(random_bits(k, 5), vec![3134548294, 3733159049, 843694964, 894150801, 801545058]);
+        assert_eq!(
+            random_bits(k, 5),
+            vec![3134548294, 3733159049, 843694964, 894150801, 801545058]
+        );
         assert_eq!(
             random_bits(k, 7),
             vec![2954079971, 2575172198, 1139032965, 1681094280, 3276725750, 1223413151, 173471767]
         );
         assert_eq!(
             random_bits(k, 8),
-            vec![2954079971, 2575172198, 1139032965, 1035738655, 3276725750, 1223413151, 173471767, 13772463]
+            vec![
+                2954079971, 2575172198, 1139032965, 1035738655, 3276725750, 1223413151, 173471767,
+                13772463
+            ]
         );
         // width 2 and 1
         assert_eq!(random_bits_width(k, 3, 2).unwrap(), vec![45869, 983, 33780]);
-        assert_eq!(random_bits_width(k, 7, 2).unwrap(), vec![8426, 37627, 39131, 56140, 55571, 3896, 35161]);
+        assert_eq!(
+            random_bits_width(k, 7, 2).unwrap(),
+            vec![8426, 37627, 39131, 56140, 55571, 3896, 35161]
+        );
         assert_eq!(random_bits_width(k, 1, 1).unwrap(), vec![143]);
         assert_eq!(random_bits_width(k, 3, 1).unwrap(), vec![143, 4, 62]);
-        assert_eq!(random_bits_width(k, 7, 1).unwrap(), vec![45, 179, 215, 3, 244, 131, 208]);
+        assert_eq!(
+            random_bits_width(k, 7, 1).unwrap(),
+            vec![45, 179, 215, 3, 244, 131, 208]
+        );
         assert_eq!(random_bits_width(k, 7, 3), None);
     }
 
@@ -160,7 +176,10 @@ mod tests {
     fn threefry_known_answer() {
         // Random123 known-answer vectors for threefry2x32_20.
         assert_eq!(threefry2x32([0, 0], [0, 0]), [0x6b20_0159, 0x99ba_4efe]);
-        assert_eq!(threefry2x32([u32::MAX, u32::MAX], [u32::MAX, u32::MAX]), [0x1cb9_96fc, 0xbb00_2be7]);
+        assert_eq!(
+            threefry2x32([u32::MAX, u32::MAX], [u32::MAX, u32::MAX]),
+            [0x1cb9_96fc, 0xbb00_2be7]
+        );
         assert_eq!(
             threefry2x32([0x1319_8a2e, 0x0370_7344], [0x243f_6a88, 0x85a3_08d3]),
             [0xc492_3a9c, 0x483d_f7a0]

@@ -13,10 +13,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// The default model (SmolLM2-135M-Instruct, Q4_1), fetched from PyPI by scripts/fetch-smollm2.sh.
-const DEFAULT_MODEL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf");
+const DEFAULT_MODEL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../.cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+);
 
 #[derive(Parser)]
-#[command(name = "mlx-arm", version, about = "MLX-ARM: MLX-style arrays and LLM inference on any GPU wgpu reaches and any CPU")]
+#[command(
+    name = "mlx-arm",
+    version,
+    about = "MLX-ARM: MLX-style arrays and LLM inference on any GPU wgpu reaches and any CPU"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -116,20 +123,38 @@ fn select(device: Option<DeviceArg>) {
 }
 
 fn model_path(model: &Option<PathBuf>) -> Result<PathBuf, Error> {
-    let path = model.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL));
+    let path = model
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL));
     if !path.exists() {
-        let hint = if model.is_none() { " (run scripts/fetch-smollm2.sh to fetch the default model from PyPI)" } else { "" };
-        return Err(Error::Request(format!("model file {} not found{hint}", path.display())));
+        let hint = if model.is_none() {
+            " (run scripts/fetch-smollm2.sh to fetch the default model from PyPI)"
+        } else {
+            ""
+        };
+        return Err(Error::Request(format!(
+            "model file {} not found{hint}",
+            path.display()
+        )));
     }
     Ok(path)
 }
 
-fn load_with_bar<T>(path: &std::path::Path, load: impl FnOnce(&std::path::Path, &mut dyn FnMut(usize, usize)) -> Result<T, Error>) -> Result<T, Error> {
+fn load_with_bar<T>(
+    path: &std::path::Path,
+    load: impl FnOnce(&std::path::Path, &mut dyn FnMut(usize, usize)) -> Result<T, Error>,
+) -> Result<T, Error> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("loading {msg} [{bar:30}] {pos}/{len} blocks").expect("valid template").progress_chars("=> "),
+        indicatif::ProgressStyle::with_template("loading {msg} [{bar:30}] {pos}/{len} blocks")
+            .expect("valid template")
+            .progress_chars("=> "),
     );
-    bar.set_message(path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
+    bar.set_message(
+        path.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    );
     let loaded = load(path, &mut |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
@@ -143,10 +168,20 @@ fn run_bench(a: BenchArgs) -> Result<(), Error> {
     let path = model_path(&a.model)?;
     let t = std::time::Instant::now();
     let model = &load_with_bar(&path, |p, f| load::load_weights(p, f))?;
-    let dev = mlx_arm::backend::backend(Device::default_device()).map(|b| b.describe()).unwrap_or_default();
-    println!("model: {} ({:.2} GB of weights, loaded in {:.1} s)", path.display(), model.nbytes() as f64 / 1e9, t.elapsed().as_secs_f64());
+    let dev = mlx_arm::backend::backend(Device::default_device())
+        .map(|b| b.describe())
+        .unwrap_or_default();
+    println!(
+        "model: {} ({:.2} GB of weights, loaded in {:.1} s)",
+        path.display(),
+        model.nbytes() as f64 / 1e9,
+        t.elapsed().as_secs_f64()
+    );
     println!("device: {dev}");
-    println!("peak memory while loading: {:.3} GB", mlx_arm::memory::get_peak_memory() as f64 / 1e9);
+    println!(
+        "peak memory while loading: {:.3} GB",
+        mlx_arm::memory::get_peak_memory() as f64 / 1e9
+    );
     mlx_arm::memory::reset_peak_memory();
     let r = mlx_arm_lm::bench::bench(model, a.prompt_tokens, a.gen_tokens, a.reps)?;
     println!("pp{}: {:.1} tok/s", a.prompt_tokens, r.pp_tps);
@@ -158,7 +193,10 @@ fn run_bench(a: BenchArgs) -> Result<(), Error> {
         ms(r.tg_host.submit),
         ms(r.tg_host.wait)
     );
-    println!("peak memory while generating: {:.3} GB", mlx_arm::memory::get_peak_memory() as f64 / 1e9);
+    println!(
+        "peak memory while generating: {:.3} GB",
+        mlx_arm::memory::get_peak_memory() as f64 / 1e9
+    );
     #[cfg(feature = "gpu")]
     print_gpu_profile();
     Ok(())
@@ -173,9 +211,19 @@ fn print_gpu_profile() {
         return;
     }
     let total: f64 = rows.iter().map(|r| r.seconds).sum();
-    println!("device time per kernel (MLX_ARM_GPU_PROFILE; total {:.1} ms):", total * 1e3);
+    println!(
+        "device time per kernel (MLX_ARM_GPU_PROFILE; total {:.1} ms):",
+        total * 1e3
+    );
     for r in rows.iter().take(30) {
-        println!("  {:>6.1}%  {:>9.2} ms  {:>7} x {:>8.1} us  {}", 100.0 * r.seconds / total, r.seconds * 1e3, r.dispatches, r.seconds * 1e6 / r.dispatches as f64, r.kernel);
+        println!(
+            "  {:>6.1}%  {:>9.2} ms  {:>7} x {:>8.1} us  {}",
+            100.0 * r.seconds / total,
+            r.seconds * 1e3,
+            r.dispatches,
+            r.seconds * 1e6 / r.dispatches as f64,
+            r.kernel
+        );
     }
 }
 
@@ -185,7 +233,10 @@ fn run(a: GenerateArgs) -> Result<(), Error> {
     let loaded = load_with_bar(&path, |p, f| load::load_model(p, f))?;
     let tok = &loaded.tokenizer;
     let text = if a.chat {
-        let tpl = loaded.chat_template.as_ref().ok_or_else(|| Error::Request("--chat: the model has no chat template".into()))?;
+        let tpl = loaded
+            .chat_template
+            .as_ref()
+            .ok_or_else(|| Error::Request("--chat: the model has no chat template".into()))?;
         let mut msgs = Vec::new();
         if let Some(s) = &a.system {
             msgs.push(Message::new("system", s.as_str()));
@@ -206,8 +257,15 @@ fn run(a: GenerateArgs) -> Result<(), Error> {
         seed: a.seed,
         ..SamplerConfig::default()
     });
-    let kv_quant = a.kv_bits.map(|bits| KvQuant { bits, group_size: a.kv_group_size });
-    let opts = GenerateOptions { max_tokens: a.max_tokens, max_kv_size: a.max_kv_size, kv_quant };
+    let kv_quant = a.kv_bits.map(|bits| KvQuant {
+        bits,
+        group_size: a.kv_group_size,
+    });
+    let opts = GenerateOptions {
+        max_tokens: a.max_tokens,
+        max_kv_size: a.max_kv_size,
+        kv_quant,
+    };
     println!("==========");
     let mut out = std::io::stdout();
     let stats = generate(&loaded.model, tok, &ids, &mut sampler, &opts, |t| {
@@ -215,10 +273,18 @@ fn run(a: GenerateArgs) -> Result<(), Error> {
         let _ = out.flush();
     })?;
     println!("\n==========");
-    println!("Prompt: {} tokens, {:.3} tokens-per-sec", stats.prompt_tokens, stats.prompt_tps);
-    println!("Generation: {} tokens, {:.3} tokens-per-sec", stats.generation_tokens, stats.generation_tps);
+    println!(
+        "Prompt: {} tokens, {:.3} tokens-per-sec",
+        stats.prompt_tokens, stats.prompt_tps
+    );
+    println!(
+        "Generation: {} tokens, {:.3} tokens-per-sec",
+        stats.generation_tokens, stats.generation_tps
+    );
     println!("Peak memory: {:.3} GB", stats.peak_memory as f64 / 1e9);
-    let dev = mlx_arm::backend::backend(Device::default_device()).map(|b| b.describe()).unwrap_or_default();
+    let dev = mlx_arm::backend::backend(Device::default_device())
+        .map(|b| b.describe())
+        .unwrap_or_default();
     eprintln!("device: {dev}");
     Ok(())
 }

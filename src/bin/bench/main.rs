@@ -35,7 +35,12 @@ struct Options {
 }
 
 fn parse_args() -> std::result::Result<Options, String> {
-    let mut o = Options { suites: vec!["all".into()], device: Device::gpu(), json: None, quick: false };
+    let mut o = Options {
+        suites: vec!["all".into()],
+        device: Device::gpu(),
+        json: None,
+        quick: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
@@ -58,7 +63,11 @@ fn parse_args() -> std::result::Result<Options, String> {
 }
 
 /// Median seconds of `f` after warm-up, repeating until ~`budget` has passed (3 to 50 runs).
-fn time_median(device: Device, budget: Duration, mut f: impl FnMut() -> Result<Array>) -> Result<f64> {
+fn time_median(
+    device: Device,
+    budget: Duration,
+    mut f: impl FnMut() -> Result<Array>,
+) -> Result<f64> {
     for _ in 0..2 {
         f()?.eval()?;
         synchronize(device)?;
@@ -86,7 +95,10 @@ fn input(shape: &[usize], dtype: Dtype, device: Device, seed: u64) -> Result<Arr
 }
 
 fn shape_str(s: &[usize]) -> String {
-    s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x")
+    s.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
 }
 
 struct Bench<'a> {
@@ -97,17 +109,42 @@ struct Bench<'a> {
 }
 
 impl Bench<'_> {
-    fn record(&mut self, suite: &'static str, op: &str, shape: &[usize], dtype: Dtype, secs: f64, work: f64, unit: &'static str) {
+    fn record(
+        &mut self,
+        suite: &'static str,
+        op: &str,
+        shape: &[usize],
+        dtype: Dtype,
+        secs: f64,
+        work: f64,
+        unit: &'static str,
+    ) {
         let rate = work / secs / 1e9;
         let peak = match unit {
             "GFLOP/s" => self.roof.fma_gflops,
             "GB/s read" => self.roof.read_gbps,
             _ => self.roof.copy_gbps,
         };
-        let row = Row { suite, op: op.into(), shape: shape_str(shape), dtype, median_s: secs, rate, unit, of_roofline: rate / peak };
+        let row = Row {
+            suite,
+            op: op.into(),
+            shape: shape_str(shape),
+            dtype,
+            median_s: secs,
+            rate,
+            unit,
+            of_roofline: rate / peak,
+        };
         println!(
             "{:<12} {:<22} {:<16} {:<9} {:>11.3} ms {:>10.1} {:<9} {:>6.1}%",
-            row.suite, row.op, row.shape, row.dtype.to_string(), secs * 1e3, rate, unit, 100.0 * row.of_roofline
+            row.suite,
+            row.op,
+            row.shape,
+            row.dtype.to_string(),
+            secs * 1e3,
+            rate,
+            unit,
+            100.0 * row.of_roofline
         );
         self.rows.push(row);
     }
@@ -115,7 +152,11 @@ impl Bench<'_> {
     fn matmul(&mut self) -> Result<()> {
         let d = self.o.device;
         let gpu = d == Device::gpu();
-        let mut cases: Vec<(usize, Dtype)> = vec![(512, Dtype::Float32), (1024, Dtype::Float32), (2048, Dtype::Float32)];
+        let mut cases: Vec<(usize, Dtype)> = vec![
+            (512, Dtype::Float32),
+            (1024, Dtype::Float32),
+            (2048, Dtype::Float32),
+        ];
         if gpu && !self.o.quick {
             cases.extend([(4096, Dtype::Float32), (4096, Dtype::Float16)]);
         }
@@ -125,34 +166,100 @@ impl Bench<'_> {
         for (n, dt) in cases {
             let (a, b) = (input(&[n, n], dt, d, 1)?, input(&[n, n], dt, d, 2)?);
             let t = time_median(d, self.budget, || ops::matmul_device(&a, &b, d))?;
-            self.record("matmul", "matmul", &[n, n, n], dt, t, 2.0 * (n * n * n) as f64, "GFLOP/s");
+            self.record(
+                "matmul",
+                "matmul",
+                &[n, n, n],
+                dt,
+                t,
+                2.0 * (n * n * n) as f64,
+                "GFLOP/s",
+            );
         }
         // decode-shaped: one row times a weight matrix stored transposed (x @ W^T)
-        let (k, n) = if self.o.quick { (1024, 1024) } else { (4096, 4096) };
+        let (k, n) = if self.o.quick {
+            (1024, 1024)
+        } else {
+            (4096, 4096)
+        };
         let x = input(&[1, k], Dtype::Float32, d, 3)?;
         let w = input(&[n, k], Dtype::Float32, d, 4)?;
         let t = time_median(d, self.budget, || ops::matmul_device(&x, w.t()?, d))?;
-        self.record("matmul", "matvec x@W^T", &[1, k, n], Dtype::Float32, t, (4 * n * k) as f64, "GB/s");
+        self.record(
+            "matmul",
+            "matvec x@W^T",
+            &[1, k, n],
+            Dtype::Float32,
+            t,
+            (4 * n * k) as f64,
+            "GB/s",
+        );
         Ok(())
     }
 
     fn elementwise(&mut self) -> Result<()> {
         let d = self.o.device;
-        let sizes: &[usize] = if self.o.quick { &[1 << 20] } else { &[1 << 24, 1 << 26] };
+        let sizes: &[usize] = if self.o.quick {
+            &[1 << 20]
+        } else {
+            &[1 << 24, 1 << 26]
+        };
         for &n in sizes {
-            let (a, b) = (input(&[n], Dtype::Float32, d, 5)?, input(&[n], Dtype::Float32, d, 6)?);
+            let (a, b) = (
+                input(&[n], Dtype::Float32, d, 5)?,
+                input(&[n], Dtype::Float32, d, 6)?,
+            );
             let t = time_median(d, self.budget, || ops::add_device(&a, &b, d))?;
-            self.record("elementwise", "add", &[n], Dtype::Float32, t, (12 * n) as f64, "GB/s");
+            self.record(
+                "elementwise",
+                "add",
+                &[n],
+                Dtype::Float32,
+                t,
+                (12 * n) as f64,
+                "GB/s",
+            );
             let t = time_median(d, self.budget, || ops::exp_device(&a, d))?;
-            self.record("elementwise", "exp", &[n], Dtype::Float32, t, (8 * n) as f64, "GB/s");
+            self.record(
+                "elementwise",
+                "exp",
+                &[n],
+                Dtype::Float32,
+                t,
+                (8 * n) as f64,
+                "GB/s",
+            );
         }
         // broadcast: a row vector added to every row
-        let (r, c) = if self.o.quick { (1024, 1024) } else { (4096, 4096) };
-        let (a, b) = (input(&[r, c], Dtype::Float32, d, 7)?, input(&[c], Dtype::Float32, d, 8)?);
+        let (r, c) = if self.o.quick {
+            (1024, 1024)
+        } else {
+            (4096, 4096)
+        };
+        let (a, b) = (
+            input(&[r, c], Dtype::Float32, d, 7)?,
+            input(&[c], Dtype::Float32, d, 8)?,
+        );
         let t = time_median(d, self.budget, || ops::add_device(&a, &b, d))?;
-        self.record("elementwise", "add (row broadcast)", &[r, c], Dtype::Float32, t, (8 * r * c) as f64, "GB/s");
+        self.record(
+            "elementwise",
+            "add (row broadcast)",
+            &[r, c],
+            Dtype::Float32,
+            t,
+            (8 * r * c) as f64,
+            "GB/s",
+        );
         let t = time_median(d, self.budget, || ops::add_device(&a, a.t()?, d))?;
-        self.record("elementwise", "add (a + a^T)", &[r, c], Dtype::Float32, t, (12 * r * c) as f64, "GB/s");
+        self.record(
+            "elementwise",
+            "add (a + a^T)",
+            &[r, c],
+            Dtype::Float32,
+            t,
+            (12 * r * c) as f64,
+            "GB/s",
+        );
         Ok(())
     }
 
@@ -161,26 +268,88 @@ impl Bench<'_> {
         let n = if self.o.quick { 1 << 20 } else { 1 << 26 };
         let a = input(&[n], Dtype::Float32, d, 9)?;
         let t = time_median(d, self.budget, || ops::sum_device(&a, None, false, d))?;
-        self.record("reduce", "sum (all)", &[n], Dtype::Float32, t, (4 * n) as f64, "GB/s");
-        let (r, c) = if self.o.quick { (256, 4096) } else { (4096, 16384) };
+        self.record(
+            "reduce",
+            "sum (all)",
+            &[n],
+            Dtype::Float32,
+            t,
+            (4 * n) as f64,
+            "GB/s",
+        );
+        let (r, c) = if self.o.quick {
+            (256, 4096)
+        } else {
+            (4096, 16384)
+        };
         let m = input(&[r, c], Dtype::Float32, d, 10)?;
-        let t = time_median(d, self.budget, || ops::sum_device(&m, Some(&[-1]), false, d))?;
-        self.record("reduce", "sum (rows)", &[r, c], Dtype::Float32, t, (4 * r * c) as f64, "GB/s");
+        let t = time_median(d, self.budget, || {
+            ops::sum_device(&m, Some(&[-1]), false, d)
+        })?;
+        self.record(
+            "reduce",
+            "sum (rows)",
+            &[r, c],
+            Dtype::Float32,
+            t,
+            (4 * r * c) as f64,
+            "GB/s",
+        );
         let t = time_median(d, self.budget, || ops::sum_device(&m, Some(&[0]), false, d))?;
-        self.record("reduce", "sum (columns)", &[r, c], Dtype::Float32, t, (4 * r * c) as f64, "GB/s");
-        let t = time_median(d, self.budget, || ops::max_device(&m, Some(&[-1]), false, d))?;
-        self.record("reduce", "max (rows)", &[r, c], Dtype::Float32, t, (4 * r * c) as f64, "GB/s");
+        self.record(
+            "reduce",
+            "sum (columns)",
+            &[r, c],
+            Dtype::Float32,
+            t,
+            (4 * r * c) as f64,
+            "GB/s",
+        );
+        let t = time_median(d, self.budget, || {
+            ops::max_device(&m, Some(&[-1]), false, d)
+        })?;
+        self.record(
+            "reduce",
+            "max (rows)",
+            &[r, c],
+            Dtype::Float32,
+            t,
+            (4 * r * c) as f64,
+            "GB/s",
+        );
         Ok(())
     }
 
     fn softmax(&mut self) -> Result<()> {
         let d = self.o.device;
-        let (r, c) = if self.o.quick { (512, 1024) } else { (4096, 4096) };
+        let (r, c) = if self.o.quick {
+            (512, 1024)
+        } else {
+            (4096, 4096)
+        };
         let a = input(&[r, c], Dtype::Float32, d, 11)?;
         let t = time_median(d, self.budget, || ops::softmax_device(&a, Some(&[-1]), d))?;
-        self.record("softmax", "softmax (last axis)", &[r, c], Dtype::Float32, t, (8 * r * c) as f64, "GB/s");
-        let t = time_median(d, self.budget, || ops::logsumexp_device(&a, Some(&[-1]), false, d))?;
-        self.record("softmax", "logsumexp (last axis)", &[r, c], Dtype::Float32, t, (4 * r * c) as f64, "GB/s");
+        self.record(
+            "softmax",
+            "softmax (last axis)",
+            &[r, c],
+            Dtype::Float32,
+            t,
+            (8 * r * c) as f64,
+            "GB/s",
+        );
+        let t = time_median(d, self.budget, || {
+            ops::logsumexp_device(&a, Some(&[-1]), false, d)
+        })?;
+        self.record(
+            "softmax",
+            "logsumexp (last axis)",
+            &[r, c],
+            Dtype::Float32,
+            t,
+            (4 * r * c) as f64,
+            "GB/s",
+        );
         Ok(())
     }
 
@@ -193,17 +362,37 @@ impl Bench<'_> {
     /// packed weights plus scales and biases as stored (f32), against the read roofline.
     fn qmv(&mut self) -> Result<()> {
         let d = self.o.device;
-        let (n, k, pairs) = if self.o.quick { (1024, 512, 1) } else { (14336, 4096, 8) };
+        let (n, k, pairs) = if self.o.quick {
+            (1024, 512, 1)
+        } else {
+            (14336, 4096, 8)
+        };
         for gs in [32, 64] {
             let mut mats = vec![];
             // MLX_ARM_BENCH_QMV_UPLOAD=1: weights quantized on the host and uploaded, as a model
             // file's are (else made on the device)
-            let qd = if std::env::var("MLX_ARM_BENCH_QMV_UPLOAD").is_ok_and(|v| v == "1") { Device::cpu() } else { d };
+            let qd = if std::env::var("MLX_ARM_BENCH_QMV_UPLOAD").is_ok_and(|v| v == "1") {
+                Device::cpu()
+            } else {
+                d
+            };
             for p in 0..pairs {
-                let up = ops::quantize_device(input(&[n, k], Dtype::Float32, qd, 20 + 2 * p as u64)?, gs, 4, qd)?;
-                let down = ops::quantize_device(input(&[k, n], Dtype::Float32, qd, 21 + 2 * p as u64)?, gs, 4, qd)?;
+                let up = ops::quantize_device(
+                    input(&[n, k], Dtype::Float32, qd, 20 + 2 * p as u64)?,
+                    gs,
+                    4,
+                    qd,
+                )?;
+                let down = ops::quantize_device(
+                    input(&[k, n], Dtype::Float32, qd, 21 + 2 * p as u64)?,
+                    gs,
+                    4,
+                    qd,
+                )?;
                 mlx_arm::transforms::eval(&[&up.0, &up.1, &up.2, &down.0, &down.1, &down.2])?;
-                let dev = |t: (Array, Array, Array)| -> Result<(Array, Array, Array)> { Ok((t.0.to_device(d)?, t.1.to_device(d)?, t.2.to_device(d)?)) };
+                let dev = |t: (Array, Array, Array)| -> Result<(Array, Array, Array)> {
+                    Ok((t.0.to_device(d)?, t.1.to_device(d)?, t.2.to_device(d)?))
+                };
                 mats.push((dev(up)?, dev(down)?));
             }
             let x = input(&[1, k], Dtype::Float32, d, 22)?;
@@ -215,8 +404,11 @@ impl Bench<'_> {
                     for _ in 0..reps {
                         let (up, down) = &mats[m % pairs];
                         m += 1;
-                        let h = ops::quantized_matmul_device(&y, &up.0, &up.1, &up.2, true, gs, 4, d)?;
-                        y = ops::quantized_matmul_device(&h, &down.0, &down.1, &down.2, true, gs, 4, d)?;
+                        let h =
+                            ops::quantized_matmul_device(&y, &up.0, &up.1, &up.2, true, gs, 4, d)?;
+                        y = ops::quantized_matmul_device(
+                            &h, &down.0, &down.1, &down.2, true, gs, 4, d,
+                        )?;
                     }
                     if e + 1 < evals {
                         mlx_arm::transforms::async_eval(&[&y])?;
@@ -226,7 +418,15 @@ impl Bench<'_> {
             })?;
             let up = &mats[0].0;
             let bytes = (up.0.nbytes() + up.1.nbytes() + up.2.nbytes()) * 2 * reps * evals;
-            self.record("qmv", &format!("q4 mat-vec gs{gs} (x160)"), &[n, k], Dtype::Float32, t, bytes as f64, "GB/s read");
+            self.record(
+                "qmv",
+                &format!("q4 mat-vec gs{gs} (x160)"),
+                &[n, k],
+                Dtype::Float32,
+                t,
+                bytes as f64,
+                "GB/s read",
+            );
         }
         Ok(())
     }
@@ -239,7 +439,11 @@ impl Bench<'_> {
         let t = time_median(d, self.budget, || {
             let mut y = x.clone();
             for i in 0..n_ops {
-                y = if i % 2 == 0 { ops::multiply_device(&y, 1.0001f32, d)? } else { ops::add_device(&y, -0.0001f32, d)? };
+                y = if i % 2 == 0 {
+                    ops::multiply_device(&y, 1.0001f32, d)?
+                } else {
+                    ops::add_device(&y, -0.0001f32, d)?
+                };
             }
             Ok(y)
         })?;
@@ -270,7 +474,14 @@ impl Bench<'_> {
                 p.push(dt.as_secs_f64() / n_ops as f64);
             }
         }
-        for (name, mut p) in ["  graph build", "  eval (record+submit)", "  wait for device"].into_iter().zip(phases) {
+        for (name, mut p) in [
+            "  graph build",
+            "  eval (record+submit)",
+            "  wait for device",
+        ]
+        .into_iter()
+        .zip(phases)
+        {
             p.sort_by(f64::total_cmp);
             self.per_op(name, p[p.len() / 2]);
         }
@@ -278,8 +489,24 @@ impl Bench<'_> {
     }
 
     fn per_op(&mut self, op: &str, secs: f64) {
-        println!("{:<12} {:<22} {:<16} {:<9} {:>11.3} µs per op (1,000 chained ops, one eval)", "overhead", op, "1024", "float32", secs * 1e6);
-        self.rows.push(Row { suite: "overhead", op: op.into(), shape: "1024".into(), dtype: Dtype::Float32, median_s: secs, rate: 0.0, unit: "s/op", of_roofline: 0.0 });
+        println!(
+            "{:<12} {:<22} {:<16} {:<9} {:>11.3} µs per op (1,000 chained ops, one eval)",
+            "overhead",
+            op,
+            "1024",
+            "float32",
+            secs * 1e6
+        );
+        self.rows.push(Row {
+            suite: "overhead",
+            op: op.into(),
+            shape: "1024".into(),
+            dtype: Dtype::Float32,
+            median_s: secs,
+            rate: 0.0,
+            unit: "s/op",
+            of_roofline: 0.0,
+        });
     }
 
     fn json(&self) -> String {
@@ -325,9 +552,17 @@ fn run(o: &Options) -> Result<()> {
         "roofline: copy {:.1} GB/s, read {:.1} GB/s, f32 FMA peak {:.1} GFLOP/s (measured by this harness)",
         roof.copy_gbps, roof.read_gbps, roof.fma_gflops
     );
-    println!("{:<12} {:<22} {:<16} {:<9} {:>14} {:>19} {:>7}", "suite", "op", "shape", "dtype", "median", "rate", "roof");
+    println!(
+        "{:<12} {:<22} {:<16} {:<9} {:>14} {:>19} {:>7}",
+        "suite", "op", "shape", "dtype", "median", "rate", "roof"
+    );
     let budget = Duration::from_millis(if o.quick { 200 } else { 1500 });
-    let mut b = Bench { o, roof, rows: vec![], budget };
+    let mut b = Bench {
+        o,
+        roof,
+        rows: vec![],
+        budget,
+    };
     let all = o.suites.iter().any(|s| s == "all");
     let want = |s: &str| all || o.suites.iter().any(|x| x == s);
     if want("matmul") {
@@ -349,11 +584,20 @@ fn run(o: &Options) -> Result<()> {
         b.qmv()?;
     }
     if let Some(path) = &o.json {
-        std::fs::write(path, b.json()).map_err(|e| mlx_arm::Error::Io { path: path.clone(), detail: e.to_string() })?;
+        std::fs::write(path, b.json()).map_err(|e| mlx_arm::Error::Io {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
     }
     // MLX_ARM_GPU_PROFILE=1: device time per kernel over the whole run (warm-ups included)
     for r in mlx_arm::gpu_profile::report().iter().take(12) {
-        println!("profile {:>9.2} ms {:>7} x {:>8.1} us  {}", r.seconds * 1e3, r.dispatches, r.seconds * 1e6 / r.dispatches as f64, r.kernel);
+        println!(
+            "profile {:>9.2} ms {:>7} x {:>8.1} us  {}",
+            r.seconds * 1e3,
+            r.dispatches,
+            r.seconds * 1e6 / r.dispatches as f64,
+            r.kernel
+        );
     }
     Ok(())
 }

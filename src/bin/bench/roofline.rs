@@ -15,10 +15,16 @@ pub fn measure(device: Device, quick: bool) -> Result<Roofline> {
         #[cfg(not(target_arch = "wasm32"))]
         return mlx_arm_wgpu::probe::measure_default(bytes);
         #[cfg(target_arch = "wasm32")]
-        return Err(mlx_arm::Error::NoDevice("the bench's GPU probe blocks on the adapter; it runs natively only".into()));
+        return Err(mlx_arm::Error::NoDevice(
+            "the bench's GPU probe blocks on the adapter; it runs natively only".into(),
+        ));
     }
     Ok(Roofline {
-        device: format!("CPU: {} rayon threads, {}", rayon::current_num_threads(), std::env::consts::ARCH),
+        device: format!(
+            "CPU: {} rayon threads, {}",
+            rayon::current_num_threads(),
+            std::env::consts::ARCH
+        ),
         copy_gbps: cpu_copy_gbps(bytes as usize),
         read_gbps: cpu_read_gbps(bytes as usize),
         fma_gflops: cpu_fma_gflops(),
@@ -38,7 +44,9 @@ fn cpu_copy_gbps(bytes: usize) -> f64 {
     let runs: Vec<f64> = (0..7)
         .map(|_| {
             let t = Instant::now();
-            dst.par_chunks_mut(chunk).zip(src.par_chunks(chunk)).for_each(|(d, s)| d.copy_from_slice(s));
+            dst.par_chunks_mut(chunk)
+                .zip(src.par_chunks(chunk))
+                .for_each(|(d, s)| d.copy_from_slice(s));
             2.0 * bytes as f64 / t.elapsed().as_secs_f64() / 1e9
         })
         .collect();
@@ -100,7 +108,10 @@ fn fma_chains_avx512(seed: f32) -> (f32, usize) {
             *a = _mm512_fmadd_ps(*a, m, k);
         }
     }
-    (acc.iter().map(|a| _mm512_reduce_add_ps(*a)).sum(), CHAINS * 16)
+    (
+        acc.iter().map(|a| _mm512_reduce_add_ps(*a)).sum(),
+        CHAINS * 16,
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -115,7 +126,14 @@ fn fma_chains_avx2(seed: f32) -> (f32, usize) {
         }
     }
     // SAFETY: __m256 is 8 plain f32 lanes.
-    let total: f32 = acc.iter().map(|a| unsafe { std::mem::transmute::<__m256, [f32; 8]>(*a) }.iter().sum::<f32>()).sum();
+    let total: f32 = acc
+        .iter()
+        .map(|a| {
+            unsafe { std::mem::transmute::<__m256, [f32; 8]>(*a) }
+                .iter()
+                .sum::<f32>()
+        })
+        .sum();
     (total, CHAINS * 8)
 }
 
@@ -159,7 +177,10 @@ fn cpu_fma_gflops() -> f64 {
     let runs: Vec<f64> = (0..5)
         .map(|_| {
             let t = Instant::now();
-            let r: Vec<(f32, usize)> = (0..threads).into_par_iter().map(|i| fma_chains_best(i as f32 * 1e-3)).collect();
+            let r: Vec<(f32, usize)> = (0..threads)
+                .into_par_iter()
+                .map(|i| fma_chains_best(i as f32 * 1e-3))
+                .collect();
             std::hint::black_box(&r);
             (threads * STEPS * r[0].1 * 2) as f64 / t.elapsed().as_secs_f64() / 1e9
         })

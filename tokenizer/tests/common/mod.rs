@@ -64,10 +64,16 @@ pub fn vocab_from_metadata(md: &BTreeMap<String, GgufValue>) -> GgufVocab {
     v.eos = id(md, "tokenizer.ggml.eos_token_id");
     v.unk = id(md, "tokenizer.ggml.unknown_token_id");
     v.pad = id(md, "tokenizer.ggml.padding_token_id");
-    if let Some(b) = md.get("tokenizer.ggml.add_bos_token").and_then(|x| x.as_bool()) {
+    if let Some(b) = md
+        .get("tokenizer.ggml.add_bos_token")
+        .and_then(|x| x.as_bool())
+    {
         v.add_bos = b;
     }
-    if let Some(b) = md.get("tokenizer.ggml.add_space_prefix").and_then(|x| x.as_bool()) {
+    if let Some(b) = md
+        .get("tokenizer.ggml.add_space_prefix")
+        .and_then(|x| x.as_bool())
+    {
         v.add_space_prefix = b;
     }
     v
@@ -86,7 +92,10 @@ pub fn metadata() -> &'static BTreeMap<String, GgufValue> {
 /// SmolLM2's tokenizer, built once.
 pub fn smollm2() -> &'static Tokenizer {
     static TOK: OnceLock<Tokenizer> = OnceLock::new();
-    TOK.get_or_init(|| Tokenizer::from_gguf_vocab(&vocab_from_metadata(metadata())).expect("building the tokenizer"))
+    TOK.get_or_init(|| {
+        Tokenizer::from_gguf_vocab(&vocab_from_metadata(metadata()))
+            .expect("building the tokenizer")
+    })
 }
 
 /// tests/fixtures/tokenizer/smollm2.json.
@@ -94,8 +103,12 @@ pub fn fixture() -> &'static serde_json::Value {
     static FX: OnceLock<serde_json::Value> = OnceLock::new();
     FX.get_or_init(|| {
         let p = root().join("tests/fixtures/tokenizer/smollm2.json");
-        let s = std::fs::read_to_string(&p)
-            .unwrap_or_else(|e| panic!("{}: {e} (run scripts/make_tokenizer_fixtures.py)", p.display()));
+        let s = std::fs::read_to_string(&p).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run scripts/make_tokenizer_fixtures.py)",
+                p.display()
+            )
+        });
         serde_json::from_str(&s).expect("fixture JSON")
     })
 }

@@ -179,7 +179,11 @@ pub fn dequantize_blocks(t: GgmlType, bytes: &[u8], out: &mut [f32]) {
                 let (d, dmin) = (h(blk, 0), h(blk, 2));
                 let scales = &blk[4..16];
                 let five = t == GgmlType::Q5K;
-                let (qh, qs) = if five { (&blk[16..48], &blk[48..176]) } else { (&blk[0..0], &blk[16..144]) };
+                let (qh, qs) = if five {
+                    (&blk[16..48], &blk[48..176])
+                } else {
+                    (&blk[0..0], &blk[16..144])
+                };
                 for (n, j) in (0..256).step_by(64).enumerate() {
                     let (u1, u2) = (1u8 << (2 * n), 2u8 << (2 * n));
                     let (sc1, m1) = scale_min_k4(2 * n, scales);
@@ -189,7 +193,10 @@ pub fn dequantize_blocks(t: GgmlType, bytes: &[u8], out: &mut [f32]) {
                     let q = &qs[32 * n..32 * n + 32];
                     for l in 0..32 {
                         let (hi1, hi2) = if five {
-                            ((if qh[l] & u1 != 0 { 16 } else { 0 }), (if qh[l] & u2 != 0 { 16 } else { 0 }))
+                            (
+                                (if qh[l] & u1 != 0 { 16 } else { 0 }),
+                                (if qh[l] & u2 != 0 { 16 } else { 0 }),
+                            )
                         } else {
                             (0, 0)
                         };
@@ -203,7 +210,12 @@ pub fn dequantize_blocks(t: GgmlType, bytes: &[u8], out: &mut [f32]) {
                 let sc = &blk[192..208];
                 let d = h(blk, 208);
                 for n in 0..2 {
-                    let (ql, qh, sc, y) = (&ql[64 * n..], &qh[32 * n..], &sc[8 * n..], &mut y[128 * n..]);
+                    let (ql, qh, sc, y) = (
+                        &ql[64 * n..],
+                        &qh[32 * n..],
+                        &sc[8 * n..],
+                        &mut y[128 * n..],
+                    );
                     for l in 0..32 {
                         let is = l / 16;
                         let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
@@ -227,14 +239,23 @@ fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
     if j < 4 {
         (q[j] & 63, q[j + 4] & 63)
     } else {
-        ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+        (
+            (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
     }
 }
 
 /// Converts Q4_0 / Q4_1 / Q8_0 blocks to MLX's affine layout (group 32): packed uint32 words
 /// (low bits first), and one f16 scale and bias per block. Q4_0's bias is −8·d, Q8_0's −128·d,
 /// Q4_1's is its stored minimum; the quantized values are those of the file, bit for bit.
-pub fn blocks_to_affine(t: GgmlType, bytes: &[u8], words: &mut Vec<u32>, scales: &mut Vec<f16>, biases: &mut Vec<f16>) {
+pub fn blocks_to_affine(
+    t: GgmlType,
+    bytes: &[u8],
+    words: &mut Vec<u32>,
+    scales: &mut Vec<f16>,
+    biases: &mut Vec<f16>,
+) {
     for blk in bytes.chunks_exact(t.block_bytes()) {
         let d = f16::from_le_bytes([blk[0], blk[1]]);
         match t {
@@ -244,7 +265,13 @@ pub fn blocks_to_affine(t: GgmlType, bytes: &[u8], words: &mut Vec<u32>, scales:
                 } else {
                     (f16::from_le_bytes([blk[2], blk[3]]), &blk[4..20])
                 };
-                let q = |i: usize| if i < 16 { (qs[i] & 0xF) as u32 } else { (qs[i - 16] >> 4) as u32 };
+                let q = |i: usize| {
+                    if i < 16 {
+                        (qs[i] & 0xF) as u32
+                    } else {
+                        (qs[i - 16] >> 4) as u32
+                    }
+                };
                 for w in 0..4 {
                     words.push((0..8).fold(0u32, |acc, k| acc | q(8 * w + k) << (4 * k)));
                 }
@@ -270,7 +297,10 @@ pub fn quantize_blocks(t: GgmlType, x: &[f32], out: &mut Vec<u8>) {
     for g in x.chunks_exact(32) {
         match t {
             GgmlType::Q4_0 => {
-                let max = g.iter().copied().fold(0.0f32, |m, v| if v.abs() > m.abs() { v } else { m });
+                let max = g
+                    .iter()
+                    .copied()
+                    .fold(0.0f32, |m, v| if v.abs() > m.abs() { v } else { m });
                 let d = max / -8.0;
                 let id = if d != 0.0 { 1.0 / d } else { 0.0 };
                 out.extend_from_slice(&f16::from_f32(d).to_le_bytes());

@@ -112,16 +112,30 @@ fn tensors_to_arrays(
         };
         if let Some(dtype) = plain_dtype(t.ggml_type) {
             #[cfg(not(target_arch = "wasm32"))]
-            if let Some(map) = map.filter(|_| cfg!(target_endian = "little") && start.is_multiple_of(dtype.size()) && !window.is_empty()) {
-                let mem = HostMem::Mapped { map: map.clone(), offset: start, nbytes: t.nbytes };
-                out.push((t.name.clone(), Array::from_host_mem(mem, &shape, dtype).map_err(err)?));
+            if let Some(map) = map.filter(|_| {
+                cfg!(target_endian = "little")
+                    && start.is_multiple_of(dtype.size())
+                    && !window.is_empty()
+            }) {
+                let mem = HostMem::Mapped {
+                    map: map.clone(),
+                    offset: start,
+                    nbytes: t.nbytes,
+                };
+                out.push((
+                    t.name.clone(),
+                    Array::from_host_mem(mem, &shape, dtype).map_err(err)?,
+                ));
                 continue;
             }
             let mut mem = HostMem::from_bytes(window)?;
             if cfg!(target_endian = "big") {
                 super::swap_bytes(mem.bytes_mut().expect("owned"), dtype.size());
             }
-            out.push((t.name.clone(), Array::from_host_mem(mem, &shape, dtype).map_err(err)?));
+            out.push((
+                t.name.clone(),
+                Array::from_host_mem(mem, &shape, dtype).map_err(err)?,
+            ));
             continue;
         }
         match t.ggml_type {
@@ -140,8 +154,14 @@ fn tensors_to_arrays(
                 sshape[last] = shape[last] / 32;
                 let prefix = t.name.strip_suffix(".weight").unwrap_or(&t.name);
                 out.push((t.name.clone(), from_vec(&words, &wshape).map_err(err)?));
-                out.push((format!("{prefix}.scales"), from_vec(&scales, &sshape).map_err(err)?));
-                out.push((format!("{prefix}.biases"), from_vec(&biases, &sshape).map_err(err)?));
+                out.push((
+                    format!("{prefix}.scales"),
+                    from_vec(&scales, &sshape).map_err(err)?,
+                ));
+                out.push((
+                    format!("{prefix}.biases"),
+                    from_vec(&biases, &sshape).map_err(err)?,
+                ));
             }
             qt => {
                 let n = t.elements;

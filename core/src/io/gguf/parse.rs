@@ -168,7 +168,10 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
     fn arr<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
-        Ok(self.take(N as u64, what)?.try_into().expect("length checked"))
+        Ok(self
+            .take(N as u64, what)?
+            .try_into()
+            .expect("length checked"))
     }
     fn u32(&mut self, what: &str) -> Result<u32> {
         Ok(u32::from_le_bytes(self.arr(what)?))
@@ -179,7 +182,8 @@ impl<'a> Reader<'a> {
     fn string(&mut self, what: &str) -> Result<String> {
         let n = self.u64(what)?;
         let b = self.take(n, what)?;
-        String::from_utf8(b.to_vec()).map_err(|_| self.src.err(format!("{what} is not valid UTF-8")))
+        String::from_utf8(b.to_vec())
+            .map_err(|_| self.src.err(format!("{what} is not valid UTF-8")))
     }
     fn value(&mut self, ty: u32, key: &str, depth: usize) -> Result<GgufValue> {
         use GgufValue::*;
@@ -194,12 +198,18 @@ impl<'a> Reader<'a> {
             7 => match self.arr::<1>(key)?[0] {
                 0 => Bool(false),
                 1 => Bool(true),
-                b => return Err(self.src.err(format!("metadata {key:?}: bool byte {b} is neither 0 nor 1"))),
+                b => {
+                    return Err(self.src.err(format!(
+                        "metadata {key:?}: bool byte {b} is neither 0 nor 1"
+                    )))
+                }
             },
             8 => String(self.string(key)?),
             9 => {
                 if depth >= MAX_DEPTH {
-                    return Err(self.src.err(format!("metadata {key:?}: arrays nested deeper than {MAX_DEPTH}")));
+                    return Err(self.src.err(format!(
+                        "metadata {key:?}: arrays nested deeper than {MAX_DEPTH}"
+                    )));
                 }
                 let et = self.u32(key)?;
                 let n = self.u64(key)?;
@@ -219,7 +229,11 @@ impl<'a> Reader<'a> {
             10 => U64(self.u64(key)?),
             11 => I64(self.u64(key)? as i64),
             12 => F64(f64::from_le_bytes(self.arr(key)?)),
-            t => return Err(self.src.err(format!("metadata {key:?}: unknown value type {t}"))),
+            t => {
+                return Err(self
+                    .src
+                    .err(format!("metadata {key:?}: unknown value type {t}")))
+            }
         })
     }
 }
@@ -233,15 +247,23 @@ pub(super) fn parse(bytes: &[u8], src: &Src) -> Result<GgufFile> {
     }
     let version = r.u32("the version")?;
     if !(2..=3).contains(&version) {
-        let why = if version.swap_bytes() <= 3 { " (a big-endian file?)" } else { "" };
-        return Err(src.err(format!("unsupported version {version}{why}: MLX-ARM reads versions 2 and 3")));
+        let why = if version.swap_bytes() <= 3 {
+            " (a big-endian file?)"
+        } else {
+            ""
+        };
+        return Err(src.err(format!(
+            "unsupported version {version}{why}: MLX-ARM reads versions 2 and 3"
+        )));
     }
     let n_tensors = r.u64("the tensor count")?;
     let n_kv = r.u64("the metadata count")?;
     let left = (bytes.len() - r.pos) as u64;
     // A key/value takes at least 13 bytes, a tensor info at least 28.
     if n_kv > left / 13 || n_tensors > left / 28 {
-        return Err(src.err(format!("{n_kv} metadata entries and {n_tensors} tensors cannot fit in {left} bytes")));
+        return Err(src.err(format!(
+            "{n_kv} metadata entries and {n_tensors} tensors cannot fit in {left} bytes"
+        )));
     }
     let mut metadata = BTreeMap::new();
     for _ in 0..n_kv {
@@ -256,7 +278,11 @@ pub(super) fn parse(bytes: &[u8], src: &Src) -> Result<GgufFile> {
         None => DEFAULT_ALIGNMENT,
         Some(v) => match v.as_u64() {
             Some(a) if a > 0 && a.is_power_of_two() && a <= 1 << 20 => a,
-            _ => return Err(src.err(format!("general.alignment {v:?} is not a power of two up to 1 MiB"))),
+            _ => {
+                return Err(src.err(format!(
+                    "general.alignment {v:?} is not a power of two up to 1 MiB"
+                )))
+            }
         },
     };
     let mut tensors = Vec::with_capacity(n_tensors as usize);
@@ -265,18 +291,30 @@ pub(super) fn parse(bytes: &[u8], src: &Src) -> Result<GgufFile> {
         let name = r.string("a tensor name")?;
         let n_dims = r.u32(&name)?;
         if n_dims == 0 || n_dims > MAX_DIMS {
-            return Err(src.err(format!("tensor {name:?}: {n_dims} dimensions (ggml allows 1 to {MAX_DIMS})")));
+            return Err(src.err(format!(
+                "tensor {name:?}: {n_dims} dimensions (ggml allows 1 to {MAX_DIMS})"
+            )));
         }
-        let dims = (0..n_dims).map(|_| r.u64(&name)).collect::<Result<Vec<u64>>>()?;
+        let dims = (0..n_dims)
+            .map(|_| r.u64(&name))
+            .collect::<Result<Vec<u64>>>()?;
         let type_id = r.u32(&name)?;
-        let ggml_type = GgmlType::from_id(type_id)
-            .ok_or_else(|| src.err(format!("tensor {name:?}: unknown or unsupported ggml type {type_id}")))?;
+        let ggml_type = GgmlType::from_id(type_id).ok_or_else(|| {
+            src.err(format!(
+                "tensor {name:?}: unknown or unsupported ggml type {type_id}"
+            ))
+        })?;
         let offset = r.u64(&name)?;
         let elements = dims
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
             .filter(|&e| e <= bytes.len() as u64 * 8)
-            .ok_or_else(|| src.err(format!("tensor {name:?}: dimensions {dims:?} are absurd for a file of {} bytes", bytes.len())))?;
+            .ok_or_else(|| {
+                src.err(format!(
+                    "tensor {name:?}: dimensions {dims:?} are absurd for a file of {} bytes",
+                    bytes.len()
+                ))
+            })?;
         let be = ggml_type.block_elems() as u64;
         if dims[0] % be != 0 {
             return Err(src.err(format!(
@@ -286,13 +324,22 @@ pub(super) fn parse(bytes: &[u8], src: &Src) -> Result<GgufFile> {
             )));
         }
         if offset % alignment != 0 {
-            return Err(src.err(format!("tensor {name:?}: offset {offset} is not a multiple of the alignment {alignment}")));
+            return Err(src.err(format!(
+                "tensor {name:?}: offset {offset} is not a multiple of the alignment {alignment}"
+            )));
         }
         let nbytes = elements / be * ggml_type.block_bytes() as u64;
         if !names.insert(name.clone()) {
             return Err(src.err(format!("tensor {name:?} appears twice")));
         }
-        tensors.push(GgufTensorInfo { name, dims, ggml_type, offset, elements: elements as usize, nbytes: nbytes as usize });
+        tensors.push(GgufTensorInfo {
+            name,
+            dims,
+            ggml_type,
+            offset,
+            elements: elements as usize,
+            nbytes: nbytes as usize,
+        });
     }
     let data_offset = (r.pos as u64).div_ceil(alignment) * alignment;
     let data_len = (bytes.len() as u64).saturating_sub(data_offset);
@@ -305,5 +352,11 @@ pub(super) fn parse(bytes: &[u8], src: &Src) -> Result<GgufFile> {
             )));
         }
     }
-    Ok(GgufFile { version, alignment, metadata, tensors, data_offset: data_offset as usize })
+    Ok(GgufFile {
+        version,
+        alignment,
+        metadata,
+        tensors,
+        data_offset: data_offset as usize,
+    })
 }

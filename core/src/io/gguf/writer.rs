@@ -21,7 +21,11 @@ pub enum GgufTensor<'a> {
 
 /// Writes a GGUF v3 file with `metadata` and named tensors (through a temporary sibling renamed
 /// into place, so maps of an existing file stay valid).
-pub fn save_gguf(path: impl AsRef<Path>, tensors: &[(&str, GgufTensor)], metadata: &BTreeMap<String, GgufValue>) -> Result<()> {
+pub fn save_gguf(
+    path: impl AsRef<Path>,
+    tensors: &[(&str, GgufTensor)],
+    metadata: &BTreeMap<String, GgufValue>,
+) -> Result<()> {
     let path = path.as_ref();
     #[cfg(target_arch = "wasm32")]
     {
@@ -39,7 +43,10 @@ pub fn save_gguf(path: impl AsRef<Path>, tensors: &[(&str, GgufTensor)], metadat
 }
 
 /// The bytes of a GGUF v3 file (see [`save_gguf`]).
-pub fn gguf_to_bytes(tensors: &[(&str, GgufTensor)], metadata: &BTreeMap<String, GgufValue>) -> Result<Vec<u8>> {
+pub fn gguf_to_bytes(
+    tensors: &[(&str, GgufTensor)],
+    metadata: &BTreeMap<String, GgufValue>,
+) -> Result<Vec<u8>> {
     let names: Vec<(&str, &Array)> = tensors
         .iter()
         .map(|(n, t)| match t {
@@ -93,7 +100,13 @@ fn tensor_bytes(name: &str, t: &GgufTensor) -> Result<(GgmlType, Vec<u8>, Vec<us
     };
     let shape = a.shape().to_vec();
     if shape.is_empty() || shape.len() > MAX_DIMS as usize {
-        return Err(Error::shape("save_gguf", format!("tensor {name:?}: GGUF holds 1 to {MAX_DIMS} dimensions, not {}", shape.len())));
+        return Err(Error::shape(
+            "save_gguf",
+            format!(
+                "tensor {name:?}: GGUF holds 1 to {MAX_DIMS} dimensions, not {}",
+                shape.len()
+            ),
+        ));
     }
     match quant {
         None => {
@@ -106,20 +119,38 @@ fn tensor_bytes(name: &str, t: &GgufTensor) -> Result<(GgmlType, Vec<u8>, Vec<us
                 Dtype::Int16 => GgmlType::I16,
                 Dtype::Int32 => GgmlType::I32,
                 Dtype::Int64 => GgmlType::I64,
-                d => return Err(Error::dtype("save_gguf", d, format!("tensor {name:?}: GGUF has no {d} type"))),
+                d => {
+                    return Err(Error::dtype(
+                        "save_gguf",
+                        d,
+                        format!("tensor {name:?}: GGUF has no {d} type"),
+                    ))
+                }
             };
             Ok((ty, le_bytes(a)?.as_slice().to_vec(), shape))
         }
         Some(ty @ (GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0)) => {
             if shape[shape.len() - 1] % 32 != 0 {
-                return Err(Error::shape("save_gguf", format!("tensor {name:?}: the last axis of {shape:?} is not a multiple of 32 ({})", ty.name())));
+                return Err(Error::shape(
+                    "save_gguf",
+                    format!(
+                        "tensor {name:?}: the last axis of {shape:?} is not a multiple of 32 ({})",
+                        ty.name()
+                    ),
+                ));
             }
             let x = crate::ops::astype(a, Dtype::Float32)?.to_vec::<f32>()?;
             let mut data = Vec::new();
             blocks::quantize_blocks(ty, &x, &mut data);
             Ok((ty, data, shape))
         }
-        Some(ty) => Err(Error::arg("save_gguf", format!("tensor {name:?}: writing {} is not supported (Q4_0, Q4_1, Q8_0 are)", ty.name()))),
+        Some(ty) => Err(Error::arg(
+            "save_gguf",
+            format!(
+                "tensor {name:?}: writing {} is not supported (Q4_0, Q4_1, Q8_0 are)",
+                ty.name()
+            ),
+        )),
     }
 }
 
@@ -146,7 +177,10 @@ fn put_value(out: &mut Vec<u8>, v: &GgufValue) -> Result<()> {
         Array(items) => {
             let et = items.first().map_or(8, |i| i.type_id());
             if items.iter().any(|i| i.type_id() != et) {
-                return Err(Error::arg("save_gguf", "a metadata array mixes value types"));
+                return Err(Error::arg(
+                    "save_gguf",
+                    "a metadata array mixes value types",
+                ));
             }
             out.extend_from_slice(&et.to_le_bytes());
             out.extend_from_slice(&(items.len() as u64).to_le_bytes());
