@@ -93,6 +93,32 @@ fn to_device_keeps_one_copy(device: Device) {
             .unwrap(),
         want
     );
+    // 16-bit floats stay 2 bytes per value on the device once moved (the GPU widens other
+    // arrays to 32-bit words)
+    drop((moved, view));
+    let base = memory::get_active_memory();
+    let half = mlx_arm::with_default_device(Device::cpu(), || {
+        ops::astype(
+            mlx_arm::Array::from_slice(&values, &[1024, 1024]),
+            Dtype::Float16,
+        )
+    })
+    .unwrap();
+    half.eval().unwrap();
+    let moved = half.to_device(device).unwrap();
+    drop(half);
+    let held = memory::get_active_memory() - base;
+    assert!(
+        held >= 2 * n && held < 2 * n + 65_536,
+        "{device}: {held} bytes held for {n} moved f16 values"
+    );
+    assert_eq!(
+        moved.to_vec::<half::f16>().unwrap(),
+        values
+            .iter()
+            .map(|&v| half::f16::from_f32(v))
+            .collect::<Vec<_>>()
+    );
     let want_sum: f64 = values.iter().map(|&v| v as f64).sum();
     assert!(
         (used.item::<f32>().unwrap() as f64 - want_sum).abs() <= 1e-5 * want_sum.abs(),

@@ -396,3 +396,129 @@ fn quantize_is_lazy_and_batched() {
         });
     }
 }
+
+/// f16/bf16 scales and biases moved to the GPU with `to_device` stay packed two per word; the
+/// quantized kernels read them as they are and must give exactly what widened copies give, for
+/// the mat-vec, the tiled kernel (both transposes) and `dequantize`, including views whose
+/// offset starts on the high half of a word. Other ops on a packed array (a copy, a
+/// `slice_update`) widen it first; readback returns the stored values.
+#[test]
+#[cfg(feature = "gpu")]
+fn packed_half_scales_give_what_widened_ones_give() {
+    let Some(gpu) = devices().into_iter().find(|d| *d != mlx_arm::Device::cpu()) else {
+        return;
+    };
+    let mut rng = Rng::new(23);
+    with_default_device(gpu, || {
+        for dt in [Dtype::Float16, Dtype::Bfloat16] {
+            for &(rows, k, n, bits, gs) in &[
+                (1usize, 96usize, 37usize, 4, 32),
+                (3, 256, 20, 3, 64),
+                (9, 96, 70, 8, 32),
+                (2, 160, 11, 2, 32),
+            ] {
+                let w = ops::astype(
+                    Array::from_slice(&random(&mut rng, (n + 1) * k), &[n as i32 + 1, k as i32]),
+                    dt,
+                )
+                .unwrap();
+                // quantized on the CPU: `to_device` packs host arrays (a GPU result stays as is)
+                let (wq, s, b) =
+                    with_default_device(mlx_arm::Device::cpu(), || ops::quantize(&w, gs, bits))
+                        .unwrap();
+                mlx_arm::transforms::eval(&[&wq, &s, &b]).unwrap();
+                let (sp, bp) = (s.to_device(gpu).unwrap(), b.to_device(gpu).unwrap());
+                // rows 1.. of every operand: with an odd number of groups per row the scales'
+                // view starts in the high half of a packed word
+                let tail = |a: &Array, cols: i32| {
+                    ops::slice(a, &[1, 0], &[n as i32 + 1, cols], &[1, 1]).unwrap()
+                };
+                let (gw, gc) = (wq.shape()[1] as i32, s.shape()[1] as i32);
+                let (wt, st, bt, spt, bpt) = (
+                    tail(&wq, gw),
+                    tail(&s, gc),
+                    tail(&b, gc),
+                    tail(&sp, gc),
+                    tail(&bp, gc),
+                );
+                let xv = random(&mut rng, rows * k);
+                let x = ops::astype(Array::from_slice(&xv, &[rows as i32, k as i32]), dt).unwrap();
+                let what = format!("{dt} {rows}x{k}x{n} bits {bits} gs {gs}");
+                let wide = ops::quantized_matmul(&x, &wt, &st, &bt, true, gs, bits)
+                    .unwrap()
+                    .to_f64_vec()
+                    .unwrap();
+                let packed = ops::quantized_matmul(&x, &wt, &spt, &bpt, true, gs, bits)
+                    .unwrap()
+                    .to_f64_vec()
+                    .unwrap();
+                assert_eq!(packed, wide, "mat-vec/tiled, {what}");
+                let deq_wide = ops::dequantize(&wt, &st, &bt, gs, bits)
+                    .unwrap()
+                    .to_f64_vec()
+                    .unwrap();
+                let deq_packed = ops::dequantize(&wt, &spt, &bpt, gs, bits)
+                    .unwrap()
+                    .to_f64_vec()
+                    .unwrap();
+                assert_eq!(deq_packed, deq_wide, "dequantize, {what}");
+                // transpose == false reads W as [k, n']: square groups of the same packed data
+                let xk = ops::astype(
+                    Array::from_slice(&random(&mut rng, rows * n), &[rows as i32, n as i32]),
+                    dt,
+                )
+                .unwrap();
+                let wide_t = ops::quantized_matmul(&xk, &wt, &st, &bt, false, gs, bits)
+                    .unwrap()
+                    .to_f64_vec()
+                    .unwrap();
+                let packed_t = ops::quantized_matmul(&xk, &wt, &spt, &bpt, false, gs, bits)
+                    .unwrap()
+                    .to_f64_vec()
+                    .unwrap();
+                assert_eq!(packed_t, wide_t, "tiled, no transpose, {what}");
+                let x64 = x.to_f64_vec().unwrap();
+                let want = reference(&x64, &deq_wide, rows, k, n, true);
+                let tol = common::tolerance(dt);
+                common::check(
+                    &format!("packed {what}"),
+                    &ops::quantized_matmul(&x, &wt, &spt, &bpt, true, gs, bits).unwrap(),
+                    &want,
+                    &[rows, n],
+                    dt,
+                    (tol.0 * 4.0, tol.1 * 8.0),
+                );
+                // readback, an elementwise op and an update of a packed array see its values
+                assert_eq!(
+                    bp.to_f64_vec().unwrap(),
+                    b.to_f64_vec().unwrap(),
+                    "readback, {what}"
+                );
+                assert_eq!(
+                    ops::multiply(&spt, 1.0f32).unwrap().to_f64_vec().unwrap(),
+                    st.to_f64_vec().unwrap(),
+                    "copy, {what}"
+                );
+            }
+            let host = with_default_device(mlx_arm::Device::cpu(), || {
+                ops::astype(Array::from_slice(&[1.5f32, -2.0, 3.25, 4.0, 0.5], &[5]), dt)
+            })
+            .unwrap();
+            host.eval().unwrap();
+            let sp = host.to_device(gpu).unwrap();
+            drop(host);
+            let upd = ops::astype(Array::from_slice(&[9.0f32], &[1]), dt).unwrap();
+            let updated = ops::slice_update(&sp, &upd, &[3], &[4], &[1]).unwrap();
+            assert_eq!(
+                updated.to_f64_vec().unwrap(),
+                vec![1.5, -2.0, 3.25, 9.0, 0.5],
+                "{dt} slice_update"
+            );
+            assert_eq!(
+                sp.to_f64_vec().unwrap(),
+                vec![1.5, -2.0, 3.25, 4.0, 0.5],
+                "{dt} source kept"
+            );
+        }
+    });
+}

@@ -23,6 +23,13 @@ const BATCH_BUDGET: usize = 512;
 
 /// Dispatches per submission: `MLX_ARM_BATCH` (1 to 512, default 512). Smaller batches let the
 /// GPU start on an eval's first dispatches while the host still records the rest.
+/// Whether f16/bf16 arrays moved with `to_device` stay packed on the GPU (`MLX_ARM_GPU_PACK16`,
+/// default on).
+fn pack16() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("MLX_ARM_GPU_PACK16").map_or(true, |v| v != "0"))
+}
+
 fn batch_budget() -> usize {
     static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *BUDGET.get_or_init(|| {
@@ -113,11 +120,16 @@ struct Pipeline {
     layout: wgpu::BindGroupLayout,
 }
 
-/// A GPU allocation holding `len` elements (4 bytes each) of some dtype; returned to the pool
-/// when dropped.
+/// A GPU allocation holding `len` elements (4 bytes each) of some dtype, or, for f16/bf16 moved
+/// with `to_device`, 2 bytes each packed two per word ([`GpuMem::packed16`]); returned to the
+/// pool when dropped.
 pub struct GpuMem {
     /// The buffer (size is a pool size class, at least `4 * len`).
     pub buffer: Option<wgpu::Buffer>,
+    /// 16-bit floats packed two per u32 word (the host layout) instead of widened to f32: only
+    /// kernels that say so read it as is (the quantized kernels' scales and biases); for the
+    /// others `Resident::of` widens it into a temporary first.
+    pub packed16: bool,
     engine: Arc<Engine>,
     _reservation: Reservation,
     /// A started readback: the staging buffer, the submission that fills it, the words copied.
@@ -160,25 +172,40 @@ fn size_class(bytes: u64) -> u64 {
     b.div_ceil(step) * step
 }
 
+impl GpuMem {
+    /// Words holding `len` elements.
+    fn words(&self, len: usize) -> usize {
+        if self.packed16 {
+            len.div_ceil(2)
+        } else {
+            len
+        }
+    }
+    /// Host bytes of `len` elements of `dtype` from `words` read back.
+    fn to_host(&self, dtype: Dtype, words: &[u8], len: usize) -> Result<HostMem> {
+        if self.packed16 {
+            return HostMem::from_bytes(&words[..2 * len]);
+        }
+        HostMem::from_bytes(&transfer::from_gpu_layout(dtype, words, len))
+    }
+}
+
 impl DeviceMem for GpuMem {
     fn read(&self, dtype: Dtype, len: usize) -> Result<HostMem> {
-        let started = self
-            .prefetched
-            .lock()
-            .unwrap()
-            .take()
-            .filter(|p| p.2 == len);
+        let n = self.words(len);
+        let started = self.prefetched.lock().unwrap().take().filter(|p| p.2 == n);
         let words = match started {
-            Some((staging, index, _)) => self.engine.finish_read(&staging, index, len)?,
-            None => self.engine.read_back(self.buf(), len)?,
+            Some((staging, index, _)) => self.engine.finish_read(&staging, index, n)?,
+            None => self.engine.read_back(self.buf(), n)?,
         };
-        HostMem::from_bytes(&transfer::from_gpu_layout(dtype, &words, len))
+        self.to_host(dtype, &words, len)
     }
     fn prefetch(&self, _dtype: Dtype, len: usize) -> Result<()> {
+        let n = self.words(len);
         let mut slot = self.prefetched.lock().unwrap();
         if slot.is_none() {
-            let (staging, index) = self.engine.stage_copy(self.buf(), len)?;
-            *slot = Some((staging, index, len));
+            let (staging, index) = self.engine.stage_copy(self.buf(), n)?;
+            *slot = Some((staging, index, n));
         }
         Ok(())
     }
@@ -188,8 +215,11 @@ impl DeviceMem for GpuMem {
         len: usize,
     ) -> Pin<Box<dyn Future<Output = Result<HostMem>> + '_>> {
         Box::pin(async move {
-            let words = self.engine.read_back_async(self.buf(), len).await?;
-            HostMem::from_bytes(&transfer::from_gpu_layout(dtype, &words, len))
+            let words = self
+                .engine
+                .read_back_async(self.buf(), self.words(len))
+                .await?;
+            self.to_host(dtype, &words, len)
         })
     }
     fn as_any(&self) -> &dyn Any {
@@ -300,6 +330,7 @@ impl Engine {
         self.gpu.take_error()?;
         Ok(Arc::new(GpuMem {
             buffer: Some(buffer),
+            packed16: false,
             engine: self.clone(),
             _reservation: reservation,
             prefetched: Mutex::default(),
@@ -320,10 +351,15 @@ impl Engine {
     }
 
     /// The same view over a buffer that lives only on the GPU (the GPU copy of `d`'s buffer,
-    /// uploaded when it has none), so dropping `d` frees its host copy.
+    /// uploaded when it has none), so dropping `d` frees its host copy. f16/bf16 buffers are
+    /// uploaded packed (2 bytes per value, see [`GpuMem::packed16`]) unless
+    /// `MLX_ARM_GPU_PACK16=0`.
     pub fn to_own_memory(self: &Arc<Self>, d: &Data) -> Result<Data> {
         let mem = match d.buffer.device_mem() {
             Some(m) if m.as_any().is::<GpuMem>() => m,
+            _ if matches!(d.dtype(), Dtype::Float16 | Dtype::Bfloat16) && pack16() => {
+                self.upload_bytes(d.buffer.host()?.bytes().to_vec(), true)?
+            }
             _ => self.upload(d)?,
         };
         let buffer = Buffer::from_device(d.dtype(), d.buffer.len(), mem);
@@ -338,7 +374,15 @@ impl Engine {
     /// A fresh GPU buffer holding the host copy of `d`'s whole buffer in the GPU layout.
     fn upload(self: &Arc<Self>, d: &Data) -> Result<Arc<dyn DeviceMem>> {
         let host = d.buffer.host()?;
-        let words = transfer::to_gpu_layout(d.dtype(), host.bytes())?;
+        self.upload_bytes(transfer::to_gpu_layout(d.dtype(), host.bytes())?, false)
+    }
+
+    /// A fresh GPU buffer holding `words` (packed 16-bit values when `packed16`).
+    fn upload_bytes(
+        self: &Arc<Self>,
+        words: Vec<u8>,
+        packed16: bool,
+    ) -> Result<Arc<dyn DeviceMem>> {
         let reservation = memory::reserve(words.len().max(16).next_multiple_of(16))?;
         let mut contents = words;
         // whole 16-byte words, so the buffer can also be bound as an array of vec4
@@ -358,10 +402,34 @@ impl Engine {
         self.gpu.take_error()?;
         Ok(Arc::new(GpuMem {
             buffer: Some(buffer),
+            packed16,
             engine: self.clone(),
             _reservation: reservation,
             prefetched: Mutex::default(),
         }))
+    }
+
+    /// `mem` (packed 16-bit floats of `dtype`, `len` values) widened to f32 words in a fresh
+    /// buffer.
+    pub fn widen16(
+        self: &Arc<Self>,
+        mem: &GpuMem,
+        dtype: Dtype,
+        len: usize,
+    ) -> Result<Arc<GpuMem>> {
+        let out = self.alloc(len)?;
+        let key = KernelKey::Unpack16 {
+            bf16: dtype == Dtype::Bfloat16,
+        };
+        self.dispatch_1d(
+            &key,
+            "main",
+            &[len as u32, 0, 0, 0],
+            None,
+            &[(2, mem.buf()), (3, out.buf())],
+            len.div_ceil(WG as usize),
+        )?;
+        Ok(out)
     }
 
     /// Evaluated data for a fresh dense output.

@@ -181,12 +181,12 @@ impl Backend for WgpuBackend {
         let Primitive::SliceUpdate { start, step } = prim else {
             return Ok(Err(inputs));
         };
-        // only memory of this engine, written by the GPU (a host-only buffer is not uploaded
-        // just to be written in place)
+        // only memory of this engine in the layout kernels write (a host-only buffer is not
+        // uploaded just to be written in place)
         let ours = inputs[0].buffer.device_mem().is_some_and(|m| {
             m.as_any()
                 .downcast_ref::<engine::GpuMem>()
-                .is_some_and(|g| g.belongs_to(&self.engine))
+                .is_some_and(|g| g.belongs_to(&self.engine) && !g.packed16)
         });
         if !ours {
             return Ok(Err(inputs));

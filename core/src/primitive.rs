@@ -403,7 +403,8 @@ pub enum Primitive {
     /// `ops::quantized`); the output has the scales' dtype.
     Dequantize { group_size: usize, bits: u8 },
     /// `x @ dequantize(w).T` (`transpose`) or `x @ dequantize(w)` on packed weights: inputs
-    /// `(x, w, scales, biases)`, `w` 2-D, x/scales/biases of the output dtype.
+    /// `(x, w, scales, biases)`, `w` 2-D, x/scales/biases of the output dtype (scales and biases
+    /// may also both be f16 or bf16 when the output is f32).
     QuantizedMatmul {
         group_size: usize,
         bits: u8,

@@ -133,14 +133,21 @@ impl Tensors {
         }
         let group_size = (inp / groups) as i32;
         let bits = (w.shape()[1] * 32 / inp) as i32;
-        // f32 scales and biases: dequantizing in float16 loses the small differences between
-        // large `scale * q` and `bias` terms (Q8_0 biases are -128·d).
-        let f32_host = |a: &Array| -> Result<Array> {
+        // Products are computed in f32 either way (never rounded to float16, which would lose
+        // the small differences between large `scale * q` and `bias` terms: Q8_0 biases are
+        // -128·d). A GPU reads 16-bit scales and biases packed as they are (2 bytes per value
+        // held and streamed per token instead of 4); the CPU's tiled prefill kernel reads f32,
+        // so there they are widened once here.
+        let keep16 = Device::default_device() != Device::cpu();
+        let scale_host = |a: &Array| -> Result<Array> {
+            if keep16 && matches!(a.dtype(), Dtype::Float16 | Dtype::Bfloat16) {
+                return Ok(a.clone());
+            }
             let a = ops::astype_device(a, Dtype::Float32, Device::cpu())?;
             a.eval()?;
             Ok(a)
         };
-        let (scales, biases) = (f32_host(&scales)?, f32_host(&biases)?);
+        let (scales, biases) = (scale_host(&scales)?, scale_host(&biases)?);
         let l = Linear::Quantized {
             w,
             scales,
@@ -203,6 +210,11 @@ impl Linear {
                     ops::take(w, ids, Some(0))?,
                     ops::take(scales, ids, Some(0))?,
                     ops::take(biases, ids, Some(0))?,
+                );
+                // in f32 (dequantize computes in the scales' dtype)
+                let (s, b) = (
+                    ops::astype(s, Dtype::Float32)?,
+                    ops::astype(b, Dtype::Float32)?,
                 );
                 ops::dequantize(w, s, b, *group_size, *bits)?
             }

@@ -3,7 +3,8 @@
 // stream (`qval`, header). f32: the product is kept from being fused into an fma (XOR with a
 // runtime zero), so results equal the CPU's and MLX's bit for bit; f16/bf16 round the product
 // and then the sum to the dtype, as MLX computes in the scales' type.
-// Header: BITS, MASK, W (binding 2, u32), SC (3), BI (4), O (5), `fn narrow`, `fn qval`.
+// Header: BITS, MASK, W (binding 2, u32), SC (3), BI (4) read by `fn scale`/`fn bias`, O (5),
+// `fn narrow`, `fn qval`.
 
 struct Params {
     total: u32,
@@ -27,6 +28,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let c = i % P.n;
     let q = f32(qval(P.off_w + r * P.rw, c));
     let g = r * (P.n / P.gs) + c / P.gs;
-    let prod = narrow(bitcast<f32>(bitcast<u32>(SC[P.off_s + g] * q) ^ P.zero));
-    O[i] = narrow(prod + BI[P.off_b + g]);
+    let prod = narrow(bitcast<f32>(bitcast<u32>(scale(P.off_s + g) * q) ^ P.zero));
+    O[i] = narrow(prod + bias(P.off_b + g));
 }

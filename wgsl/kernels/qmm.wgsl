@@ -3,7 +3,7 @@
 // matmul.wgsl); per step of 32 along K, the x tile is copied and the W tile dequantized
 // (scale·q + bias in f32, 8 values per invocation) into workgroup memory. Tiles are numbered
 // linearly over a folded 2-D grid, so any number of tiles fits the dispatch limits.
-// Header: BITS, MASK, TRANSPOSE, X (binding 2, dense), W (3, u32), SC (4), BI (5), O (6),
+// Header: BITS, MASK, TRANSPOSE, X (binding 2, dense), W (3, u32), SC (4), BI (5) read by `fn scale`/`fn bias`, O (6),
 // `fn narrow`, `fn qval`.
 
 struct Params {
@@ -55,8 +55,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let kb = k0 + kq * 8u;
             if (n < P.n && kb < P.k) {
                 let gi = P.off_s + n * P.g + k0 / P.gs;
-                let sc = SC[gi];
-                let bi = BI[P.off_b + n * P.g + k0 / P.gs];
+                let sc = scale(gi);
+                let bi = bias(P.off_b + n * P.g + k0 / P.gs);
                 let base = P.off_w + n * P.rw;
                 for (var j = 0u; j < 8u; j = j + 1u) {
                     Ws[(kq * 8u + j) * 64u + nl] = sc * f32(qval(base, kb + j)) + bi;
@@ -71,7 +71,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 var v = 0.0;
                 if (n < P.n && kr < P.k) {
                     let g = kr * P.g + n / P.gs;
-                    v = SC[P.off_s + g] * f32(qval(P.off_w + kr * P.rw, n)) + BI[P.off_b + g];
+                    v = scale(P.off_s + g) * f32(qval(P.off_w + kr * P.rw, n)) + bias(P.off_b + g);
                 }
                 Ws[(kq * 8u + j) * 64u + nl] = v;
             }

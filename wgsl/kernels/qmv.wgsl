@@ -10,7 +10,7 @@
 // partial sums of each output, with subgroup sums where the adapter has them, else a tree in
 // workgroup memory, then calls `store`. x is read as vec4 (dense, offset a multiple of 4).
 // Header: BITS, MASK, MR, RPW, WARPS, X (binding 2, vec4<f32>), W (3, vec of u32), SC (4),
-// BI (5), O (6), `fn narrow`, `fn accumulate`.
+// BI (5) read by `fn scale`/`fn bias`, O (6), `fn narrow`, `fn accumulate`.
 
 struct Params {
     n: u32,

@@ -87,7 +87,11 @@ pub enum KernelKey {
     /// Threefry random bits (uint32).
     RandomBits,
     /// Affine dequantize of `bits`-bit packed weights into `dtype` (MLX's rounding).
-    QDequantize { dtype: Dtype, bits: u32 },
+    QDequantize {
+        dtype: Dtype,
+        bits: u32,
+        store: ScaleStore,
+    },
     /// Quantized mat-vec `x @ dequant(w).T` for `rows` (1..=4) rows of x: `rpw` weight rows
     /// (1, 2, 4, 8 or 16) per workgroup of `warps` x 32 invocations (1, 2, 4 or 8) that split K
     /// by packed words (2/4/8 bits) or 32-value chunks, `unroll` (1, 2, 4 or 8) steps per pass
@@ -101,6 +105,7 @@ pub enum KernelKey {
         warps: u32,
         unroll: u32,
         subgroups: bool,
+        store: ScaleStore,
     },
     /// Tiled quantized matmul (64x64 output tiles, K in steps of 32 dequantized into workgroup
     /// memory), `x @ dequant(w).T` (`transpose`) or `x @ dequant(w)`.
@@ -108,7 +113,29 @@ pub enum KernelKey {
         dtype: Dtype,
         bits: u32,
         transpose: bool,
+        store: ScaleStore,
     },
+    /// Widens packed 16-bit floats (two per u32 word, low half first: the host layout) to f32,
+    /// `bf16` or f16.
+    Unpack16 { bf16: bool },
+}
+
+/// How a quantized kernel's scales and biases are stored: widened to f32 like every GPU array,
+/// or packed two 16-bit floats per u32 word as on the host (f16/bf16 weights moved to the GPU
+/// with `to_device` stay so: half the bytes to hold and to stream).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScaleStore {
+    /// f32 words.
+    Wide,
+    /// Packed f16 pairs.
+    F16,
+    /// Packed bf16 pairs.
+    Bf16,
+}
+
+impl ScaleStore {
+    /// Every store.
+    pub const ALL: [ScaleStore; 3] = [ScaleStore::Wide, ScaleStore::F16, ScaleStore::Bf16];
 }
 
 impl fmt::Display for KernelKey {
@@ -146,7 +173,9 @@ impl fmt::Display for KernelKey {
             KernelKey::Sort { dtype, indices } => write!(f, "sort:{dtype}:{indices}"),
             KernelKey::Arange { dtype } => write!(f, "arange:{dtype}"),
             KernelKey::RandomBits => write!(f, "random_bits"),
-            KernelKey::QDequantize { dtype, bits } => write!(f, "qdequantize:{bits}:{dtype}"),
+            KernelKey::QDequantize { dtype, bits, store } => {
+                write!(f, "qdequantize:{bits}:{store:?}:{dtype}")
+            }
             KernelKey::QMatvec {
                 dtype,
                 bits,
@@ -155,10 +184,11 @@ impl fmt::Display for KernelKey {
                 warps,
                 unroll,
                 subgroups,
+                store,
             } => {
                 write!(
                     f,
-                    "qmv:{bits}:{rows}:r{rpw}:w{warps}:u{unroll}:{}:{dtype}",
+                    "qmv:{bits}:{rows}:r{rpw}:w{warps}:u{unroll}:{}:{store:?}:{dtype}",
                     if *subgroups { "sg" } else { "tree" }
                 )
             }
@@ -166,7 +196,11 @@ impl fmt::Display for KernelKey {
                 dtype,
                 bits,
                 transpose,
-            } => write!(f, "qmm:{bits}:{transpose}:{dtype}"),
+                store,
+            } => write!(f, "qmm:{bits}:{transpose}:{store:?}:{dtype}"),
+            KernelKey::Unpack16 { bf16 } => {
+                write!(f, "unpack16:{}", if *bf16 { "bf16" } else { "f16" })
+            }
         }
     }
 }
@@ -313,23 +347,44 @@ fn quant_header(h: &mut String, bits: u32) {
     let _ = writeln!(h, "const MASK: u32 = {}u;", (1u32 << bits) - 1);
 }
 
-/// Buffer declarations starting at binding `first`.
-fn buffers_from(out: &mut String, first: u32, inputs: &[(&str, &str)], output: (&str, &str)) {
-    for (i, (name, ty)) in inputs.iter().enumerate() {
+/// Scales (binding `first`) and biases (`first + 1`) of a quantized kernel in `store`, read
+/// through `fn scale(i: u32) -> f32` and `fn bias(i: u32) -> f32` (element indices).
+fn scale_bias_header(h: &mut String, first: u32, store: ScaleStore) {
+    let ty = if store == ScaleStore::Wide {
+        "f32"
+    } else {
+        "u32"
+    };
+    for (name, f) in [("SC", "scale"), ("BI", "bias")] {
         let _ = writeln!(
-            out,
+            h,
             "@group(0) @binding({}) var<storage, read> {name}: array<{ty}>;",
-            first + i as u32
+            if name == "SC" { first } else { first + 1 }
         );
+        let body = match store {
+            ScaleStore::Wide => format!("return {name}[i];"),
+            ScaleStore::F16 => format!("return unpack2x16float({name}[i >> 1u])[i & 1u];"),
+            ScaleStore::Bf16 => format!("let w = {name}[i >> 1u];\n    return bitcast<f32>(select(w << 16u, w & 0xffff0000u, (i & 1u) == 1u));"),
+        };
+        let _ = writeln!(h, "fn {f}(i: u32) -> f32 {{\n    {body}\n}}");
     }
-    let _ = writeln!(
-        out,
-        "@group(0) @binding({}) var<storage, read_write> {}: array<{}>;",
-        first + inputs.len() as u32,
-        output.0,
-        output.1
-    );
 }
+
+/// Packed 16-bit floats to f32, one value per invocation.
+const UNPACK16: &str = "struct Params { n: u32, pad0: u32, pad1: u32, pad2: u32, }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
+@group(0) @binding(2) var<storage, read> S: array<u32>;
+@group(0) @binding(3) var<storage, read_write> O: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let i = linear_id(wid, nwg, lid, 256u);
+    if (i >= P.n) { return; }
+    O[i] = value(S[i >> 1u], i & 1u);
+}
+";
 
 /// Value `i` of the packed bit stream whose first word is `W[base]` (values may straddle words).
 const QVAL: &str = "fn qval(base: u32, i: u32) -> u32 {
@@ -477,7 +532,7 @@ fn qmv_word_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
         let _ = writeln!(s, "        let w{r}{t} = W[P.off_w + r{r} * P.rw + c{t}];");
     }
     for r in 0..rpw {
-        let _ = writeln!(s, "        let s{r}{t} = SC[P.off_s + r{r} * P.g + gi{t}];\n        let b{r}{t} = BI[P.off_b + r{r} * P.g + gi{t}];");
+        let _ = writeln!(s, "        let s{r}{t} = scale(P.off_s + r{r} * P.g + gi{t});\n        let b{r}{t} = bias(P.off_b + r{r} * P.g + gi{t});");
     }
     for m in 0..mr {
         let _ = writeln!(
@@ -576,7 +631,7 @@ fn qmv_chunk_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
         }
     }
     for r in 0..rpw {
-        let _ = writeln!(s, "        let s{r}{t} = SC[P.off_s + r{r} * P.g + gi{t}];\n        let b{r}{t} = BI[P.off_b + r{r} * P.g + gi{t}];");
+        let _ = writeln!(s, "        let s{r}{t} = scale(P.off_s + r{r} * P.g + gi{t});\n        let b{r}{t} = bias(P.off_b + r{r} * P.g + gi{t});");
     }
     for m in 0..mr {
         let _ = writeln!(
@@ -711,6 +766,14 @@ impl KernelKey {
                 "{COMMON}\n{}",
                 include_str!("../kernels/random.wgsl")
             ));
+        }
+        if let KernelKey::Unpack16 { bf16 } = self {
+            let value = if *bf16 {
+                "bitcast<f32>(select(w << 16u, w & 0xffff0000u, hi == 1u))"
+            } else {
+                "unpack2x16float(w)[hi]"
+            };
+            return Some(format!("{COMMON}\n// ---- generated header: {self}\nfn value(w: u32, hi: u32) -> f32 {{ return {value}; }}\n{UNPACK16}"));
         }
         if let KernelKey::MatmulCoop { dtype } = self {
             if scalar(*dtype) != Scalar::F32 {
@@ -938,13 +1001,14 @@ impl KernelKey {
                 h.push_str(&narrow_fn(*dtype));
                 include_str!("../kernels/arange.wgsl")
             }
-            KernelKey::QDequantize { dtype, bits } => {
+            KernelKey::QDequantize { dtype, bits, store } => {
                 if !quant_ok(*dtype, *bits) {
                     return None;
                 }
                 quant_header(&mut h, *bits);
                 h.push_str("@group(0) @binding(2) var<storage, read> W: array<u32>;\n");
-                buffers_from(&mut h, 3, &[("SC", "f32"), ("BI", "f32")], ("O", "f32"));
+                scale_bias_header(&mut h, 3, *store);
+                h.push_str("@group(0) @binding(5) var<storage, read_write> O: array<f32>;\n");
                 h.push_str(&narrow_fn(*dtype));
                 h.push_str(QVAL);
                 include_str!("../kernels/qdequantize.wgsl")
@@ -957,6 +1021,7 @@ impl KernelKey {
                 warps,
                 unroll,
                 subgroups,
+                store,
             } => {
                 if !quant_ok(*dtype, *bits)
                     || !(1..=4).contains(rows)
@@ -987,7 +1052,8 @@ impl KernelKey {
                     h,
                     "@group(0) @binding(3) var<storage, read> W: array<{wty}>;"
                 );
-                buffers_from(&mut h, 4, &[("SC", "f32"), ("BI", "f32")], ("O", "f32"));
+                scale_bias_header(&mut h, 4, *store);
+                h.push_str("@group(0) @binding(6) var<storage, read_write> O: array<f32>;\n");
                 h.push_str(&narrow_fn(*dtype));
                 h.push_str(&qmv_accumulate_fn(*bits, *rows, *rpw, *unroll, by_word));
                 include_str!("../kernels/qmv.wgsl")
@@ -996,6 +1062,7 @@ impl KernelKey {
                 dtype,
                 bits,
                 transpose,
+                store,
             } => {
                 if !quant_ok(*dtype, *bits) {
                     return None;
@@ -1004,12 +1071,15 @@ impl KernelKey {
                 let _ = writeln!(h, "const TRANSPOSE: bool = {transpose};");
                 h.push_str("@group(0) @binding(2) var<storage, read> X: array<f32>;\n");
                 h.push_str("@group(0) @binding(3) var<storage, read> W: array<u32>;\n");
-                buffers_from(&mut h, 4, &[("SC", "f32"), ("BI", "f32")], ("O", "f32"));
+                scale_bias_header(&mut h, 4, *store);
+                h.push_str("@group(0) @binding(6) var<storage, read_write> O: array<f32>;\n");
                 h.push_str(&narrow_fn(*dtype));
                 h.push_str(QVAL);
                 include_str!("../kernels/qmm.wgsl")
             }
-            KernelKey::RandomBits | KernelKey::MatmulCoop { .. } => unreachable!("handled above"),
+            KernelKey::RandomBits | KernelKey::MatmulCoop { .. } | KernelKey::Unpack16 { .. } => {
+                unreachable!("handled above")
+            }
         };
         Some(format!(
             "{COMMON}\n// ---- generated header: {self}\n{h}\n{body}"

@@ -2,7 +2,7 @@
 
 use mlx_arm_core::primitive::{ArgReduceOp, ReduceOp, ScanOp, ALL_BINARY, ALL_UNARY};
 use mlx_arm_core::Dtype;
-use mlx_arm_wgsl::sources::{KernelKey, MapOp};
+use mlx_arm_wgsl::sources::{KernelKey, MapOp, ScaleStore};
 use mlx_arm_wgsl::Scalar;
 
 const GPU_DTYPES: [Dtype; 10] = [
@@ -150,9 +150,13 @@ fn all_keys() -> Vec<KernelKey> {
         }
     }
     keys.push(KernelKey::RandomBits);
+    keys.push(KernelKey::Unpack16 { bf16: false });
+    keys.push(KernelKey::Unpack16 { bf16: true });
     for dtype in [Dtype::Float32, Dtype::Float16, Dtype::Bfloat16] {
         for bits in [2, 3, 4, 5, 6, 8] {
-            keys.push(KernelKey::QDequantize { dtype, bits });
+            for store in ScaleStore::ALL {
+                keys.push(KernelKey::QDequantize { dtype, bits, store });
+            }
             for rows in 1..=4 {
                 for rpw in [1, 4, 16] {
                     for warps in [1, 2, 8] {
@@ -160,6 +164,8 @@ fn all_keys() -> Vec<KernelKey> {
                             if unroll == 4 && rpw > 4 {
                                 continue;
                             }
+                            // every store, spread over the other combinations
+                            let store = ScaleStore::ALL[keys.len() % 3];
                             keys.push(KernelKey::QMatvec {
                                 dtype,
                                 bits,
@@ -168,17 +174,21 @@ fn all_keys() -> Vec<KernelKey> {
                                 warps,
                                 unroll,
                                 subgroups,
+                                store,
                             });
                         }
                     }
                 }
             }
             for transpose in [true, false] {
-                keys.push(KernelKey::QMatmul {
-                    dtype,
-                    bits,
-                    transpose,
-                });
+                for store in ScaleStore::ALL {
+                    keys.push(KernelKey::QMatmul {
+                        dtype,
+                        bits,
+                        transpose,
+                        store,
+                    });
+                }
             }
         }
     }

@@ -23,20 +23,42 @@ pub struct Resident {
 }
 
 impl Resident {
-    /// Uploads `d` if it has no GPU copy.
+    /// Uploads `d` if it has no GPU copy. A packed 16-bit copy is widened (the layout every
+    /// kernel reads) and replaces the packed one in the buffer, so an array that other kernels
+    /// use costs one conversion and then the memory it had before packing.
     pub fn of(engine: &Arc<Engine>, d: &Data) -> Result<Resident> {
+        let r = Self::packed_ok(engine, d)?;
+        if !r.packed16() {
+            return Ok(r);
+        }
+        let wide: Arc<dyn DeviceMem> = engine.widen16(r.gpu(), d.dtype(), d.buffer.len())?;
+        d.buffer.set_device_mem(wide.clone());
+        Ok(Resident {
+            mem: wide,
+            data: d.clone(),
+        })
+    }
+    /// Uploads `d` if it has no GPU copy, leaving a packed 16-bit copy as it is: for kernels
+    /// that read both layouts.
+    pub fn packed_ok(engine: &Arc<Engine>, d: &Data) -> Result<Resident> {
         Ok(Resident {
             mem: engine.resident(d)?,
             data: d.clone(),
         })
     }
-    /// The wgpu buffer.
-    pub fn buf(&self) -> &wgpu::Buffer {
+    fn gpu(&self) -> &GpuMem {
         self.mem
             .as_any()
             .downcast_ref::<GpuMem>()
             .expect("resident memory is GpuMem")
-            .buf()
+    }
+    /// Whether the buffer holds packed 16-bit floats ([`GpuMem::packed16`]).
+    pub fn packed16(&self) -> bool {
+        self.gpu().packed16
+    }
+    /// The wgpu buffer.
+    pub fn buf(&self) -> &wgpu::Buffer {
+        self.gpu().buf()
     }
 }
 

@@ -14,7 +14,7 @@ use crate::engine::{Engine, WG};
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::layout::numel;
 use mlx_arm_core::{Dtype, Error, Result};
-use mlx_arm_wgsl::sources::{KernelKey, MapOp};
+use mlx_arm_wgsl::sources::{KernelKey, MapOp, ScaleStore};
 use std::sync::Arc;
 
 /// Rows of x up to which `quantized_matmul` (transposed) takes the mat-vec kernel.
@@ -75,7 +75,14 @@ pub fn set_qmv_tuning(t: QmvTuning) -> Result<()> {
 }
 
 /// The mat-vec kernel for `m` rows of x, K values per row, and its rows per workgroup.
-fn matvec_kernel(e: &Engine, dtype: Dtype, bits: u32, m: usize, k: usize) -> (KernelKey, usize) {
+fn matvec_kernel(
+    e: &Engine,
+    dtype: Dtype,
+    bits: u32,
+    m: usize,
+    k: usize,
+    store: ScaleStore,
+) -> (KernelKey, usize) {
     let t = qmv_tuning();
     let per_warp = (k / 32).div_ceil(32 * t.chunks_per_lane).clamp(1, 8);
     let key = KernelKey::QMatvec {
@@ -86,8 +93,28 @@ fn matvec_kernel(e: &Engine, dtype: Dtype, bits: u32, m: usize, k: usize) -> (Ke
         warps: 1 << per_warp.ilog2(),
         unroll: t.unroll as u32,
         subgroups: t.subgroups && e.gpu.features.contains(wgpu::Features::SUBGROUP),
+        store,
     };
     (key, t.rows_per_workgroup)
+}
+
+/// Scales and biases made resident, and how the kernel reads them: packed as they are when both
+/// are packed 16-bit floats of one dtype, else both widened.
+fn scales_and_biases(
+    e: &Arc<Engine>,
+    s: &Data,
+    b: &Data,
+) -> Result<(Resident, Resident, ScaleStore)> {
+    let (rs, rb) = (Resident::packed_ok(e, s)?, Resident::packed_ok(e, b)?);
+    if rs.packed16() && rb.packed16() && s.dtype() == b.dtype() {
+        let store = if s.dtype() == Dtype::Bfloat16 {
+            ScaleStore::Bf16
+        } else {
+            ScaleStore::F16
+        };
+        return Ok((rs, rb, store));
+    }
+    Ok((Resident::of(e, s)?, Resident::of(e, b)?, ScaleStore::Wide))
 }
 
 /// Output tile side of the tiled kernel.
@@ -121,11 +148,8 @@ pub fn dequantize(
         dense(e, &inputs[1], 1)?,
         dense(e, &inputs[2], 1)?,
     );
-    let (rw, rs, rb) = (
-        Resident::of(e, &w)?,
-        Resident::of(e, &s)?,
-        Resident::of(e, &b)?,
-    );
+    let rw = Resident::of(e, &w)?;
+    let (rs, rb, store) = scales_and_biases(e, &s, &b)?;
     let n = shape[shape.len() - 1];
     let params = [
         total as u32,
@@ -140,6 +164,7 @@ pub fn dequantize(
     let key = KernelKey::QDequantize {
         dtype: dt,
         bits: bits as u32,
+        store,
     };
     let bufs = [(2, rw.buf()), (3, rs.buf()), (4, rb.buf()), (5, mem.buf())];
     e.dispatch_1d(
@@ -175,12 +200,8 @@ pub fn quantized_matmul(
     let x = dense(e, &inputs[0], 4)?;
     let w = dense(e, &inputs[1], 4)?;
     let (s, b) = (dense(e, &inputs[2], 1)?, dense(e, &inputs[3], 1)?);
-    let (rx, rw, rs, rb) = (
-        Resident::of(e, &x)?,
-        Resident::of(e, &w)?,
-        Resident::of(e, &s)?,
-        Resident::of(e, &b)?,
-    );
+    let (rx, rw) = (Resident::of(e, &x)?, Resident::of(e, &w)?);
+    let (rs, rb, store) = scales_and_biases(e, &s, &b)?;
     let bufs = [
         (2, rx.buf()),
         (3, rw.buf()),
@@ -193,7 +214,7 @@ pub fn quantized_matmul(
     let groups = (cols / gs) as u32;
     let bits = bits as u32;
     if transpose && m <= MATVEC_MAX_ROWS {
-        let (key, rpw) = matvec_kernel(e, dt, bits, m, k);
+        let (key, rpw) = matvec_kernel(e, dt, bits, m, k, store);
         let blocks = n.div_ceil(rpw);
         let params = [
             n as u32,
@@ -232,6 +253,7 @@ pub fn quantized_matmul(
                 dtype: dt,
                 bits,
                 transpose,
+                store,
             },
             "main",
             &params,

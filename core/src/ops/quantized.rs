@@ -349,10 +349,18 @@ pub fn quantized_matmul_device(
         ));
     }
     let x = super::astype_device(&x, dt, s)?;
-    let (scales, biases) = (
-        super::astype_device(&scales, dt, s)?,
-        super::astype_device(&biases, dt, s)?,
-    );
+    // 16-bit scales and biases of an f32 product stay as they are: the kernels widen them
+    // exactly as they read them, so a GGUF model's f16 scales are neither converted on every
+    // call nor held as f32 (the GPU reads them packed, 2 bytes each)
+    let keep =
+        |a: &Array| dt == Dtype::Float32 && matches!(a.dtype(), Dtype::Float16 | Dtype::Bfloat16);
+    let (scales, biases) = match keep(&scales) && keep(&biases) {
+        true => (scales, biases),
+        false => (
+            super::astype_device(&scales, dt, s)?,
+            super::astype_device(&biases, dt, s)?,
+        ),
+    };
     let mut shape = x.shape().to_vec();
     let last = shape.len() - 1;
     shape[last] = n;
