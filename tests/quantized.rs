@@ -164,6 +164,8 @@ fn quantized_matvec_work_splits_match_reference() {
             (2, 16416, 13, 4, 32),
             (4, 4160, 7, 3, 32),
             (1, 8320, 9, 8, 128),
+            (3, 2048, 11, 4, 64),
+            (2, 1024, 6, 4, 128),
         ] {
             let w = Array::from_slice(&random(&mut rng, n * k), &[n as i32, k as i32]);
             let (wq, s, b) = ops::quantize(&w, gs, bits).unwrap();
@@ -171,29 +173,34 @@ fn quantized_matvec_work_splits_match_reference() {
                 .unwrap()
                 .to_f64_vec()
                 .unwrap();
-            // every rows-per-workgroup, unroll and reduction, warps from 1 (chunks per lane 16) to 8
+            // every rows-per-workgroup, unroll and reduction, warps from 1 (chunks per lane 16)
+            // to 8, f32 and (4 bits) int8-quantized x
             let splits = [
-                (1, 1, 1, true),
-                (2, 2, 2, false),
-                (4, 1, 4, true),
-                (4, 2, 1, false),
-                (8, 16, 2, true),
-                (8, 2, 4, false),
-                (16, 1, 1, false),
-                (16, 2, 2, true),
+                (1, 1, 1, true, true),
+                (2, 2, 2, false, false),
+                (4, 1, 4, true, false),
+                (4, 2, 1, false, true),
+                (8, 16, 2, true, true),
+                (8, 2, 4, false, true),
+                (16, 1, 1, false, false),
+                (16, 2, 2, true, true),
             ];
-            for (rows_per_workgroup, chunks_per_lane, unroll, subgroups) in splits {
+            for (rows_per_workgroup, chunks_per_lane, unroll, subgroups, int8) in splits {
                 let t = QmvTuning {
                     rows_per_workgroup,
                     chunks_per_lane,
                     unroll,
                     subgroups,
+                    int8,
                 };
                 set_qmv_tuning(t).unwrap();
                 // fresh x each time: a pooled output buffer still holding the previous answer
-                // must not hide outputs the kernel failed to write
-                let xv = random(&mut rng, rows * k);
-                let x = Array::from_slice(&xv, &[rows as i32, k as i32]);
+                // must not hide outputs the kernel failed to write; a view from row 1 of a
+                // larger array (an offset into its buffer)
+                let xv = random(&mut rng, (rows + 1) * k);
+                let xall = Array::from_slice(&xv, &[rows as i32 + 1, k as i32]);
+                let x = ops::slice(&xall, &[1, 0], &[rows as i32 + 1, k as i32], &[1, 1]).unwrap();
+                let xv = xv[k..].to_vec();
                 let want = reference(
                     &xv.iter().map(|&v| v as f64).collect::<Vec<_>>(),
                     &deq,

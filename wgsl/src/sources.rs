@@ -96,7 +96,8 @@ pub enum KernelKey {
     /// (1, 2, 4, 8 or 16) per workgroup of `warps` x 32 invocations (1, 2, 4 or 8) that split K
     /// by packed words (2/4/8 bits) or 32-value chunks, `unroll` (1, 2, 4 or 8) steps per pass
     /// with their loads issued together; partial sums added with subgroup operations
-    /// (`subgroups`, adapters with SUBGROUP) or a tree in workgroup memory.
+    /// (`subgroups`, adapters with SUBGROUP) or a tree in workgroup memory. `int8`: 4-bit
+    /// weights against x quantized by [`KernelKey::QuantizeX`] (integer dot products).
     QMatvec {
         dtype: Dtype,
         bits: u32,
@@ -106,7 +107,10 @@ pub enum KernelKey {
         unroll: u32,
         subgroups: bool,
         store: ScaleStore,
+        int8: bool,
     },
+    /// x quantized to two int8 levels per 32-value block for the integer mat-vec (`qx.wgsl`).
+    QuantizeX,
     /// Tiled quantized matmul (64x64 output tiles, K in steps of 32 dequantized into workgroup
     /// memory), `x @ dequant(w).T` (`transpose`) or `x @ dequant(w)`.
     QMatmul {
@@ -185,13 +189,16 @@ impl fmt::Display for KernelKey {
                 unroll,
                 subgroups,
                 store,
+                int8,
             } => {
+                let sums = if *subgroups { "sg" } else { "tree" };
+                let x = if *int8 { "int8" } else { "f32" };
                 write!(
                     f,
-                    "qmv:{bits}:{rows}:r{rpw}:w{warps}:u{unroll}:{}:{store:?}:{dtype}",
-                    if *subgroups { "sg" } else { "tree" }
+                    "qmv:{bits}:{rows}:r{rpw}:w{warps}:u{unroll}:{sums}:{store:?}:{x}:{dtype}"
                 )
             }
+            KernelKey::QuantizeX => write!(f, "quantize_x"),
             KernelKey::QMatmul {
                 dtype,
                 bits,
@@ -467,9 +474,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /// word: the mask and OR (one instruction) give `2^23 + q·2^s` exactly (`q·2^s < 2^16`), and x
 /// is pre-scaled by `2^-s` (exact: a power of two) once per step for all rows. Other widths
 /// shift each value down (and join the two words a value straddles).
-fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32, by_word: bool) -> String {
+///
+/// With `int8` (4 bits only) x arrives quantized by `qx.wgsl` and each word's 8 products are
+/// four packed int8 dot products (`dot4I8Packed`: DP4A where the adapter has integer dot
+/// products) instead of ~30 float operations: the float kernel is bound by its arithmetic, not
+/// by memory.
+fn qmv_accumulate_fn(
+    bits: u32,
+    mr: u32,
+    rpw: u32,
+    unroll: u32,
+    by_word: bool,
+    int8: bool,
+) -> String {
     let step = |t: &str| -> (String, String) {
-        if by_word {
+        if int8 {
+            (qmv_int_loads(mr, rpw, t), qmv_int_math(mr, rpw, t))
+        } else if by_word {
             (
                 qmv_word_loads(bits, mr, rpw, t),
                 qmv_word_math(bits, mr, rpw, t),
@@ -482,7 +503,7 @@ fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32, by_word: bool) -
         }
     };
     // steps per row: packed words, or chunks of 32 values
-    let bound = if by_word { "P.rw" } else { "chunks" };
+    let bound = if by_word || int8 { "P.rw" } else { "chunks" };
     let mut s = String::from("fn accumulate(blk: u32, lid: u32) -> array<f32, NACC> {\n");
     for r in 0..rpw {
         // rows past N re-read the last row (no branch around the loads); never written
@@ -541,6 +562,58 @@ fn qmv_word_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
         );
         for j in 0..xv {
             let _ = writeln!(s, "        let x{m}_{j}{t} = X[xb{m}{t} + {j}u];");
+        }
+    }
+    s
+}
+
+/// The loads for 4-bit word `c{t}` of every row with quantized x: the words, scales, biases,
+/// and per row of x the word's two int8 levels (`XQ`, vec4 of packed bytes) and its step and sum
+/// (`XF`).
+fn qmv_int_loads(mr: u32, rpw: u32, t: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "        let gi{t} = c{t} >> P.wpg_shift;");
+    for r in 0..rpw {
+        let _ = writeln!(s, "        let w{r}{t} = W[P.off_w + r{r} * P.rw + c{t}];");
+    }
+    for r in 0..rpw {
+        let _ = writeln!(
+            s,
+            "        let s{r}{t} = scale(P.off_s + r{r} * P.g + gi{t});"
+        );
+        let _ = writeln!(
+            s,
+            "        let b{r}{t} = bias(P.off_b + r{r} * P.g + gi{t});"
+        );
+    }
+    for m in 0..mr {
+        let _ = writeln!(s, "        let xq{m}{t} = X[{m}u * P.rw + c{t}];");
+        let _ = writeln!(s, "        let xf{m}{t} = XF[{m}u * P.rw + c{t}];");
+    }
+    s
+}
+
+/// Integer dots of 4-bit word `c{t}` with both levels of x (`254·Σ q·q1 + Σ q·q2`, exact in
+/// i32 and in f32), scaled by the block's step, into the accumulators.
+fn qmv_int_math(mr: u32, rpw: u32, t: &str) -> String {
+    let mut s = String::new();
+    for r in 0..rpw {
+        let _ = writeln!(s, "        let lo{r}{t} = w{r}{t} & 0x0F0F0F0Fu;");
+        let _ = writeln!(s, "        let hi{r}{t} = (w{r}{t} >> 4u) & 0x0F0F0F0Fu;");
+        for m in 0..mr {
+            let i = r * mr + m;
+            let (lo, hi, x) = (
+                format!("lo{r}{t}"),
+                format!("hi{r}{t}"),
+                format!("xq{m}{t}"),
+            );
+            let coarse = format!("dot4I8Packed({lo}, {x}.x) + dot4I8Packed({hi}, {x}.y)");
+            let fine = format!("dot4I8Packed({lo}, {x}.z) + dot4I8Packed({hi}, {x}.w)");
+            let _ = writeln!(s, "        let n{i}{t} = 254 * ({coarse}) + ({fine});");
+            let _ = writeln!(
+                s,
+                "        a{i} = a{i} + (s{r}{t} * (f32(n{i}{t}) * xf{m}{t}.x) + b{r}{t} * xf{m}{t}.y);"
+            );
         }
     }
     s
@@ -766,6 +839,9 @@ impl KernelKey {
                 "{COMMON}\n{}",
                 include_str!("../kernels/random.wgsl")
             ));
+        }
+        if let KernelKey::QuantizeX = self {
+            return Some(format!("{COMMON}\n{}", include_str!("../kernels/qx.wgsl")));
         }
         if let KernelKey::Unpack16 { bf16 } = self {
             let value = if *bf16 {
@@ -1022,12 +1098,14 @@ impl KernelKey {
                 unroll,
                 subgroups,
                 store,
+                int8,
             } => {
                 if !quant_ok(*dtype, *bits)
                     || !(1..=4).contains(rows)
                     || ![1, 2, 4, 8, 16].contains(rpw)
                     || ![1, 2, 4, 8].contains(warps)
                     || ![1, 2, 4, 8].contains(unroll)
+                    || (*int8 && *bits != 4)
                 {
                     return None;
                 }
@@ -1047,7 +1125,12 @@ impl KernelKey {
                 } else {
                     format!("vec{vw}<u32>")
                 };
-                h.push_str("@group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;\n");
+                if *int8 {
+                    h.push_str("@group(0) @binding(2) var<storage, read> X: array<vec4<u32>>;\n");
+                    h.push_str("@group(0) @binding(7) var<storage, read> XF: array<vec2<f32>>;\n");
+                } else {
+                    h.push_str("@group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;\n");
+                }
                 let _ = writeln!(
                     h,
                     "@group(0) @binding(3) var<storage, read> W: array<{wty}>;"
@@ -1055,7 +1138,9 @@ impl KernelKey {
                 scale_bias_header(&mut h, 4, *store);
                 h.push_str("@group(0) @binding(6) var<storage, read_write> O: array<f32>;\n");
                 h.push_str(&narrow_fn(*dtype));
-                h.push_str(&qmv_accumulate_fn(*bits, *rows, *rpw, *unroll, by_word));
+                h.push_str(&qmv_accumulate_fn(
+                    *bits, *rows, *rpw, *unroll, by_word, *int8,
+                ));
                 include_str!("../kernels/qmv.wgsl")
             }
             KernelKey::QMatmul {
@@ -1077,7 +1162,10 @@ impl KernelKey {
                 h.push_str(QVAL);
                 include_str!("../kernels/qmm.wgsl")
             }
-            KernelKey::RandomBits | KernelKey::MatmulCoop { .. } | KernelKey::Unpack16 { .. } => {
+            KernelKey::RandomBits
+            | KernelKey::MatmulCoop { .. }
+            | KernelKey::Unpack16 { .. }
+            | KernelKey::QuantizeX => {
                 unreachable!("handled above")
             }
         };

@@ -150,6 +150,7 @@ fn all_keys() -> Vec<KernelKey> {
         }
     }
     keys.push(KernelKey::RandomBits);
+    keys.push(KernelKey::QuantizeX);
     keys.push(KernelKey::Unpack16 { bf16: false });
     keys.push(KernelKey::Unpack16 { bf16: true });
     for dtype in [Dtype::Float32, Dtype::Float16, Dtype::Bfloat16] {
@@ -166,16 +167,22 @@ fn all_keys() -> Vec<KernelKey> {
                             }
                             // every store, spread over the other combinations
                             let store = ScaleStore::ALL[keys.len() % 3];
-                            keys.push(KernelKey::QMatvec {
-                                dtype,
-                                bits,
-                                rows,
-                                rpw,
-                                warps,
-                                unroll,
-                                subgroups,
-                                store,
-                            });
+                            for int8 in [false, true] {
+                                if int8 && bits != 4 {
+                                    continue;
+                                }
+                                keys.push(KernelKey::QMatvec {
+                                    dtype,
+                                    bits,
+                                    rows,
+                                    rpw,
+                                    warps,
+                                    unroll,
+                                    subgroups,
+                                    store,
+                                    int8,
+                                });
+                            }
                         }
                     }
                 }

@@ -34,6 +34,9 @@ pub struct QmvTuning {
     /// Add partial sums with subgroup operations where the adapter has them, else a tree in
     /// workgroup memory (`MLX_ARM_SUBGROUPS=0` turns them off).
     pub subgroups: bool,
+    /// 4-bit weights: quantize x to two int8 levels per 32 values first (one small dispatch)
+    /// and take integer dot products (`MLX_ARM_QMV_INT8=0` keeps f32 x).
+    pub int8: bool,
 }
 
 static QMV_TUNING: std::sync::Mutex<Option<QmvTuning>> = std::sync::Mutex::new(None);
@@ -54,6 +57,7 @@ pub fn qmv_tuning() -> QmvTuning {
             chunks_per_lane: env("MLX_ARM_QMV_CPL", &[1, 2, 4, 8, 16], 1),
             unroll: env("MLX_ARM_QMV_UNROLL", &[1, 2, 4, 8], 1),
             subgroups: std::env::var("MLX_ARM_SUBGROUPS").map_or(true, |v| v != "0"),
+            int8: std::env::var("MLX_ARM_QMV_INT8").map_or(true, |v| v != "0"),
         }
     })
 }
@@ -77,13 +81,13 @@ pub fn set_qmv_tuning(t: QmvTuning) -> Result<()> {
 /// The mat-vec kernel for `m` rows of x, K values per row, and its rows per workgroup.
 fn matvec_kernel(
     e: &Engine,
+    t: QmvTuning,
     dtype: Dtype,
     bits: u32,
     m: usize,
     k: usize,
     store: ScaleStore,
 ) -> (KernelKey, usize) {
-    let t = qmv_tuning();
     let per_warp = (k / 32).div_ceil(32 * t.chunks_per_lane).clamp(1, 8);
     let key = KernelKey::QMatvec {
         dtype,
@@ -94,6 +98,7 @@ fn matvec_kernel(
         unroll: t.unroll as u32,
         subgroups: t.subgroups && e.gpu.features.contains(wgpu::Features::SUBGROUP),
         store,
+        int8: t.int8 && bits == 4,
     };
     (key, t.rows_per_workgroup)
 }
@@ -202,7 +207,7 @@ pub fn quantized_matmul(
     let (s, b) = (dense(e, &inputs[2], 1)?, dense(e, &inputs[3], 1)?);
     let (rx, rw) = (Resident::of(e, &x)?, Resident::of(e, &w)?);
     let (rs, rb, store) = scales_and_biases(e, &s, &b)?;
-    let bufs = [
+    let mut bufs = vec![
         (2, rx.buf()),
         (3, rw.buf()),
         (4, rs.buf()),
@@ -214,7 +219,30 @@ pub fn quantized_matmul(
     let groups = (cols / gs) as u32;
     let bits = bits as u32;
     if transpose && m <= MATVEC_MAX_ROWS {
-        let (key, rpw) = matvec_kernel(e, dt, bits, m, k, store);
+        let (key, rpw) = matvec_kernel(e, qmv_tuning(), dt, bits, m, k, store);
+        // the integer kernel reads x quantized: 4 words of bytes and (step, sum) per 8 values
+        let quantized_x = match key {
+            KernelKey::QMatvec { int8: true, .. } => {
+                let (words, blocks) = (m * k / 8, m * k / 32);
+                let (xq, xf) = (e.alloc(4 * words)?, e.alloc(2 * words)?);
+                let params = [blocks as u32, x.offset as u32, 0, 0];
+                let qbufs = [(2, rx.buf()), (3, xq.buf()), (4, xf.buf())];
+                e.dispatch_1d(
+                    &KernelKey::QuantizeX,
+                    "main",
+                    &params,
+                    None,
+                    &qbufs,
+                    blocks.div_ceil(64),
+                )?;
+                Some((xq, xf))
+            }
+            _ => None,
+        };
+        if let Some((xq, xf)) = &quantized_x {
+            bufs[0] = (2, xq.buf());
+            bufs.push((7, xf.buf()));
+        }
         let blocks = n.div_ceil(rpw);
         let params = [
             n as u32,

@@ -196,14 +196,15 @@ pub(crate) fn read_npy<R: Read>(r: &mut R, src: &Src, avail: Option<u64>) -> Res
         )));
     }
     let (major, minor) = (pre[6], pre[7]);
-    let len_size =
-        match (major, minor) {
-            (1, 0) => 2,
-            (2, 0) | (3, 0) => 4,
-            _ => return Err(src.err(format!(
+    let len_size = match (major, minor) {
+        (1, 0) => 2,
+        (2, 0) | (3, 0) => 4,
+        _ => {
+            return Err(src.err(format!(
                 "unsupported .npy format version {major}.{minor} (1.0, 2.0 and 3.0 are supported)"
-            ))),
-        };
+            )))
+        }
+    };
     if len_size == 4 && got == 10 {
         got += read_up_to(r, &mut pre[10..12], src)?;
     }

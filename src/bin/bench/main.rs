@@ -359,7 +359,9 @@ impl Bench<'_> {
     /// memory as in a real model; one pair when `--quick`), 20 products per eval, 8 evals per
     /// timed run submitted as the previous one runs (`async_eval`, as decoding does), so the
     /// host's recording overlaps the device's work and the figure is the device's; GB/s of
-    /// packed weights plus scales and biases as stored (f32), against the read roofline.
+    /// packed weights plus scales and biases as stored (f32; f16 with
+    /// `MLX_ARM_BENCH_QMV_SCALES=f16`, quantized on the host and moved, as a GGUF model's are
+    /// held: packed, 2 bytes each), against the read roofline.
     fn qmv(&mut self) -> Result<()> {
         let d = self.o.device;
         let (n, k, pairs) = if self.o.quick {
@@ -371,24 +373,18 @@ impl Bench<'_> {
             let mut mats = vec![];
             // MLX_ARM_BENCH_QMV_UPLOAD=1: weights quantized on the host and uploaded, as a model
             // file's are (else made on the device)
-            let qd = if std::env::var("MLX_ARM_BENCH_QMV_UPLOAD").is_ok_and(|v| v == "1") {
+            let half = std::env::var("MLX_ARM_BENCH_QMV_SCALES").is_ok_and(|v| v == "f16");
+            let sdt = if half { Dtype::Float16 } else { Dtype::Float32 };
+            let qd = if half || std::env::var("MLX_ARM_BENCH_QMV_UPLOAD").is_ok_and(|v| v == "1") {
                 Device::cpu()
             } else {
                 d
             };
             for p in 0..pairs {
-                let up = ops::quantize_device(
-                    input(&[n, k], Dtype::Float32, qd, 20 + 2 * p as u64)?,
-                    gs,
-                    4,
-                    qd,
-                )?;
-                let down = ops::quantize_device(
-                    input(&[k, n], Dtype::Float32, qd, 21 + 2 * p as u64)?,
-                    gs,
-                    4,
-                    qd,
-                )?;
+                let up =
+                    ops::quantize_device(input(&[n, k], sdt, qd, 20 + 2 * p as u64)?, gs, 4, qd)?;
+                let down =
+                    ops::quantize_device(input(&[k, n], sdt, qd, 21 + 2 * p as u64)?, gs, 4, qd)?;
                 mlx_arm::transforms::eval(&[&up.0, &up.1, &up.2, &down.0, &down.1, &down.2])?;
                 let dev = |t: (Array, Array, Array)| -> Result<(Array, Array, Array)> {
                     Ok((t.0.to_device(d)?, t.1.to_device(d)?, t.2.to_device(d)?))
@@ -420,7 +416,7 @@ impl Bench<'_> {
             let bytes = (up.0.nbytes() + up.1.nbytes() + up.2.nbytes()) * 2 * reps * evals;
             self.record(
                 "qmv",
-                &format!("q4 mat-vec gs{gs} (x160)"),
+                &format!("q4 mat-vec gs{gs} {sdt} scales (x160)"),
                 &[n, k],
                 Dtype::Float32,
                 t,
