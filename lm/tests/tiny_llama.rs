@@ -95,10 +95,7 @@ fn logits_and_greedy_ids_match_mlx() {
                     ));
                 }
                 assert_eq!(out, exp_ids, "{name} on {device:?}: greedy ids");
-                // the same prompt fed one token at a time through the cache; the mat-vecs of
-                // single tokens quantize x to two int8 levels (~15 bits, ~2e-5 of the largest
-                // output measured) where the prefill's tiled products do not, and this random
-                // model amplifies that ~70x by its last logits: the bound against MLX applies
+                // the same prompt fed one token at a time through the cache
                 let mut cache = model.new_cache(None, None).unwrap();
                 let mut last = Vec::new();
                 for &t in &prompt {
@@ -106,7 +103,7 @@ fn logits_and_greedy_ids_match_mlx() {
                 }
                 for (g, w) in last.iter().zip(&got) {
                     assert!(
-                        (g - w).abs() <= 2e-3 * w.abs().max(1.0),
+                        (g - w).abs() <= 1e-3 * w.abs().max(1.0),
                         "{name} on {device:?}: step-by-step {g} vs prefill {w}"
                     );
                 }

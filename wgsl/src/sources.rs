@@ -477,8 +477,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 ///
 /// With `int8` (4 bits only) x arrives quantized by `qx.wgsl` and each word's 8 products are
 /// four packed int8 dot products (`dot4I8Packed`: DP4A where the adapter has integer dot
-/// products) instead of ~30 float operations: the float kernel is bound by its arithmetic, not
-/// by memory.
+/// products) instead of ~30 float operations. Measured on the H200 it is slower than the float
+/// kernel (the extra dispatch, and the float kernel is not bound by its arithmetic there), so it
+/// is opt-in (`MLX_ARM_QMV_INT8=1`), for adapters short of float throughput.
 fn qmv_accumulate_fn(
     bits: u32,
     mr: u32,
