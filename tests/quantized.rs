@@ -529,3 +529,92 @@ fn packed_half_scales_give_what_widened_ones_give() {
         }
     });
 }
+
+/// `quantized_matmul_add` (an MLX-ARM extension) gives exactly `add(quantized_matmul(..),
+/// addend)` on every device: fused into the GPU mat-vec's store (decode shapes), a separate add
+/// after the tiled kernel, the composed `add` for an addend that broadcasts; the addend may be a
+/// view with an offset; gradients reach x and the addend.
+#[test]
+fn quantized_matmul_add_equals_the_composed_add() {
+    let mut rng = Rng::new(31);
+    for device in devices() {
+        with_default_device(device, || {
+            for &(rows, k, n, bits, transpose) in &[
+                (1usize, 256usize, 40usize, 4, true),
+                (3, 128, 136, 8, true),
+                (2, 96, 33, 3, true),
+                (9, 128, 64, 4, true),
+                (2, 64, 128, 4, false),
+            ] {
+                for dt in [Dtype::Float32, Dtype::Float16] {
+                    let (wr, wc) = if transpose { (n, k) } else { (k, n) };
+                    let w = Array::from_slice(&random(&mut rng, wr * wc), &[wr as i32, wc as i32]);
+                    let (wq, s, b) = ops::quantize(ops::astype(&w, dt).unwrap(), 32, bits).unwrap();
+                    let x = ops::astype(
+                        Array::from_slice(&random(&mut rng, rows * k), &[rows as i32, k as i32]),
+                        dt,
+                    )
+                    .unwrap();
+                    // the addend: rows 1.. of a larger array (an offset into its buffer)
+                    let big = Array::from_slice(
+                        &random(&mut rng, (rows + 1) * n),
+                        &[rows as i32 + 1, n as i32],
+                    );
+                    let r = ops::astype(
+                        ops::slice(&big, &[1, 0], &[rows as i32 + 1, n as i32], &[1, 1]).unwrap(),
+                        dt,
+                    )
+                    .unwrap();
+                    let what = format!(
+                        "{rows}x{k}x{n} bits {bits} transpose {transpose} {dt} on {device:?}"
+                    );
+                    let y = ops::quantized_matmul(&x, &wq, &s, &b, transpose, 32, bits).unwrap();
+                    let composed = ops::add(&y, &r).unwrap().to_f64_vec().unwrap();
+                    let fused = ops::quantized_matmul_add(&x, &wq, &s, &b, &r, transpose, 32, bits)
+                        .unwrap();
+                    assert_eq!(fused.dtype(), dt, "{what}");
+                    assert_eq!(fused.to_f64_vec().unwrap(), composed, "fused, {what}");
+                    // a broadcast addend takes the composed path
+                    let row = ops::astype(Array::from_slice(&random(&mut rng, n), &[n as i32]), dt)
+                        .unwrap();
+                    let want = ops::add(&y, &row).unwrap().to_f64_vec().unwrap();
+                    let got = ops::quantized_matmul_add(&x, &wq, &s, &b, &row, transpose, 32, bits)
+                        .unwrap();
+                    assert_eq!(got.to_f64_vec().unwrap(), want, "broadcast, {what}");
+                }
+            }
+            // gradients: d/dx as for quantized_matmul, d/daddend = the cotangent
+            let (k, n) = (64usize, 32usize);
+            let w = Array::from_slice(&random(&mut rng, n * k), &[n as i32, k as i32]);
+            let (wq, s, b) = ops::quantize(&w, 32, 4).unwrap();
+            let x = Array::from_slice(&random(&mut rng, k), &[1, k as i32]);
+            let r = Array::from_slice(&random(&mut rng, n), &[1, n as i32]);
+            let coef = Array::from_slice(&random(&mut rng, n), &[1, n as i32]);
+            let fused = |a: &[Array]| -> mlx_arm::Result<Array> {
+                let y = ops::quantized_matmul_add(&a[0], &wq, &s, &b, &a[1], true, 32, 4)?;
+                ops::sum(ops::multiply(y, &coef)?, false)
+            };
+            let composed = |a: &[Array]| -> mlx_arm::Result<Array> {
+                let y = ops::add(
+                    ops::quantized_matmul(&a[0], &wq, &s, &b, true, 32, 4)?,
+                    &a[1],
+                )?;
+                ops::sum(ops::multiply(y, &coef)?, false)
+            };
+            let gf = grad(fused, &[0, 1])(&[x.clone(), r.clone()]).unwrap();
+            let gc = grad(composed, &[0, 1])(&[x.clone(), r.clone()]).unwrap();
+            for i in 0..2 {
+                assert_eq!(
+                    gf[i].to_f64_vec().unwrap(),
+                    gc[i].to_f64_vec().unwrap(),
+                    "grad {i} on {device:?}"
+                );
+            }
+            assert_eq!(
+                gf[1].to_f64_vec().unwrap(),
+                coef.to_f64_vec().unwrap(),
+                "d/daddend on {device:?}"
+            );
+        });
+    }
+}

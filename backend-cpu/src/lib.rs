@@ -149,14 +149,27 @@ impl Backend for CpuBackend {
                 group_size,
                 bits,
                 transpose,
-            } => quantized::quantized_matmul(
-                inputs,
-                *group_size,
-                *bits as usize,
-                *transpose,
-                shape,
-                dtype,
-            ),
+                residual,
+            } => {
+                let y = quantized::quantized_matmul(
+                    inputs,
+                    *group_size,
+                    *bits as usize,
+                    *transpose,
+                    shape,
+                    dtype,
+                )?;
+                match residual {
+                    true => elementwise::binary(
+                        mlx_arm_core::primitive::BinaryOp::Add,
+                        &y,
+                        &inputs[4],
+                        shape,
+                        dtype,
+                    ),
+                    false => Ok(y),
+                }
+            }
             Reshape | Transpose(_) | Broadcast | Slice { .. } | AsStrided { .. } | StopGradient => {
                 Err(Error::Backend {
                     backend: "cpu",

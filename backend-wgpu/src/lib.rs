@@ -153,6 +153,7 @@ impl Backend for WgpuBackend {
                 group_size,
                 bits,
                 transpose,
+                residual: _,
             } => quantized::quantized_matmul(
                 e,
                 inputs,

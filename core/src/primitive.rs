@@ -404,11 +404,14 @@ pub enum Primitive {
     Dequantize { group_size: usize, bits: u8 },
     /// `x @ dequantize(w).T` (`transpose`) or `x @ dequantize(w)` on packed weights: inputs
     /// `(x, w, scales, biases)`, `w` 2-D, x/scales/biases of the output dtype (scales and biases
-    /// may also both be f16 or bf16 when the output is f32).
+    /// may also both be f16 or bf16 when the output is f32). With `residual`, a fifth input of
+    /// the output's shape and dtype is added to the product (`ops::quantized_matmul_add`), the
+    /// sum rounded as `add` would round it.
     QuantizedMatmul {
         group_size: usize,
         bits: u8,
         transpose: bool,
+        residual: bool,
     },
 }
 

@@ -194,6 +194,34 @@ impl Linear {
             None => y,
         })
     }
+    /// `residual + forward(x)`: one fused node for a quantized map without bias (the GPU
+    /// mat-vec adds the residual as it stores, one dispatch less per use), the composed sum
+    /// otherwise or with `MLX_ARM_FUSE_RESIDUAL=0`.
+    pub fn forward_add(&self, x: &Array, residual: &Array) -> Result<Array> {
+        static FUSE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let fuse =
+            *FUSE.get_or_init(|| std::env::var("MLX_ARM_FUSE_RESIDUAL").map_or(true, |v| v != "0"));
+        match self {
+            Linear::Quantized {
+                w,
+                scales,
+                biases,
+                group_size,
+                bits,
+                bias: None,
+            } if fuse => Ok(ops::quantized_matmul_add(
+                x,
+                w,
+                scales,
+                biases,
+                residual,
+                true,
+                *group_size,
+                *bits,
+            )?),
+            _ => Ok(ops::add(residual, self.forward(x)?)?),
+        }
+    }
     /// Rows `ids` of `W` (an embedding lookup), in f32.
     pub fn rows(&self, ids: &Array) -> Result<Array> {
         Ok(match self {

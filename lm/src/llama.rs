@@ -188,7 +188,7 @@ impl Llama {
                 ops::swapaxes(o, 1, 2)?,
                 &[b, l, (c.n_heads * c.head_dim) as i32],
             )?;
-            h = ops::add(&h, blk.wo.forward(&o)?)?;
+            h = blk.wo.forward_add(&o, &h)?;
             let x = fast::rms_norm(&h, Some(&blk.ffn_norm), c.norm_eps)?;
             let [g, up]: [Array; 2] = blk
                 .gate_up
@@ -196,7 +196,7 @@ impl Llama {
                 .try_into()
                 .expect("two projections");
             let m = ops::silu_mul(&g, up)?;
-            h = ops::add(&h, blk.down.forward(&m)?)?;
+            h = blk.down.forward_add(&m, &h)?;
         }
         if last_only && l > 1 {
             h = ops::slice(&h, &[0, l - 1, 0], &[b, l, c.dim as i32], &[1, 1, 1])?;

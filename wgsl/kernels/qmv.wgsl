@@ -10,7 +10,8 @@
 // partial sums of each output, with subgroup sums where the adapter has them, else a tree in
 // workgroup memory, then calls `store`. x is read as vec4 (dense, offset a multiple of 4).
 // Header: BITS, MASK, MR, RPW, WARPS, X (binding 2, vec4<f32>), W (3, vec of u32), SC (4),
-// BI (5) read by `fn scale`/`fn bias`, O (6), `fn narrow`, `fn accumulate`.
+// BI (5) read by `fn scale`/`fn bias`, O (6), `fn narrow`, `fn accumulate`, `fn epilogue`
+// (narrows the total, adding the addend R (binding 8) for residual keys).
 
 struct Params {
     n: u32,
@@ -24,7 +25,7 @@ struct Params {
     g: u32,     // groups per weight row
     cpg: u32,   // chunks of 32 values per group
     wpg_shift: u32, // log2 of packed words per group (2, 4 and 8 bits)
-    pad1: u32,
+    off_r: u32, // of the addend (residual keys)
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
@@ -38,5 +39,5 @@ var<workgroup> red: array<f32, NACC * WGS>;
 fn store(blk: u32, i: u32, s: f32) {
     let row = blk * RPW + i / MR;
     let mm = i % MR;
-    if (row < P.n) { O[mm * P.n + row] = narrow(s); }
+    if (row < P.n) { O[mm * P.n + row] = epilogue(mm * P.n + row, s); }
 }

@@ -98,6 +98,7 @@ pub enum KernelKey {
     /// with their loads issued together; partial sums added with subgroup operations
     /// (`subgroups`, adapters with SUBGROUP) or a tree in workgroup memory. `int8`: 4-bit
     /// weights against x quantized by [`KernelKey::QuantizeX`] (integer dot products).
+    /// `residual`: an addend (binding 8, at `P.off_r`) is added as each output is stored.
     QMatvec {
         dtype: Dtype,
         bits: u32,
@@ -108,6 +109,7 @@ pub enum KernelKey {
         subgroups: bool,
         store: ScaleStore,
         int8: bool,
+        residual: bool,
     },
     /// x quantized to two int8 levels per 32-value block for the integer mat-vec (`qx.wgsl`).
     QuantizeX,
@@ -190,12 +192,14 @@ impl fmt::Display for KernelKey {
                 subgroups,
                 store,
                 int8,
+                residual,
             } => {
                 let sums = if *subgroups { "sg" } else { "tree" };
                 let x = if *int8 { "int8" } else { "f32" };
+                let add = if *residual { ":add" } else { "" };
                 write!(
                     f,
-                    "qmv:{bits}:{rows}:r{rpw}:w{warps}:u{unroll}:{sums}:{store:?}:{x}:{dtype}"
+                    "qmv:{bits}:{rows}:r{rpw}:w{warps}:u{unroll}:{sums}:{store:?}:{x}{add}:{dtype}"
                 )
             }
             KernelKey::QuantizeX => write!(f, "quantize_x"),
@@ -1100,6 +1104,7 @@ impl KernelKey {
                 subgroups,
                 store,
                 int8,
+                residual,
             } => {
                 if !quant_ok(*dtype, *bits)
                     || !(1..=4).contains(rows)
@@ -1139,6 +1144,12 @@ impl KernelKey {
                 scale_bias_header(&mut h, 4, *store);
                 h.push_str("@group(0) @binding(6) var<storage, read_write> O: array<f32>;\n");
                 h.push_str(&narrow_fn(*dtype));
+                if *residual {
+                    h.push_str("@group(0) @binding(8) var<storage, read> R: array<f32>;\n");
+                    h.push_str("fn epilogue(i: u32, s: f32) -> f32 { return narrow(narrow(s) + R[P.off_r + i]); }\n");
+                } else {
+                    h.push_str("fn epilogue(i: u32, s: f32) -> f32 { return narrow(s); }\n");
+                }
                 h.push_str(&qmv_accumulate_fn(
                     *bits, *rows, *rpw, *unroll, by_word, *int8,
                 ));

@@ -181,6 +181,7 @@ fn all_keys() -> Vec<KernelKey> {
                                     subgroups,
                                     store,
                                     int8,
+                                    residual: (rows + rpw) % 2 == 1,
                                 });
                             }
                         }

@@ -88,6 +88,7 @@ fn matvec_kernel(
     m: usize,
     k: usize,
     store: ScaleStore,
+    residual: bool,
 ) -> (KernelKey, usize) {
     let per_warp = (k / 32).div_ceil(32 * t.chunks_per_lane).clamp(1, 8);
     let key = KernelKey::QMatvec {
@@ -100,6 +101,7 @@ fn matvec_kernel(
         subgroups: t.subgroups && e.gpu.features.contains(wgpu::Features::SUBGROUP),
         store,
         int8: t.int8 && bits == 4,
+        residual,
     };
     (key, t.rows_per_workgroup)
 }
@@ -184,7 +186,9 @@ pub fn dequantize(
     Ok(Engine::output(mem, dt, shape))
 }
 
-/// `quantized_matmul(x, w, scales, biases)` into `shape` / `dt`.
+/// `quantized_matmul(x, w, scales, biases)` into `shape` / `dt`, plus `inputs[4]` when given
+/// (`quantized_matmul_add`: added as the mat-vec stores each output, by one more dispatch
+/// after the tiled kernel).
 pub fn quantized_matmul(
     e: &Arc<Engine>,
     inputs: &[Data],
@@ -208,6 +212,7 @@ pub fn quantized_matmul(
     let (s, b) = (dense(e, &inputs[2], 1)?, dense(e, &inputs[3], 1)?);
     let (rx, rw) = (Resident::of(e, &x)?, Resident::of(e, &w)?);
     let (rs, rb, store) = scales_and_biases(e, &s, &b)?;
+    let addend = inputs.get(4).map(|a| dense(e, a, 1)).transpose()?;
     let mut bufs = vec![
         (2, rx.buf()),
         (3, rw.buf()),
@@ -220,7 +225,11 @@ pub fn quantized_matmul(
     let groups = (cols / gs) as u32;
     let bits = bits as u32;
     if transpose && m <= MATVEC_MAX_ROWS {
-        let (key, rpw) = matvec_kernel(e, qmv_tuning(), dt, bits, m, k, store);
+        let (key, rpw) = matvec_kernel(e, qmv_tuning(), dt, bits, m, k, store, addend.is_some());
+        let ra = addend.as_ref().map(|a| Resident::of(e, a)).transpose()?;
+        if let Some(ra) = &ra {
+            bufs.push((8, ra.buf()));
+        }
         // the integer kernel reads x quantized: 4 words of bytes and (step, sum) per 8 values
         let quantized_x = match key {
             KernelKey::QMatvec { int8: true, .. } => {
@@ -257,7 +266,7 @@ pub fn quantized_matmul(
             groups,
             (gs / 32) as u32,
             (gs * bits as usize / 32).max(1).ilog2(),
-            0,
+            addend.as_ref().map_or(0, |a| a.offset as u32),
         ];
         e.dispatch_1d(&key, "main", &params, None, &bufs, blocks)?;
     } else {
@@ -291,5 +300,12 @@ pub fn quantized_matmul(
             tiles,
         )?;
     }
-    Ok(Engine::output(mem, dt, shape))
+    let y = Engine::output(mem, dt, shape);
+    match addend {
+        Some(a) if !(transpose && m <= MATVEC_MAX_ROWS) => {
+            let add = MapOp::Binary(mlx_arm_core::primitive::BinaryOp::Add);
+            elementwise::map(e, add, &[y, a], shape, dt)
+        }
+        _ => Ok(y),
+    }
 }

@@ -80,12 +80,18 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
             group_size,
             bits,
             transpose,
+            residual,
         } => {
-            // Only x is differentiable (as in MLX): dx = g @ W^T = qmm(g, w, !transpose).
+            // Only x is differentiable (as in MLX): dx = g @ W^T = qmm(g, w, !transpose); an
+            // addend (same shape as the output) gets g itself.
             let (w, s, b) = (&inputs[1], &inputs[2], &inputs[3]);
             let gx =
                 ops::quantized_matmul(cot, w, s, b, !*transpose, *group_size as i32, *bits as i32)?;
-            vec![Some(gx), None, None, None]
+            let mut g = vec![Some(gx), None, None, None];
+            if *residual {
+                g.push(Some(cot.clone()));
+            }
+            g
         }
         Transpose(perm) => {
             let mut inv = vec![0i32; perm.len()];

@@ -317,6 +317,96 @@ pub fn quantized_matmul_device(
         scales.into_array(),
         biases.into_array(),
     );
+    let y = qmm_node(x, w, scales, biases, transpose, group_size, bits, s, None)?;
+    Ok(y.expect("without an addend the node always exists"))
+}
+
+/// `add(quantized_matmul(x, w, scales, biases, ..), addend)` (an MLX-ARM extension, for
+/// residual connections): one node, so a backend can add `addend` as it stores the product (the
+/// GPU mat-vec does, saving a dispatch per use) — when `addend` has exactly the product's shape
+/// and dtype; otherwise the composed `add` (broadcasting and promoting as `add` does).
+/// Gradients flow to `x` and `addend`.
+#[allow(clippy::too_many_arguments)]
+pub fn quantized_matmul_add_device(
+    x: impl IntoArray,
+    w: impl IntoArray,
+    scales: impl IntoArray,
+    biases: impl IntoArray,
+    addend: impl IntoArray,
+    transpose: bool,
+    group_size: i32,
+    bits: i32,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
+    let s = stream.into();
+    let (x, w, scales, biases, addend) = (
+        x.into_array(),
+        w.into_array(),
+        scales.into_array(),
+        biases.into_array(),
+        addend.into_array(),
+    );
+    let fused = qmm_node(
+        x.clone(),
+        w.clone(),
+        scales.clone(),
+        biases.clone(),
+        transpose,
+        group_size,
+        bits,
+        s,
+        Some(addend.clone()),
+    )?;
+    if let Some(y) = fused {
+        return Ok(y);
+    }
+    let y = qmm_node(x, w, scales, biases, transpose, group_size, bits, s, None)?;
+    super::add_device(
+        y.expect("without an addend the node always exists"),
+        addend,
+        s,
+    )
+}
+
+/// [`quantized_matmul_add_device`] on the default stream.
+#[allow(clippy::too_many_arguments)]
+pub fn quantized_matmul_add(
+    x: impl IntoArray,
+    w: impl IntoArray,
+    scales: impl IntoArray,
+    biases: impl IntoArray,
+    addend: impl IntoArray,
+    transpose: bool,
+    group_size: i32,
+    bits: i32,
+) -> Result<Array> {
+    quantized_matmul_add_device(
+        x,
+        w,
+        scales,
+        biases,
+        addend,
+        transpose,
+        group_size,
+        bits,
+        Stream::default_stream(),
+    )
+}
+
+/// The checked `QuantizedMatmul` node; with `addend`, the fused node when the addend has the
+/// product's shape and dtype (else `Ok(None)`).
+#[allow(clippy::too_many_arguments)]
+fn qmm_node(
+    x: Array,
+    w: Array,
+    scales: Array,
+    biases: Array,
+    transpose: bool,
+    group_size: i32,
+    bits: i32,
+    s: Stream,
+    addend: Option<Array>,
+) -> Result<Option<Array>> {
     let (gs, bits) = check_params("quantized_matmul", group_size, bits)?;
     if w.ndim() != 2 {
         return Err(Error::shape(
@@ -364,18 +454,20 @@ pub fn quantized_matmul_device(
     let mut shape = x.shape().to_vec();
     let last = shape.len() - 1;
     shape[last] = n;
+    let mut inputs = vec![x, w, scales, biases];
+    if let Some(a) = addend {
+        if a.shape() != shape.as_slice() || a.dtype() != dt {
+            return Ok(None);
+        }
+        inputs.push(a);
+    }
     let prim = Primitive::QuantizedMatmul {
         group_size: gs,
         bits: bits as u8,
         transpose,
+        residual: inputs.len() == 5,
     };
-    Ok(Array::from_op(
-        shape,
-        dt,
-        s,
-        prim,
-        vec![x, w, scales, biases],
-    ))
+    Ok(Some(Array::from_op(shape, dt, s, prim, inputs)))
 }
 /// [`quantized_matmul_device`] on the default stream.
 pub fn quantized_matmul(
