@@ -175,23 +175,27 @@ fn quantized_matvec_work_splits_match_reference() {
                 .unwrap();
             // every rows-per-workgroup, unroll and reduction, warps from 1 (chunks per lane 16)
             // to 8, f32 and (4 bits) int8-quantized x
+            // (2/4/8 bits) weights by words or by 32-value chunks
             let splits = [
-                (1, 1, 1, true, true),
-                (2, 2, 2, false, false),
-                (4, 1, 4, true, false),
-                (4, 2, 1, false, true),
-                (8, 16, 2, true, true),
-                (8, 2, 4, false, true),
-                (16, 1, 1, false, false),
-                (16, 2, 2, true, true),
+                (1, 1, 1, true, true, false),
+                (2, 2, 2, false, false, true),
+                (4, 1, 4, true, false, false),
+                (4, 2, 1, false, true, false),
+                (8, 16, 2, true, true, false),
+                (8, 2, 4, false, true, false),
+                (16, 1, 1, false, false, true),
+                (16, 2, 2, true, true, false),
+                (4, 1, 1, true, false, true),
+                (1, 2, 2, false, false, true),
             ];
-            for (rows_per_workgroup, chunks_per_lane, unroll, subgroups, int8) in splits {
+            for (rows_per_workgroup, chunks_per_lane, unroll, subgroups, int8, chunks) in splits {
                 let t = QmvTuning {
                     rows_per_workgroup,
                     chunks_per_lane,
                     unroll,
                     subgroups,
                     int8,
+                    chunks,
                 };
                 set_qmv_tuning(t).unwrap();
                 // fresh x each time: a pooled output buffer still holding the previous answer

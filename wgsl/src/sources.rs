@@ -99,6 +99,8 @@ pub enum KernelKey {
     /// (`subgroups`, adapters with SUBGROUP) or a tree in workgroup memory. `int8`: 4-bit
     /// weights against x quantized by [`KernelKey::QuantizeX`] (integer dot products).
     /// `residual`: an addend (binding 8, at `P.off_r`) is added as each output is stored.
+    /// `chunks`: 2/4/8-bit weights by 32-value chunks too (one scale and bias per step instead
+    /// of one per packed word; x loads less coalesced).
     QMatvec {
         dtype: Dtype,
         bits: u32,
@@ -110,6 +112,7 @@ pub enum KernelKey {
         store: ScaleStore,
         int8: bool,
         residual: bool,
+        chunks: bool,
     },
     /// x quantized to two int8 levels per 32-value block for the integer mat-vec (`qx.wgsl`).
     QuantizeX,
@@ -193,10 +196,16 @@ impl fmt::Display for KernelKey {
                 store,
                 int8,
                 residual,
+                chunks,
             } => {
                 let sums = if *subgroups { "sg" } else { "tree" };
                 let x = if *int8 { "int8" } else { "f32" };
                 let add = if *residual { ":add" } else { "" };
+                let sums = if *chunks {
+                    format!("{sums}:chunks")
+                } else {
+                    sums.to_string()
+                };
                 write!(
                     f,
                     "qmv:{bits}:{rows}:r{rpw}:w{warps}:u{unroll}:{sums}:{store:?}:{x}{add}:{dtype}"
@@ -1105,6 +1114,7 @@ impl KernelKey {
                 store,
                 int8,
                 residual,
+                chunks,
             } => {
                 if !quant_ok(*dtype, *bits)
                     || !(1..=4).contains(rows)
@@ -1124,7 +1134,7 @@ impl KernelKey {
                 } else {
                     QMV_ENTRY_TREE
                 });
-                let by_word = 16 % bits == 0;
+                let by_word = 16 % bits == 0 && !*chunks;
                 let vw = if by_word { 1 } else { qmv_vec_width(*bits) };
                 let wty = if vw == 1 {
                     "u32".to_string()

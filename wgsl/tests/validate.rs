@@ -182,6 +182,7 @@ fn all_keys() -> Vec<KernelKey> {
                                     store,
                                     int8,
                                     residual: (rows + rpw) % 2 == 1,
+                                    chunks: !int8 && (rows + warps) % 2 == 1,
                                 });
                             }
                         }

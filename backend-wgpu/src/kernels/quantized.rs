@@ -38,6 +38,9 @@ pub struct QmvTuning {
     /// and take integer dot products (`MLX_ARM_QMV_INT8=1`; off by default: on the H200 it was
     /// slower, 8B decode 103.5 vs 115.1 tok/s — for adapters short of float throughput).
     pub int8: bool,
+    /// 2/4/8-bit weights read by 32-value chunks (vector loads, one scale and bias per chunk)
+    /// instead of by packed words (`MLX_ARM_QMV_CHUNKS=1`).
+    pub chunks: bool,
 }
 
 static QMV_TUNING: std::sync::Mutex<Option<QmvTuning>> = std::sync::Mutex::new(None);
@@ -59,6 +62,7 @@ pub fn qmv_tuning() -> QmvTuning {
             unroll: env("MLX_ARM_QMV_UNROLL", &[1, 2, 4, 8], 1),
             subgroups: std::env::var("MLX_ARM_SUBGROUPS").map_or(true, |v| v != "0"),
             int8: std::env::var("MLX_ARM_QMV_INT8").is_ok_and(|v| v == "1"),
+            chunks: std::env::var("MLX_ARM_QMV_CHUNKS").is_ok_and(|v| v == "1"),
         }
     })
 }
@@ -102,6 +106,7 @@ fn matvec_kernel(
         store,
         int8: t.int8 && bits == 4,
         residual,
+        chunks: t.chunks && !(t.int8 && bits == 4),
     };
     (key, t.rows_per_workgroup)
 }
