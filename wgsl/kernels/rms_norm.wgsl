@@ -19,6 +19,18 @@ struct Params {
 
 var<workgroup> red: array<f32, 256>;
 
+/// 1/sqrt(mean of squares + eps) of the row whose partial sums of squares the workgroup's
+/// invocations hold (`ss`).
+fn inverse_rms(lid: u32, ss: f32) -> f32 {
+    red[lid] = ss;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s = s >> 1u) {
+        if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+        workgroupBarrier();
+    }
+    return 1.0 / sqrt(red[0] / f32(P.n) + P.eps);
+}
+
 /// Values per invocation of a row held in registers (rows up to 4096: Llama-3-8B's width).
 const PER: u32 = 16u;
 
@@ -38,13 +50,7 @@ fn short_row(row: u32, lid: u32) {
     }
     var ss = 0.0;
     for (var t = 0u; t < PER; t = t + 1u) { ss = ss + v[t] * v[t]; }
-    red[lid] = ss;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s = s >> 1u) {
-        if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-        workgroupBarrier();
-    }
-    let r = 1.0 / sqrt(red[0] / f32(P.n) + P.eps);
+    let r = inverse_rms(lid, ss);
     for (var t = 0u; t < PER; t = t + 1u) {
         let i = lid + t * 256u;
         var y = narrow(v[t] * r);
@@ -78,13 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         let v = A[base + i];
         ss = ss + v * v;
     }
-    red[lid] = ss;
-    workgroupBarrier();
-    for (var s = 128u; s > 0u; s = s >> 1u) {
-        if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
-        workgroupBarrier();
-    }
-    let r = 1.0 / sqrt(red[0] / f32(P.n) + P.eps);
+    let r = inverse_rms(lid, ss);
     let out = row * P.n;
     var j = lid;
     if (P.has_w != 0u) {

@@ -558,9 +558,8 @@ fn qmv_accumulate_fn(
     s
 }
 
-/// The loads for packed word `c{t}` of every row: the words, scales, biases and x.
-fn qmv_word_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
-    let xv = 32 / bits / 4; // vec4s of x per word
+/// The loads of packed word `c{t}` of every row with its group's scale and bias.
+fn qmv_weight_word_loads(rpw: u32, t: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "        let gi{t} = c{t} >> P.wpg_shift;");
     for r in 0..rpw {
@@ -569,6 +568,13 @@ fn qmv_word_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
     for r in 0..rpw {
         let _ = writeln!(s, "        let s{r}{t} = scale(P.off_s + r{r} * P.g + gi{t});\n        let b{r}{t} = bias(P.off_b + r{r} * P.g + gi{t});");
     }
+    s
+}
+
+/// The loads for packed word `c{t}` of every row: the words, scales, biases and x.
+fn qmv_word_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
+    let xv = 32 / bits / 4; // vec4s of x per word
+    let mut s = qmv_weight_word_loads(rpw, t);
     for m in 0..mr {
         let _ = writeln!(
             s,
@@ -585,21 +591,7 @@ fn qmv_word_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
 /// and per row of x the word's two int8 levels (`XQ`, vec4 of packed bytes) and its step and sum
 /// (`XF`).
 fn qmv_int_loads(mr: u32, rpw: u32, t: &str) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "        let gi{t} = c{t} >> P.wpg_shift;");
-    for r in 0..rpw {
-        let _ = writeln!(s, "        let w{r}{t} = W[P.off_w + r{r} * P.rw + c{t}];");
-    }
-    for r in 0..rpw {
-        let _ = writeln!(
-            s,
-            "        let s{r}{t} = scale(P.off_s + r{r} * P.g + gi{t});"
-        );
-        let _ = writeln!(
-            s,
-            "        let b{r}{t} = bias(P.off_b + r{r} * P.g + gi{t});"
-        );
-    }
+    let mut s = qmv_weight_word_loads(rpw, t);
     for m in 0..mr {
         let _ = writeln!(s, "        let xq{m}{t} = X[{m}u * P.rw + c{t}];");
         let _ = writeln!(s, "        let xf{m}{t} = XF[{m}u * P.rw + c{t}];");

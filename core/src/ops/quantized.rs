@@ -317,8 +317,7 @@ pub fn quantized_matmul_device(
         scales.into_array(),
         biases.into_array(),
     );
-    let y = qmm_node(x, w, scales, biases, transpose, group_size, bits, s, None)?;
-    Ok(y.expect("without an addend the node always exists"))
+    qmm_node(x, w, scales, biases, transpose, group_size, bits, s, None)
 }
 
 /// `add(quantized_matmul(x, w, scales, biases, ..), addend)` (an MLX-ARM extension, for
@@ -346,25 +345,16 @@ pub fn quantized_matmul_add_device(
         biases.into_array(),
         addend.into_array(),
     );
-    let fused = qmm_node(
-        x.clone(),
-        w.clone(),
-        scales.clone(),
-        biases.clone(),
+    qmm_node(
+        x,
+        w,
+        scales,
+        biases,
         transpose,
         group_size,
         bits,
         s,
-        Some(addend.clone()),
-    )?;
-    if let Some(y) = fused {
-        return Ok(y);
-    }
-    let y = qmm_node(x, w, scales, biases, transpose, group_size, bits, s, None)?;
-    super::add_device(
-        y.expect("without an addend the node always exists"),
-        addend,
-        s,
+        Some(addend),
     )
 }
 
@@ -394,7 +384,7 @@ pub fn quantized_matmul_add(
 }
 
 /// The checked `QuantizedMatmul` node; with `addend`, the fused node when the addend has the
-/// product's shape and dtype (else `Ok(None)`).
+/// product's shape and dtype, else the node plus a composed `add`.
 #[allow(clippy::too_many_arguments)]
 fn qmm_node(
     x: Array,
@@ -406,7 +396,7 @@ fn qmm_node(
     bits: i32,
     s: Stream,
     addend: Option<Array>,
-) -> Result<Option<Array>> {
+) -> Result<Array> {
     let (gs, bits) = check_params("quantized_matmul", group_size, bits)?;
     if w.ndim() != 2 {
         return Err(Error::shape(
@@ -455,19 +445,25 @@ fn qmm_node(
     let last = shape.len() - 1;
     shape[last] = n;
     let mut inputs = vec![x, w, scales, biases];
-    if let Some(a) = addend {
-        if a.shape() != shape.as_slice() || a.dtype() != dt {
-            return Ok(None);
+    // an addend of another shape or dtype is added by the composed (broadcasting) `add`
+    let composed = match addend {
+        Some(a) if a.shape() == shape.as_slice() && a.dtype() == dt => {
+            inputs.push(a);
+            None
         }
-        inputs.push(a);
-    }
+        other => other,
+    };
     let prim = Primitive::QuantizedMatmul {
         group_size: gs,
         bits: bits as u8,
         transpose,
         residual: inputs.len() == 5,
     };
-    Ok(Some(Array::from_op(shape, dt, s, prim, inputs)))
+    let y = Array::from_op(shape, dt, s, prim, inputs);
+    match composed {
+        Some(a) => super::add_device(y, a, s),
+        None => Ok(y),
+    }
 }
 /// [`quantized_matmul_device`] on the default stream.
 pub fn quantized_matmul(
