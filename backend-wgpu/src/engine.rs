@@ -737,14 +737,33 @@ impl Engine {
 
     /// Blocks until the queue is idle (native; a no-op on the web).
     pub fn wait(&self) -> Result<()> {
-        self.gpu
-            .device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map(|_| ())
-            .map_err(|e| Error::Backend {
-                backend: "wgpu",
-                detail: format!("waiting for the GPU: {e}"),
-            })
+        self.wait_for(None)
+    }
+
+    /// Blocks until submission `index` (or, with `None`, everything submitted) has run. On the
+    /// GL backend the wait goes in slices of 50 ms: wgpu holds GL's one context lock while it
+    /// waits, and another thread that cannot take that lock within 6 s panics ("Could not lock
+    /// adapter context"). Known gap: compiling a large kernel on a software GL driver can hold
+    /// that lock as long, so GL is safe from one thread at a time only.
+    fn wait_for(&self, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
+        let sliced = self.gpu.info.backend == wgpu::Backend::Gl;
+        let timeout = sliced.then_some(std::time::Duration::from_millis(50));
+        loop {
+            let poll = wgpu::PollType::Wait {
+                submission_index: index.clone(),
+                timeout,
+            };
+            match self.gpu.device.poll(poll) {
+                Ok(_) => return Ok(()),
+                Err(wgpu::PollError::Timeout) if sliced => continue,
+                Err(e) => {
+                    return Err(Error::Backend {
+                        backend: "wgpu",
+                        detail: format!("waiting for the GPU: {e}"),
+                    })
+                }
+            }
+        }
     }
 
     /// Submits pending work plus a copy of `len` words of `src` into a new staging buffer.
@@ -785,16 +804,7 @@ impl Engine {
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
         });
-        self.gpu
-            .device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(index),
-                timeout: None,
-            })
-            .map_err(|e| Error::Backend {
-                backend: "wgpu",
-                detail: format!("waiting for the GPU: {e}"),
-            })?;
+        self.wait_for(Some(index))?;
         rx.recv()
             .map_err(|_| Error::Backend {
                 backend: "wgpu",
@@ -825,7 +835,7 @@ impl Engine {
             }
         });
         #[cfg(not(target_arch = "wasm32"))]
-        let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        let _ = self.wait_for(None);
         std::future::poll_fn(|cx| {
             let mut g = slot.lock().unwrap();
             match g.0.take() {
