@@ -21,8 +21,6 @@ use wgpu::util::DeviceExt;
 /// Most dispatches recorded before a flush is forced (the params arena holds one batch).
 const BATCH_BUDGET: usize = 512;
 
-/// Dispatches per submission: `MLX_ARM_BATCH` (1 to 512, default 512). Smaller batches let the
-/// GPU start on an eval's first dispatches while the host still records the rest.
 /// Whether f16/bf16 arrays moved with `to_device` stay packed on the GPU (`MLX_ARM_GPU_PACK16`,
 /// default on).
 fn pack16() -> bool {
@@ -30,6 +28,8 @@ fn pack16() -> bool {
     *ON.get_or_init(|| std::env::var("MLX_ARM_GPU_PACK16").map_or(true, |v| v != "0"))
 }
 
+/// Dispatches per submission: `MLX_ARM_BATCH` (1 to 512, default 512). Smaller batches let the
+/// GPU start on an eval's first dispatches while the host still records the rest.
 fn batch_budget() -> usize {
     static BUDGET: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *BUDGET.get_or_init(|| {
@@ -128,7 +128,7 @@ pub struct GpuMem {
     pub buffer: Option<wgpu::Buffer>,
     /// 16-bit floats packed two per u32 word (the host layout) instead of widened to f32: only
     /// kernels that say so read it as is (the quantized kernels' scales and biases); for the
-    /// others `Resident::of` widens it into a temporary first.
+    /// others `Resident::of` widens it, and the widened copy replaces this one.
     pub packed16: bool,
     engine: Arc<Engine>,
     _reservation: Reservation,
@@ -151,6 +151,22 @@ impl GpuMem {
     pub fn buf(&self) -> &wgpu::Buffer {
         self.buffer.as_ref().expect("live until dropped")
     }
+
+    /// Words holding `len` elements.
+    fn words(&self, len: usize) -> usize {
+        if self.packed16 {
+            len.div_ceil(2)
+        } else {
+            len
+        }
+    }
+    /// Host bytes of `len` elements of `dtype` from `words` read back.
+    fn to_host(&self, dtype: Dtype, words: &[u8], len: usize) -> Result<HostMem> {
+        if self.packed16 {
+            return HostMem::from_bytes(&words[..2 * len]);
+        }
+        HostMem::from_bytes(&transfer::from_gpu_layout(dtype, words, len))
+    }
 }
 
 impl Drop for GpuMem {
@@ -170,24 +186,6 @@ fn size_class(bytes: u64) -> u64 {
     let p = 63 - b.leading_zeros() as u64;
     let step = 1u64 << (p - 2);
     b.div_ceil(step) * step
-}
-
-impl GpuMem {
-    /// Words holding `len` elements.
-    fn words(&self, len: usize) -> usize {
-        if self.packed16 {
-            len.div_ceil(2)
-        } else {
-            len
-        }
-    }
-    /// Host bytes of `len` elements of `dtype` from `words` read back.
-    fn to_host(&self, dtype: Dtype, words: &[u8], len: usize) -> Result<HostMem> {
-        if self.packed16 {
-            return HostMem::from_bytes(&words[..2 * len]);
-        }
-        HostMem::from_bytes(&transfer::from_gpu_layout(dtype, words, len))
-    }
 }
 
 impl DeviceMem for GpuMem {

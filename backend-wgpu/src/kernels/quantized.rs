@@ -84,6 +84,7 @@ pub fn set_qmv_tuning(t: QmvTuning) -> Result<()> {
 }
 
 /// The mat-vec kernel for `m` rows of x, K values per row, and its rows per workgroup.
+#[allow(clippy::too_many_arguments)]
 fn matvec_kernel(
     e: &Engine,
     t: QmvTuning,
@@ -229,7 +230,8 @@ pub fn quantized_matmul(
     let row_words = (cols * bits / 32) as u32;
     let groups = (cols / gs) as u32;
     let bits = bits as u32;
-    if transpose && m <= MATVEC_MAX_ROWS {
+    let matvec = transpose && m <= MATVEC_MAX_ROWS;
+    if matvec {
         let (key, rpw) = matvec_kernel(e, qmv_tuning(), dt, bits, m, k, store, addend.is_some());
         let ra = addend.as_ref().map(|a| Resident::of(e, a)).transpose()?;
         if let Some(ra) = &ra {
@@ -307,7 +309,8 @@ pub fn quantized_matmul(
     }
     let y = Engine::output(mem, dt, shape);
     match addend {
-        Some(a) if !(transpose && m <= MATVEC_MAX_ROWS) => {
+        // the mat-vec added it as it stored
+        Some(a) if !matvec => {
             let add = MapOp::Binary(mlx_arm_core::primitive::BinaryOp::Add);
             elementwise::map(e, add, &[y, a], shape, dt)
         }
