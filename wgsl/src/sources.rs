@@ -1013,6 +1013,10 @@ impl KernelKey {
                     &[("Q", "f32"), ("K", "f32"), ("V", "f32")],
                     ("O", "f32"),
                 );
+                h.push_str(
+                    "@group(0) @binding(6) var<storage, read_write> PML: array<vec2<f32>>;\n",
+                );
+                h.push_str("@group(0) @binding(7) var<storage, read_write> PO: array<f32>;\n");
                 h.push_str(&narrow_fn(*dtype));
                 include_str!("../kernels/sdpa.wgsl")
             }

@@ -129,6 +129,11 @@ pub fn rope(
     Ok(Engine::output(mem, dt, shape))
 }
 
+/// Keys per workgroup when attention splits a row's keys (`partial` in sdpa.wgsl).
+const SDPA_SPLIT_KEYS: usize = 128;
+/// Rows (batch x heads x queries) below which attention splits keys over workgroups.
+const SDPA_SPLIT_MAX_ROWS: usize = 512;
+
 /// Fused attention (see `Primitive::Sdpa`): one workgroup per query row, online softmax.
 pub fn sdpa(
     engine: &Arc<Engine>,
@@ -174,14 +179,32 @@ pub fn sdpa(
         vd.strides[0] as u32,
         vd.strides[1] as u32,
     ];
-    let bufs = [(2, rq.buf()), (3, rk.buf()), (4, rv.buf()), (5, mem.buf())];
-    engine.dispatch_1d(
-        &KernelKey::Sdpa { dtype: dt },
-        "main",
-        &params,
-        None,
-        &bufs,
-        rows,
-    )?;
+    let key = KernelKey::Sdpa { dtype: dt };
+    let (lk, dv) = (k.shape[2], v.shape[3]);
+    // few rows over many keys (decode): the keys split over workgroups, then combined
+    let nsplit = lk.div_ceil(SDPA_SPLIT_KEYS);
+    if rows < SDPA_SPLIT_MAX_ROWS && nsplit > 1 {
+        let (pml, po) = (
+            engine.alloc(2 * rows * nsplit)?,
+            engine.alloc(dv * rows * nsplit)?,
+        );
+        let mut p = params.to_vec();
+        p.extend([nsplit as u32, SDPA_SPLIT_KEYS as u32, 0, 0]);
+        let bufs = [
+            (2, rq.buf()),
+            (3, rk.buf()),
+            (4, rv.buf()),
+            (6, pml.buf()),
+            (7, po.buf()),
+        ];
+        engine.dispatch_1d(&key, "partial", &p, None, &bufs, rows * nsplit)?;
+        let bufs = [(5, mem.buf()), (6, pml.buf()), (7, po.buf())];
+        engine.dispatch_1d(&key, "combine", &p, None, &bufs, rows)?;
+    } else {
+        let mut p = params.to_vec();
+        p.extend([1, lk as u32, 0, 0]);
+        let bufs = [(2, rq.buf()), (3, rk.buf()), (4, rv.buf()), (5, mem.buf())];
+        engine.dispatch_1d(&key, "main", &p, None, &bufs, rows)?;
+    }
     Ok(Engine::output(mem, dt, shape))
 }
