@@ -134,6 +134,13 @@ const SDPA_SPLIT_KEYS: usize = 128;
 /// Rows (batch x heads x queries) below which attention splits keys over workgroups.
 const SDPA_SPLIT_MAX_ROWS: usize = 512;
 
+/// Whether attention may split keys over workgroups (`MLX_ARM_SDPA_SPLIT=0` turns it off, for
+/// A/B measurements).
+fn split_keys_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("MLX_ARM_SDPA_SPLIT").map_or(true, |v| v != "0"))
+}
+
 /// Fused attention (see `Primitive::Sdpa`): one workgroup per query row, online softmax.
 pub fn sdpa(
     engine: &Arc<Engine>,
@@ -183,7 +190,7 @@ pub fn sdpa(
     let (lk, dv) = (k.shape[2], v.shape[3]);
     // few rows over many keys (decode): the keys split over workgroups, then combined
     let nsplit = lk.div_ceil(SDPA_SPLIT_KEYS);
-    if rows < SDPA_SPLIT_MAX_ROWS && nsplit > 1 {
+    if rows < SDPA_SPLIT_MAX_ROWS && nsplit > 1 && split_keys_enabled() {
         let (pml, po) = (
             engine.alloc(2 * rows * nsplit)?,
             engine.alloc(dv * rows * nsplit)?,
