@@ -168,6 +168,10 @@ pub fn sdpa(
         Resident::of(engine, &vd)?,
     );
     let rows = q.shape[0] * q.shape[1] * q.shape[2];
+    let (lk, dv) = (k.shape[2], v.shape[3]);
+    // few rows over many keys (decode): the keys split over workgroups, then combined
+    let nsplit = lk.div_ceil(SDPA_SPLIT_KEYS);
+    let split = rows < SDPA_SPLIT_MAX_ROWS && nsplit > 1 && split_keys_enabled();
     let params = [
         rows as u32,
         q.shape[1] as u32,
@@ -185,18 +189,17 @@ pub fn sdpa(
         kd.strides[1] as u32,
         vd.strides[0] as u32,
         vd.strides[1] as u32,
+        if split { nsplit as u32 } else { 1 },
+        SDPA_SPLIT_KEYS as u32,
+        0,
+        0,
     ];
     let key = KernelKey::Sdpa { dtype: dt };
-    let (lk, dv) = (k.shape[2], v.shape[3]);
-    // few rows over many keys (decode): the keys split over workgroups, then combined
-    let nsplit = lk.div_ceil(SDPA_SPLIT_KEYS);
-    if rows < SDPA_SPLIT_MAX_ROWS && nsplit > 1 && split_keys_enabled() {
+    if split {
         let (pml, po) = (
             engine.alloc(2 * rows * nsplit)?,
             engine.alloc(dv * rows * nsplit)?,
         );
-        let mut p = params.to_vec();
-        p.extend([nsplit as u32, SDPA_SPLIT_KEYS as u32, 0, 0]);
         let bufs = [
             (2, rq.buf()),
             (3, rk.buf()),
@@ -204,14 +207,12 @@ pub fn sdpa(
             (6, pml.buf()),
             (7, po.buf()),
         ];
-        engine.dispatch_1d(&key, "partial", &p, None, &bufs, rows * nsplit)?;
+        engine.dispatch_1d(&key, "partial", &params, None, &bufs, rows * nsplit)?;
         let bufs = [(5, mem.buf()), (6, pml.buf()), (7, po.buf())];
-        engine.dispatch_1d(&key, "combine", &p, None, &bufs, rows)?;
+        engine.dispatch_1d(&key, "combine", &params, None, &bufs, rows)?;
     } else {
-        let mut p = params.to_vec();
-        p.extend([1, lk as u32, 0, 0]);
         let bufs = [(2, rq.buf()), (3, rk.buf()), (4, rv.buf()), (5, mem.buf())];
-        engine.dispatch_1d(&key, "main", &p, None, &bufs, rows)?;
+        engine.dispatch_1d(&key, "main", &params, None, &bufs, rows)?;
     }
     Ok(Engine::output(mem, dt, shape))
 }
