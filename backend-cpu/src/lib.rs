@@ -149,25 +149,29 @@ impl Backend for CpuBackend {
                 group_size,
                 bits,
                 transpose,
-                residual,
+                fuse,
             } => {
-                let y = quantized::quantized_matmul(
-                    inputs,
-                    *group_size,
-                    *bits as usize,
-                    *transpose,
-                    shape,
-                    dtype,
-                )?;
-                match residual {
-                    true => elementwise::binary(
-                        mlx_arm_core::primitive::BinaryOp::Add,
-                        &y,
-                        &inputs[4],
-                        shape,
-                        dtype,
-                    ),
-                    false => Ok(y),
+                // the fused work around the product, each by its own kernel
+                let mut xs = inputs[..4].to_vec();
+                if let (Some(i), Some(eps)) = (fuse.norm_input(), fuse.rms_norm_eps_bits) {
+                    let eps = f32::from_bits(eps);
+                    xs[0] = fast::rms_norm(&inputs[0], Some(&inputs[i]), eps, &inputs[0].shape)?;
+                }
+                let mut product = shape.to_vec();
+                if fuse.silu_mul {
+                    product[shape.len() - 1] *= 2;
+                }
+                let (gs, bits) = (*group_size, *bits as usize);
+                let mut y =
+                    quantized::quantized_matmul(&xs, gs, bits, *transpose, &product, dtype)?;
+                use mlx_arm_core::primitive::BinaryOp;
+                if fuse.silu_mul {
+                    let [gate, up] = y.last_axis_halves();
+                    y = elementwise::binary(BinaryOp::SiluMul, &gate, &up, shape, dtype)?;
+                }
+                match fuse.addend_input() {
+                    Some(i) => elementwise::binary(BinaryOp::Add, &y, &inputs[i], shape, dtype),
+                    None => Ok(y),
                 }
             }
             Reshape | Transpose(_) | Broadcast | Slice { .. } | AsStrided { .. } | StopGradient => {

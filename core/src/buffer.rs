@@ -265,4 +265,13 @@ impl Data {
     pub fn is_row_contiguous(&self) -> bool {
         crate::layout::is_row_contiguous(&self.shape, &self.strides)
     }
+    /// The first and second halves of the last axis (of even length), as views.
+    pub fn last_axis_halves(&self) -> [Data; 2] {
+        let last = self.shape.len() - 1;
+        let mut first = self.clone();
+        first.shape[last] /= 2;
+        let mut second = first.clone();
+        second.offset += first.shape[last] as isize * self.strides[last];
+        [first, second]
+    }
 }

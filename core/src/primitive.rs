@@ -310,6 +310,38 @@ pub enum ScatterMode {
     Add,
 }
 
+/// Work fused into a `QuantizedMatmul` node (see `ops::quantized_matmul_fused`), applied in
+/// field order: `y = rms_norm(x, input 4, eps) @ W`, then `silu(y[.., :n]) * y[.., n:]` for the
+/// two halves of the product's last axis, then `+ addend` (the last input).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct QmmFuse {
+    /// x is RMS-normalised over its last axis first, with this epsilon (f32 bits) and the
+    /// weight in input 4.
+    pub rms_norm_eps_bits: Option<u32>,
+    /// The product's last axis holds `[gate | up]` halves; the output is `silu(gate) * up`.
+    pub silu_mul: bool,
+    /// The last input (the output's shape and dtype) is added, the sum rounded as `add` would.
+    pub residual: bool,
+}
+
+impl QmmFuse {
+    /// Index of the RMS norm's weight among the node's inputs.
+    pub fn norm_input(&self) -> Option<usize> {
+        self.rms_norm_eps_bits.map(|_| 4)
+    }
+
+    /// Index of the residual addend among the node's inputs.
+    pub fn addend_input(&self) -> Option<usize> {
+        self.residual
+            .then_some(4 + usize::from(self.rms_norm_eps_bits.is_some()))
+    }
+
+    /// Whether nothing is fused.
+    pub fn is_plain(&self) -> bool {
+        *self == QmmFuse::default()
+    }
+}
+
 /// An operation a graph node can hold. Output shape and dtype live on the node.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Primitive {
@@ -404,14 +436,14 @@ pub enum Primitive {
     Dequantize { group_size: usize, bits: u8 },
     /// `x @ dequantize(w).T` (`transpose`) or `x @ dequantize(w)` on packed weights: inputs
     /// `(x, w, scales, biases)`, `w` 2-D, x/scales/biases of the output dtype (scales and biases
-    /// may also both be f16 or bf16 when the output is f32). With `residual`, a fifth input of
-    /// the output's shape and dtype is added to the product (`ops::quantized_matmul_add`), the
-    /// sum rounded as `add` would round it.
+    /// may also both be f16 or bf16 when the output is f32). `fuse` adds work around the
+    /// product (`ops::quantized_matmul_fused`): an RMS norm of x before it, silu·mul of its two
+    /// halves and a residual add after it, with their inputs after the first four.
     QuantizedMatmul {
         group_size: usize,
         bits: u8,
         transpose: bool,
-        residual: bool,
+        fuse: QmmFuse,
     },
 }
 

@@ -2,7 +2,7 @@
 //! `QuantizedLinear`, `Embedding` and `QuantizedEmbedding`).
 
 use crate::{Error, Result};
-use mlx_arm::{ops, Array, Device, Dtype};
+use mlx_arm::{fast, ops, Array, Device, Dtype};
 use std::collections::HashMap;
 
 /// Weights of a linear map `x @ Wᵀ (+ bias)`, `W` being `[out, in]`.
@@ -222,6 +222,42 @@ impl Linear {
             _ => Ok(ops::add(residual, self.forward(x)?)?),
         }
     }
+    /// `forward(fast::rms_norm(x, Some(norm.0), norm.1))`, and with `glu` then `silu(gate) * up`
+    /// of the product's two halves: one fused node for a quantized map without bias (the GPU
+    /// mat-vec normalises x and combines the halves itself, two dispatches less), the composed
+    /// ops otherwise.
+    pub fn forward_normed(&self, x: &Array, norm: (&Array, f32), glu: bool) -> Result<Array> {
+        match self {
+            Linear::Quantized {
+                w,
+                scales,
+                biases,
+                group_size,
+                bits,
+                bias: None,
+            } => {
+                let fusion = ops::QmmFusion {
+                    rms_norm: Some((norm.0.clone(), norm.1)),
+                    silu_mul: glu,
+                    addend: None,
+                };
+                let (gs, bits) = (*group_size, *bits);
+                Ok(ops::quantized_matmul_fused(
+                    x, w, scales, biases, true, gs, bits, fusion,
+                )?)
+            }
+            _ => {
+                let y = self.forward(&fast::rms_norm(x, Some(norm.0), norm.1)?)?;
+                Ok(match glu {
+                    true => {
+                        let halves = ops::split(&y, 2, -1)?;
+                        ops::silu_mul(&halves[0], &halves[1])?
+                    }
+                    false => y,
+                })
+            }
+        }
+    }
     /// Rows `ids` of `W` (an embedding lookup), in f32.
     pub fn rows(&self, ids: &Array) -> Result<Array> {
         Ok(match self {
@@ -402,6 +438,33 @@ impl Stacked {
         match self {
             Stacked::One { linear, .. } => Ok(Some(linear.forward(x)?)),
             Stacked::Separate(_) => Ok(None),
+        }
+    }
+    /// [`Stacked::joint`] of `fast::rms_norm(x, Some(norm.0), norm.1)`, the norm fused into the
+    /// product where it can be.
+    pub fn joint_normed(&self, x: &Array, norm: (&Array, f32)) -> Result<Option<Array>> {
+        match self {
+            Stacked::One { linear, .. } => Ok(Some(linear.forward_normed(x, norm, false)?)),
+            Stacked::Separate(_) => Ok(None),
+        }
+    }
+    /// `silu(gate) * up` for the two parts `[gate, up]` of `fast::rms_norm(x, Some(norm.0),
+    /// norm.1)` (a SwiGLU MLP's first half): one fused node when stacked from equal parts.
+    pub fn glu_normed(&self, x: &Array, norm: (&Array, f32)) -> Result<Array> {
+        match self {
+            Stacked::One { linear, sizes } if sizes.len() == 2 && sizes[0] == sizes[1] => {
+                linear.forward_normed(x, norm, true)
+            }
+            _ => {
+                let parts = self.forward(&fast::rms_norm(x, Some(norm.0), norm.1)?)?;
+                if parts.len() != 2 {
+                    return Err(Error::Request(format!(
+                        "a gated MLP needs two projections, got {}",
+                        parts.len()
+                    )));
+                }
+                Ok(ops::silu_mul(&parts[0], &parts[1])?)
+            }
         }
     }
     /// Each part's output for `x` `[.., in]`.

@@ -130,7 +130,7 @@ impl Llama {
         let (b, l) = (ids.shape()[0] as i32, ids.shape()[1] as i32);
         let mut h = self.embed.rows(ids)?;
         for (blk, kv) in self.blocks.iter().zip(cache.iter_mut()) {
-            let x = fast::rms_norm(&h, Some(&blk.attn_norm), c.norm_eps)?;
+            let attn_norm = (&blk.attn_norm, c.norm_eps);
             let heads = |a: Array, n: usize| -> Result<Array> {
                 let a = ops::reshape(a, &[b, l, n as i32, c.head_dim as i32])?;
                 Ok(ops::swapaxes(a, 1, 2)?)
@@ -147,7 +147,7 @@ impl Llama {
                     None,
                 )
             };
-            let (q, k, v) = match blk.qkv.joint(&x)? {
+            let (q, k, v) = match blk.qkv.joint_normed(&h, attn_norm)? {
                 // one rope over the query and key heads of the stacked product (a view when
                 // decoding), then q, k and v are views of it
                 Some(y) => {
@@ -170,6 +170,7 @@ impl Llama {
                     )
                 }
                 None => {
+                    let x = fast::rms_norm(&h, Some(&blk.attn_norm), c.norm_eps)?;
                     let [q, k, v]: [Array; 3] =
                         blk.qkv.forward(&x)?.try_into().expect("three projections");
                     let (q, k, v) = (
@@ -189,13 +190,7 @@ impl Llama {
                 &[b, l, (c.n_heads * c.head_dim) as i32],
             )?;
             h = blk.wo.forward_add(&o, &h)?;
-            let x = fast::rms_norm(&h, Some(&blk.ffn_norm), c.norm_eps)?;
-            let [g, up]: [Array; 2] = blk
-                .gate_up
-                .forward(&x)?
-                .try_into()
-                .expect("two projections");
-            let m = ops::silu_mul(&g, up)?;
+            let m = blk.gate_up.glu_normed(&h, (&blk.ffn_norm, c.norm_eps))?;
             h = blk.down.forward_add(&m, &h)?;
         }
         if last_only && l > 1 {

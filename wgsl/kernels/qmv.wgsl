@@ -9,12 +9,14 @@
 // `qmv_accumulate_fn` in sources.rs). The entry point (generated: `QMV_ENTRY_*`) adds the WGS
 // partial sums of each output, with subgroup sums where the adapter has them, else a tree in
 // workgroup memory, then calls `store`. x is read as vec4 (dense, offset a multiple of 4).
-// Header: BITS, MASK, MR, RPW, WARPS, X (binding 2, vec4<f32>), W (3, vec of u32), SC (4),
-// BI (5) read by `fn scale`/`fn bias`, O (6), `fn narrow`, `fn accumulate`, `fn epilogue`
-// (narrows the total, adding the addend R (binding 8) for residual keys).
+// Header: BITS, MASK, MR, RPW, WARPS, NRED (sums per invocation: products, then Σx² per row of
+// x with a norm), NOUT, X (binding 2, vec4<f32>), W (3, vec of u32), SC (4), BI (5) read by
+// `fn scale`/`fn bias`, O (6), G (9, the norm's weight), `fn narrow`, `fn accumulate`,
+// `fn total`, `fn product`, `fn value` (the output's narrowed value) and `fn epilogue` (adds the
+// addend R (binding 8) for residual keys).
 
 struct Params {
-    n: u32,
+    n: u32,     // outputs per row of x (weight rows: n, or 2n with GLU)
     k: u32,
     blocks: u32,
     off_x: u32, // in floats, a multiple of 4
@@ -26,6 +28,10 @@ struct Params {
     cpg: u32,   // chunks of 32 values per group
     wpg_shift: u32, // log2 of packed words per group (2, 4 and 8 bits)
     off_r: u32, // of the addend (residual keys)
+    off_g: u32, // of the norm's weight (norm keys), a multiple of 4
+    eps: f32,   // of the norm
+    pad0: u32,
+    pad1: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
@@ -33,11 +39,14 @@ struct Params {
 const WGS: u32 = 32u * WARPS;
 const NACC: u32 = RPW * MR;
 
-var<workgroup> red: array<f32, NACC * WGS>;
+var<workgroup> red: array<f32, NRED * WGS>;
 
-/// Writes the total `s` of output `i` (`r * MR + mm`) of workgroup `blk`.
-fn store(blk: u32, i: u32, s: f32) {
-    let row = blk * RPW + i / MR;
-    let mm = i % MR;
-    if (row < P.n) { O[mm * P.n + row] = epilogue(mm * P.n + row, s); }
+/// Stores the outputs of workgroup `blk` (NOUT of them: RPW rows, or RPW / 2 with GLU, times MR
+/// rows of x) from its reduced sums.
+fn outputs(blk: u32, lid: u32, nsg: u32) {
+    for (var i = lid; i < NOUT; i = i + WGS) { // NOUT may exceed WGS
+        let row = blk * (NOUT / MR) + i / MR;
+        let mm = i % MR;
+        if (row < P.n) { O[mm * P.n + row] = epilogue(mm * P.n + row, value(i, nsg)); }
+    }
 }

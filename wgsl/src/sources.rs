@@ -100,7 +100,10 @@ pub enum KernelKey {
     /// weights against x quantized by [`KernelKey::QuantizeX`] (integer dot products).
     /// `residual`: an addend (binding 8, at `P.off_r`) is added as each output is stored.
     /// `chunks`: 2/4/8-bit weights by 32-value chunks too (one scale and bias per step instead
-    /// of one per packed word; x loads less coalesced).
+    /// of one per packed word; x loads less coalesced). `norm`: x is RMS-normalised on the fly
+    /// (its weight at binding 9, `P.off_g`; Σx² reduced with the products, `P.eps`). `glu`: the
+    /// weight rows are `[gate | up]` halves of `2 · P.n` rows and each output is
+    /// `silu(gate) · up` (a workgroup takes `rpw / 2` rows of each half).
     QMatvec {
         dtype: Dtype,
         bits: u32,
@@ -113,6 +116,8 @@ pub enum KernelKey {
         int8: bool,
         residual: bool,
         chunks: bool,
+        norm: bool,
+        glu: bool,
     },
     /// x quantized to two int8 levels per 32-value block for the integer mat-vec (`qx.wgsl`).
     QuantizeX,
@@ -197,10 +202,17 @@ impl fmt::Display for KernelKey {
                 int8,
                 residual,
                 chunks,
+                norm,
+                glu,
             } => {
                 let sums = if *subgroups { "sg" } else { "tree" };
                 let x = if *int8 { "int8" } else { "f32" };
-                let add = if *residual { ":add" } else { "" };
+                let add = format!(
+                    "{}{}{}",
+                    if *residual { ":add" } else { "" },
+                    if *norm { ":norm" } else { "" },
+                    if *glu { ":glu" } else { "" }
+                );
                 let sums = if *chunks {
                     format!("{sums}:chunks")
                 } else {
@@ -438,16 +450,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let blk = wid.x + wid.y * nwg.x;
     if (blk >= P.blocks) { return; } // whole workgroups only
     let acc = accumulate(blk, lid);
-    for (var i = 0u; i < NACC; i = i + 1u) {
+    for (var i = 0u; i < NRED; i = i + 1u) {
         let s = subgroupAdd(acc[i]);
         if (sgi == 0u) { red[i * WGS + sg] = s; }
     }
     workgroupBarrier();
-    for (var i = lid; i < NACC; i = i + WGS) { // NACC may exceed WGS
-        var s = 0.0;
-        for (var j = 0u; j < nsg; j = j + 1u) { s = s + red[i * WGS + j]; }
-        store(blk, i, s);
-    }
+    outputs(blk, lid, nsg);
+}
+
+/// Sum `i` of the workgroup: its subgroups' slots added.
+fn total(i: u32, nsg: u32) -> f32 {
+    var s = 0.0;
+    for (var j = 0u; j < nsg; j = j + 1u) { s = s + red[i * WGS + j]; }
+    return s;
 }
 ";
 
@@ -458,17 +473,52 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let blk = wid.x + wid.y * nwg.x;
     if (blk >= P.blocks) { return; } // whole workgroups only: no barrier is skipped by half of one
     let acc = accumulate(blk, lid);
-    for (var i = 0u; i < NACC; i = i + 1u) { red[i * WGS + lid] = acc[i]; }
+    for (var i = 0u; i < NRED; i = i + 1u) { red[i * WGS + lid] = acc[i]; }
     workgroupBarrier();
     for (var s = WGS / 2u; s > 0u; s = s / 2u) {
         if (lid < s) {
-            for (var i = 0u; i < NACC; i = i + 1u) { red[i * WGS + lid] = red[i * WGS + lid] + red[i * WGS + lid + s]; }
+            for (var i = 0u; i < NRED; i = i + 1u) { red[i * WGS + lid] = red[i * WGS + lid] + red[i * WGS + lid + s]; }
         }
         workgroupBarrier();
     }
-    for (var i = lid; i < NACC; i = i + WGS) { store(blk, i, red[i * WGS]); } // NACC may exceed WGS
+    outputs(blk, lid, 1u);
 }
+
+/// Sum `i` of the workgroup: the root of its tree.
+fn total(i: u32, nsg: u32) -> f32 { return red[i * WGS]; }
 ";
+
+/// `fn product(i, nsg)` (sum `i` of the workgroup as the product's value: times x's inverse RMS
+/// with `norm`, narrowed) and `fn value(i, nsg)` (output slot `i`: with `glu`,
+/// `silu(gate) · up` of slots `i` and `i + NOUT` as `silu_mul` computes it) of `qmv.wgsl`.
+fn qmv_output_fns(norm: bool, glu: bool) -> String {
+    let scaled = if norm {
+        "total(i, nsg) * inverseSqrt(total(NACC + i % MR, nsg) / f32(P.k) + P.eps)"
+    } else {
+        "total(i, nsg)"
+    };
+    let value = if glu {
+        "let g = product(i, nsg);\n    let u = product(i + NOUT, nsg);\n    return narrow(g / (1.0 + exp(-g)) * u);"
+    } else {
+        "return product(i, nsg);"
+    };
+    format!(
+        "fn product(i: u32, nsg: u32) -> f32 {{\n    return narrow({scaled});\n}}\nfn value(i: u32, nsg: u32) -> f32 {{\n    {value}\n}}\n"
+    )
+}
+
+/// What a generated mat-vec step reads and how (see [`qmv_accumulate_fn`]).
+#[derive(Clone, Copy)]
+struct QmvShape {
+    /// 2/4/8-bit weights by packed words (else 32-value chunks).
+    by_word: bool,
+    /// 4-bit weights against x quantized to int8 levels.
+    int8: bool,
+    /// x times the norm's weight, Σx² returned after the products.
+    norm: bool,
+    /// Rows `[0, rpw/2)` from the gate half, the rest from the up half (`P.n` rows later).
+    glu: bool,
+}
 
 /// `fn accumulate(blk: u32, lid: u32) -> array<f32, NACC>` of `qmv.wgsl`, generated
 /// straight-line for `mr` rows of x and `rpw` weight rows, `unroll` steps per pass with every
@@ -493,38 +543,57 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /// products) instead of ~30 float operations. Measured on the H200 it is slower than the float
 /// kernel (the extra dispatch, and the float kernel is not bound by its arithmetic there), so it
 /// is opt-in (`MLX_ARM_QMV_INT8=1`), for adapters short of float throughput.
-fn qmv_accumulate_fn(
-    bits: u32,
-    mr: u32,
-    rpw: u32,
-    unroll: u32,
-    by_word: bool,
-    int8: bool,
-) -> String {
+fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32, shape: QmvShape) -> String {
+    let QmvShape {
+        by_word,
+        int8,
+        norm,
+        glu,
+    } = shape;
     let step = |t: &str| -> (String, String) {
         if int8 {
             (qmv_int_loads(mr, rpw, t), qmv_int_math(mr, rpw, t))
         } else if by_word {
             (
-                qmv_word_loads(bits, mr, rpw, t),
+                qmv_word_loads(bits, mr, rpw, norm, t),
                 qmv_word_math(bits, mr, rpw, t),
             )
         } else {
             (
-                qmv_chunk_loads(bits, mr, rpw, t),
+                qmv_chunk_loads(bits, mr, rpw, norm, t),
                 qmv_chunk_math(bits, mr, rpw, t),
             )
         }
     };
     // steps per row: packed words, or chunks of 32 values
     let bound = if by_word || int8 { "P.rw" } else { "chunks" };
-    let mut s = String::from("fn accumulate(blk: u32, lid: u32) -> array<f32, NACC> {\n");
-    for r in 0..rpw {
-        // rows past N re-read the last row (no branch around the loads); never written
-        let _ = writeln!(s, "    let r{r} = min(blk * RPW + {r}u, P.n - 1u);");
+    let mut s = String::from("fn accumulate(blk: u32, lid: u32) -> array<f32, NRED> {\n");
+    // rows past N re-read the last row (no branch around the loads); never written
+    if glu {
+        let half = rpw / 2;
+        for r in 0..rpw {
+            let (first, i) = if r < half {
+                ("", r)
+            } else {
+                ("P.n + ", r - half)
+            };
+            let _ = writeln!(
+                s,
+                "    let r{r} = {first}min(blk * {half}u + {i}u, P.n - 1u);"
+            );
+        }
+    } else {
+        for r in 0..rpw {
+            let _ = writeln!(s, "    let r{r} = min(blk * RPW + {r}u, P.n - 1u);");
+        }
     }
     for i in 0..mr * rpw {
         let _ = writeln!(s, "    var a{i} = 0.0;");
+    }
+    for m in 0..mr {
+        if norm {
+            let _ = writeln!(s, "    var sq{m} = 0.0;");
+        }
     }
     s.push_str("    let chunks = P.k / 32u;\n    var c = lid;\n");
     if unroll > 1 {
@@ -549,10 +618,13 @@ fn qmv_accumulate_fn(
     let (loads, math) = step("u");
     s.push_str(&loads);
     s.push_str(&math);
-    let accs: Vec<String> = (0..mr * rpw).map(|i| format!("a{i}")).collect();
+    let mut accs: Vec<String> = (0..mr * rpw).map(|i| format!("a{i}")).collect();
+    if norm {
+        accs.extend((0..mr).map(|m| format!("sq{m}")));
+    }
     let _ = writeln!(
         s,
-        "    }}\n    return array<f32, NACC>({});\n}}",
+        "    }}\n    return array<f32, NRED>({});\n}}",
         accs.join(", ")
     );
     s
@@ -572,19 +644,35 @@ fn qmv_weight_word_loads(rpw: u32, t: &str) -> String {
 }
 
 /// The loads for packed word `c{t}` of every row: the words, scales, biases and x.
-fn qmv_word_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
+fn qmv_word_loads(bits: u32, mr: u32, rpw: u32, norm: bool, t: &str) -> String {
     let xv = 32 / bits / 4; // vec4s of x per word
     let mut s = qmv_weight_word_loads(rpw, t);
+    qmv_x_loads(&mut s, mr, xv, norm, t);
+    s
+}
+
+/// The loads of x for step `c{t}` (`xv` vec4s per row of x, from vec4 `c{t} · xv`) into
+/// `x{m}_{j}{t}`; with `norm`, times the norm's weight, their squares added into `sq{m}`.
+fn qmv_x_loads(s: &mut String, mr: u32, xv: u32, norm: bool, t: &str) {
+    if norm {
+        let _ = writeln!(s, "        let gb{t} = P.off_g / 4u + c{t} * {xv}u;");
+    }
     for m in 0..mr {
         let _ = writeln!(
             s,
             "        let xb{m}{t} = (P.off_x + {m}u * P.k) / 4u + c{t} * {xv}u;"
         );
         for j in 0..xv {
-            let _ = writeln!(s, "        let x{m}_{j}{t} = X[xb{m}{t} + {j}u];");
+            if norm {
+                let raw = format!("xr{m}_{j}{t}");
+                let _ = writeln!(s, "        let {raw} = X[xb{m}{t} + {j}u];");
+                let _ = writeln!(s, "        sq{m} = sq{m} + dot({raw}, {raw});");
+                let _ = writeln!(s, "        let x{m}_{j}{t} = {raw} * G[gb{t} + {j}u];");
+            } else {
+                let _ = writeln!(s, "        let x{m}_{j}{t} = X[xb{m}{t} + {j}u];");
+            }
         }
     }
-    s
 }
 
 /// The loads for 4-bit word `c{t}` of every row with quantized x: the words, scales, biases,
@@ -700,7 +788,7 @@ fn qmv_word_math(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
 
 /// The loads of chunk `c{t}` (values named with suffix `t`): every row's packed words, scales,
 /// biases, then x with its sum and (2/4/8 bits) its pre-scaled copy.
-fn qmv_chunk_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
+fn qmv_chunk_loads(bits: u32, mr: u32, rpw: u32, norm: bool, t: &str) -> String {
     let vw = qmv_vec_width(bits);
     let mut s = String::new();
     let _ = writeln!(s, "        let gi{t} = c{t} / P.cpg;");
@@ -712,15 +800,7 @@ fn qmv_chunk_loads(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
     for r in 0..rpw {
         let _ = writeln!(s, "        let s{r}{t} = scale(P.off_s + r{r} * P.g + gi{t});\n        let b{r}{t} = bias(P.off_b + r{r} * P.g + gi{t});");
     }
-    for m in 0..mr {
-        let _ = writeln!(
-            s,
-            "        let xb{m}{t} = (P.off_x + {m}u * P.k) / 4u + c{t} * 8u;"
-        );
-        for j in 0..8 {
-            let _ = writeln!(s, "        let x{m}_{j}{t} = X[xb{m}{t} + {j}u];");
-        }
-    }
+    qmv_x_loads(&mut s, mr, 8, norm, t);
     s
 }
 
@@ -1111,13 +1191,16 @@ impl KernelKey {
                 int8,
                 residual,
                 chunks,
+                norm,
+                glu,
             } => {
                 if !quant_ok(*dtype, *bits)
                     || !(1..=4).contains(rows)
                     || ![1, 2, 4, 8, 16].contains(rpw)
                     || ![1, 2, 4, 8].contains(warps)
                     || ![1, 2, 4, 8].contains(unroll)
-                    || (*int8 && *bits != 4)
+                    || (*int8 && (*bits != 4 || *norm))
+                    || (*glu && *rpw < 2)
                 {
                     return None;
                 }
@@ -1125,11 +1208,26 @@ impl KernelKey {
                 let _ = writeln!(h, "const MR: u32 = {rows}u;");
                 let _ = writeln!(h, "const RPW: u32 = {rpw}u;");
                 let _ = writeln!(h, "const WARPS: u32 = {warps}u;");
+                let nacc = rpw * rows;
+                let _ = writeln!(
+                    h,
+                    "const NRED: u32 = {}u;",
+                    nacc + if *norm { *rows } else { 0 }
+                );
+                let _ = writeln!(
+                    h,
+                    "const NOUT: u32 = {}u;",
+                    if *glu { nacc / 2 } else { nacc }
+                );
                 h.push_str(if *subgroups {
                     QMV_ENTRY_SUBGROUPS
                 } else {
                     QMV_ENTRY_TREE
                 });
+                h.push_str(&qmv_output_fns(*norm, *glu));
+                if *norm {
+                    h.push_str("@group(0) @binding(9) var<storage, read> G: array<vec4<f32>>;\n");
+                }
                 let by_word = 16 % bits == 0 && !*chunks;
                 let vw = if by_word { 1 } else { qmv_vec_width(*bits) };
                 let wty = if vw == 1 {
@@ -1157,7 +1255,16 @@ impl KernelKey {
                     h.push_str("fn epilogue(i: u32, s: f32) -> f32 { return narrow(s); }\n");
                 }
                 h.push_str(&qmv_accumulate_fn(
-                    *bits, *rows, *rpw, *unroll, by_word, *int8,
+                    *bits,
+                    *rows,
+                    *rpw,
+                    *unroll,
+                    QmvShape {
+                        by_word,
+                        int8: *int8,
+                        norm: *norm,
+                        glu: *glu,
+                    },
                 ));
                 include_str!("../kernels/qmv.wgsl")
             }

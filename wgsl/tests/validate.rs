@@ -183,6 +183,8 @@ fn all_keys() -> Vec<KernelKey> {
                                     int8,
                                     residual: (rows + rpw) % 2 == 1,
                                     chunks: !int8 && (rows + warps) % 2 == 1,
+                                    norm: !int8 && (rows + unroll) % 2 == 0,
+                                    glu: rpw >= 2 && (rows + warps) % 3 == 0,
                                 });
                             }
                         }

@@ -13,6 +13,7 @@ use super::{elementwise, Resident};
 use crate::engine::{Engine, WG};
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::layout::numel;
+use mlx_arm_core::primitive::{BinaryOp, QmmFuse};
 use mlx_arm_core::{Dtype, Error, Result};
 use mlx_arm_wgsl::sources::{KernelKey, MapOp, ScaleStore};
 use std::sync::Arc;
@@ -93,23 +94,32 @@ fn matvec_kernel(
     m: usize,
     k: usize,
     store: ScaleStore,
-    residual: bool,
+    fuse: QmmFuse,
 ) -> (KernelKey, usize) {
     let per_warp = (k / 32).div_ceil(32 * t.chunks_per_lane).clamp(1, 8);
+    let norm = fuse.rms_norm_eps_bits.is_some();
+    // with GLU a workgroup takes rows of both halves
+    let rpw = match fuse.silu_mul {
+        true => t.rows_per_workgroup.max(2),
+        false => t.rows_per_workgroup,
+    };
     let key = KernelKey::QMatvec {
         dtype,
         bits,
         rows: m as u32,
-        rpw: t.rows_per_workgroup as u32,
+        rpw: rpw as u32,
         warps: 1 << per_warp.ilog2(),
         unroll: t.unroll as u32,
         subgroups: t.subgroups && e.gpu.features.contains(wgpu::Features::SUBGROUP),
         store,
-        int8: t.int8 && bits == 4,
-        residual,
-        chunks: t.chunks && !(t.int8 && bits == 4),
+        int8: t.int8 && bits == 4 && !norm,
+        residual: fuse.residual,
+        chunks: t.chunks && !(t.int8 && bits == 4 && !norm),
+        norm,
+        glu: fuse.silu_mul,
     };
-    (key, t.rows_per_workgroup)
+    // outputs per workgroup
+    (key, if fuse.silu_mul { rpw / 2 } else { rpw })
 }
 
 /// Scales and biases made resident, and how the kernel reads them: packed as they are when both
@@ -192,15 +202,97 @@ pub fn dequantize(
     Ok(Engine::output(mem, dt, shape))
 }
 
-/// `quantized_matmul(x, w, scales, biases)` into `shape` / `dt`, plus `inputs[4]` when given
-/// (`quantized_matmul_add`: added as the mat-vec stores each output, by one more dispatch
-/// after the tiled kernel).
+/// Whether the mat-vec kernel does the fused work itself (`MLX_ARM_FUSE_QMV=0`: only the
+/// residual add, as before the norm and GLU fusions, for A/B runs).
+fn fuse_in_matvec() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("MLX_ARM_FUSE_QMV").map_or(true, |v| v != "0"))
+}
+
+/// `quantized_matmul(x, w, scales, biases)` into `shape` / `dt` with the `fuse`d work (see
+/// `QmmFuse`): done inside the mat-vec kernel for decode shapes; otherwise (and where the
+/// mat-vec cannot) by the rms_norm kernel before and elementwise kernels after the product.
+#[allow(clippy::too_many_arguments)]
 pub fn quantized_matmul(
     e: &Arc<Engine>,
     inputs: &[Data],
     gs: usize,
     bits: usize,
     transpose: bool,
+    fuse: QmmFuse,
+    shape: &[usize],
+    dt: Dtype,
+) -> Result<Data> {
+    let n = shape[shape.len() - 1] * if fuse.silu_mul { 2 } else { 1 };
+    let m = numel(shape) / shape[shape.len() - 1].max(1);
+    let matvec = transpose && m <= MATVEC_MAX_ROWS && numel(shape) > 0;
+    let addend = fuse.addend_input().map(|i| &inputs[i]);
+    if matvec && (fuse_in_matvec() || fuse.rms_norm_eps_bits.is_none() && !fuse.silu_mul) {
+        let norm = match (fuse.norm_input(), fuse.rms_norm_eps_bits) {
+            (Some(i), Some(eps)) => Some((&inputs[i], f32::from_bits(eps))),
+            _ => None,
+        };
+        return product(
+            e,
+            &inputs[..4],
+            gs,
+            bits,
+            transpose,
+            fuse,
+            norm,
+            addend,
+            shape,
+            dt,
+        );
+    }
+    let mut xs = inputs[..4].to_vec();
+    if let (Some(i), Some(eps)) = (fuse.norm_input(), fuse.rms_norm_eps_bits) {
+        let eps = f32::from_bits(eps);
+        xs[0] = super::fast::rms_norm(e, &inputs[0], Some(&inputs[i]), eps, &inputs[0].shape)?;
+    }
+    let mut product_shape = shape.to_vec();
+    product_shape[shape.len() - 1] = n;
+    let plain = QmmFuse::default();
+    let none = None;
+    let mut y = product(
+        e,
+        &xs,
+        gs,
+        bits,
+        transpose,
+        plain,
+        none,
+        None,
+        &product_shape,
+        dt,
+    )?;
+    if fuse.silu_mul {
+        let [gate, up] = y.last_axis_halves();
+        let op = MapOp::Binary(BinaryOp::SiluMul);
+        y = elementwise::map(e, op, &[gate, up], shape, dt)?;
+    }
+    match addend {
+        Some(a) => {
+            let add = MapOp::Binary(BinaryOp::Add);
+            elementwise::map(e, add, &[y, a.clone()], shape, dt)
+        }
+        None => Ok(y),
+    }
+}
+
+/// The product of `inputs` (x, w, scales, biases) into `shape` / `dt`: the mat-vec kernel with
+/// the `fuse`d work in it (norm weight and eps in `norm`, the addend in `addend`), or the tiled
+/// kernel (plain `fuse` only) plus one more dispatch for an addend.
+#[allow(clippy::too_many_arguments)]
+fn product(
+    e: &Arc<Engine>,
+    inputs: &[Data],
+    gs: usize,
+    bits: usize,
+    transpose: bool,
+    fuse: QmmFuse,
+    norm: Option<(&Data, f32)>,
+    addend: Option<&Data>,
     shape: &[usize],
     dt: Dtype,
 ) -> Result<Data> {
@@ -218,7 +310,7 @@ pub fn quantized_matmul(
     let (s, b) = (dense(e, &inputs[2], 1)?, dense(e, &inputs[3], 1)?);
     let (rx, rw) = (Resident::of(e, &x)?, Resident::of(e, &w)?);
     let (rs, rb, store) = scales_and_biases(e, &s, &b)?;
-    let addend = inputs.get(4).map(|a| dense(e, a, 1)).transpose()?;
+    let addend = addend.map(|a| dense(e, a, 1)).transpose()?;
     let mut bufs = vec![
         (2, rx.buf()),
         (3, rw.buf()),
@@ -232,10 +324,19 @@ pub fn quantized_matmul(
     let bits = bits as u32;
     let matvec = transpose && m <= MATVEC_MAX_ROWS;
     if matvec {
-        let (key, rpw) = matvec_kernel(e, qmv_tuning(), dt, bits, m, k, store, addend.is_some());
+        let fuse = QmmFuse {
+            residual: addend.is_some(),
+            ..fuse
+        };
+        let (key, rpw) = matvec_kernel(e, qmv_tuning(), dt, bits, m, k, store, fuse);
         let ra = addend.as_ref().map(|a| Resident::of(e, a)).transpose()?;
         if let Some(ra) = &ra {
             bufs.push((8, ra.buf()));
+        }
+        let g = norm.map(|(g, _)| dense(e, g, 4)).transpose()?;
+        let rg = g.as_ref().map(|g| Resident::of(e, g)).transpose()?;
+        if let Some(rg) = &rg {
+            bufs.push((9, rg.buf()));
         }
         // the integer kernel reads x quantized: 4 words of bytes and (step, sum) per 8 values
         let quantized_x = match key {
@@ -274,6 +375,10 @@ pub fn quantized_matmul(
             (gs / 32) as u32,
             (gs * bits as usize / 32).max(1).ilog2(),
             addend.as_ref().map_or(0, |a| a.offset as u32),
+            g.as_ref().map_or(0, |g| g.offset as u32),
+            norm.map_or(0.0f32, |(_, eps)| eps).to_bits(),
+            0,
+            0,
         ];
         e.dispatch_1d(&key, "main", &params, None, &bufs, blocks)?;
     } else {
@@ -311,7 +416,7 @@ pub fn quantized_matmul(
     match addend {
         // the mat-vec added it as it stored
         Some(a) if !matvec => {
-            let add = MapOp::Binary(mlx_arm_core::primitive::BinaryOp::Add);
+            let add = MapOp::Binary(BinaryOp::Add);
             elementwise::map(e, add, &[y, a], shape, dt)
         }
         _ => Ok(y),

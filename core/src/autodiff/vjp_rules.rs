@@ -80,16 +80,41 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
             group_size,
             bits,
             transpose,
-            residual,
-        } => {
+            fuse,
+        } if fuse.rms_norm_eps_bits.is_none() && !fuse.silu_mul => {
             // Only x is differentiable (as in MLX): dx = g @ W^T = qmm(g, w, !transpose); an
             // addend (same shape as the output) gets g itself.
             let (w, s, b) = (&inputs[1], &inputs[2], &inputs[3]);
             let gx =
                 ops::quantized_matmul(cot, w, s, b, !*transpose, *group_size as i32, *bits as i32)?;
             let mut g = vec![Some(gx), None, None, None];
-            if *residual {
+            if fuse.residual {
                 g.push(Some(cot.clone()));
+            }
+            g
+        }
+        QuantizedMatmul {
+            group_size,
+            bits,
+            transpose,
+            fuse,
+        } => {
+            // the gradient of the composed ops, for x, the norm's weight and the addend
+            let (w, s, b) = (&inputs[1], &inputs[2], &inputs[3]);
+            let (gs, bits, tr, fuse) = (*group_size, *bits, *transpose, *fuse);
+            let mut diff = vec![0];
+            diff.extend(fuse.norm_input());
+            diff.extend(fuse.addend_input());
+            let f = |xs: &[Array]| -> Result<Vec<Array>> {
+                let mut all = vec![xs[0].clone(), w.clone(), s.clone(), b.clone()];
+                all.extend(xs[1..].iter().cloned());
+                Ok(vec![ops::qmm_fused_composed(&all, gs, bits, tr, fuse)?])
+            };
+            let primals: Vec<Array> = diff.iter().map(|&i| inputs[i].clone()).collect();
+            let (_, grads) = crate::autodiff::vjp(f, &primals, &[cot.clone()])?;
+            let mut g = vec![None; inputs.len()];
+            for (i, gi) in diff.into_iter().zip(grads) {
+                g[i] = Some(gi);
             }
             g
         }

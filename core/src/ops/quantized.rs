@@ -12,7 +12,7 @@
 //! backend that read the packed weights directly.
 
 use super::IntoArray;
-use crate::primitive::Primitive;
+use crate::primitive::{Primitive, QmmFuse};
 use crate::{Array, Dtype, Error, Result, Stream};
 
 /// The bit widths MLX's affine mode supports.
@@ -317,7 +317,8 @@ pub fn quantized_matmul_device(
         scales.into_array(),
         biases.into_array(),
     );
-    qmm_node(x, w, scales, biases, transpose, group_size, bits, s, None)
+    let f = QmmFusion::default();
+    qmm_node(x, w, scales, biases, transpose, group_size, bits, s, f)
 }
 
 /// `add(quantized_matmul(x, w, scales, biases, ..), addend)` (an MLX-ARM extension, for
@@ -354,7 +355,10 @@ pub fn quantized_matmul_add_device(
         group_size,
         bits,
         s,
-        Some(addend),
+        QmmFusion {
+            addend: Some(addend),
+            ..QmmFusion::default()
+        },
     )
 }
 
@@ -383,8 +387,22 @@ pub fn quantized_matmul_add(
     )
 }
 
-/// The checked `QuantizedMatmul` node; with `addend`, the fused node when the addend has the
-/// product's shape and dtype, else the node plus a composed `add`.
+/// Work to fuse into a quantized product ([`quantized_matmul_fused_device`]), applied in field
+/// order.
+#[derive(Clone, Debug, Default)]
+pub struct QmmFusion {
+    /// Normalise x first, as `fast::rms_norm(x, Some(weight), eps)` (the weight is `[K]`); the
+    /// normalised x is not rounded to its dtype before the product.
+    pub rms_norm: Option<(Array, f32)>,
+    /// The product's last axis holds `[gate | up]` halves (N even): the result is
+    /// `silu_mul(gate, up)`, `[.., N / 2]`.
+    pub silu_mul: bool,
+    /// Added last (broadcasting and promoting as `add` does).
+    pub addend: Option<Array>,
+}
+
+/// The checked `QuantizedMatmul` node with the `fusion`'s work in it; an addend of another shape
+/// or dtype than the result is added by a composed `add`.
 #[allow(clippy::too_many_arguments)]
 fn qmm_node(
     x: Array,
@@ -395,7 +413,7 @@ fn qmm_node(
     group_size: i32,
     bits: i32,
     s: Stream,
-    addend: Option<Array>,
+    fusion: QmmFusion,
 ) -> Result<Array> {
     let (gs, bits) = check_params("quantized_matmul", group_size, bits)?;
     if w.ndim() != 2 {
@@ -420,12 +438,41 @@ fn qmm_node(
             ),
         ));
     }
-    let dt = super::result_type(&x, &scales);
+    let mut dt = super::result_type(&x, &scales);
+    if let Some((g, _)) = &fusion.rms_norm {
+        if !x.dtype().is_float() || !g.dtype().is_float() {
+            return Err(Error::dtype(
+                "quantized_matmul",
+                if x.dtype().is_float() {
+                    g.dtype()
+                } else {
+                    x.dtype()
+                },
+                "x and the rms_norm weight must be floating point",
+            ));
+        }
+        if g.shape() != [k] {
+            return Err(Error::shape(
+                "quantized_matmul",
+                format!("the rms_norm weight must be [{k}], got {:?}", g.shape()),
+            ));
+        }
+        dt = crate::dtype::promote_types(
+            crate::dtype::promote_types(x.dtype(), g.dtype()),
+            scales.dtype(),
+        );
+    }
     if !dt.is_float() {
         return Err(Error::dtype(
             "quantized_matmul",
             dt,
             "x and the scales must be floating point",
+        ));
+    }
+    if fusion.silu_mul && n % 2 != 0 {
+        return Err(Error::shape(
+            "quantized_matmul",
+            format!("silu_mul needs an even number of outputs to split, got {n}"),
         ));
     }
     let x = super::astype_device(&x, dt, s)?;
@@ -443,12 +490,21 @@ fn qmm_node(
     };
     let mut shape = x.shape().to_vec();
     let last = shape.len() - 1;
-    shape[last] = n;
+    shape[last] = if fusion.silu_mul { n / 2 } else { n };
     let mut inputs = vec![x, w, scales, biases];
+    let mut fuse = QmmFuse {
+        silu_mul: fusion.silu_mul,
+        ..QmmFuse::default()
+    };
+    if let Some((g, eps)) = fusion.rms_norm {
+        inputs.push(super::astype_device(&g, dt, s)?);
+        fuse.rms_norm_eps_bits = Some(eps.to_bits());
+    }
     // an addend of another shape or dtype is added by the composed (broadcasting) `add`
-    let composed = match addend {
+    let composed = match fusion.addend {
         Some(a) if a.shape() == shape.as_slice() && a.dtype() == dt => {
             inputs.push(a);
+            fuse.residual = true;
             None
         }
         other => other,
@@ -457,7 +513,7 @@ fn qmm_node(
         group_size: gs,
         bits: bits as u8,
         transpose,
-        residual: inputs.len() == 5,
+        fuse,
     };
     let y = Array::from_op(shape, dt, s, prim, inputs);
     match composed {
@@ -465,6 +521,74 @@ fn qmm_node(
         None => Ok(y),
     }
 }
+
+/// What a fused `QuantizedMatmul` node computes, composed of separate ops on its inputs (for
+/// its gradients and as the reference of tests).
+pub(crate) fn qmm_fused_composed(
+    inputs: &[Array],
+    group_size: usize,
+    bits: u8,
+    transpose: bool,
+    fuse: QmmFuse,
+) -> Result<Array> {
+    let mut x = inputs[0].clone();
+    if let (Some(i), Some(eps)) = (fuse.norm_input(), fuse.rms_norm_eps_bits) {
+        x = crate::fast::rms_norm(&x, Some(&inputs[i]), f32::from_bits(eps))?;
+    }
+    let (w, sc, b) = (&inputs[1], &inputs[2], &inputs[3]);
+    let mut y = quantized_matmul(x, w, sc, b, transpose, group_size as i32, bits as i32)?;
+    if fuse.silu_mul {
+        let halves = super::split(&y, 2, -1)?;
+        y = super::silu_mul(&halves[0], &halves[1])?;
+    }
+    if let Some(i) = fuse.addend_input() {
+        y = super::add(y, &inputs[i])?;
+    }
+    Ok(y)
+}
+
+/// `quantized_matmul` with the `fusion`'s work done in the same node (an MLX-ARM extension: on
+/// the GPU, decode-shaped products normalise x, combine gate and up halves and add the
+/// residual inside the mat-vec kernel, saving a dispatch each). Gradients are those of the
+/// composed ops and flow to x, the rms_norm weight and the addend.
+#[allow(clippy::too_many_arguments)]
+pub fn quantized_matmul_fused_device(
+    x: impl IntoArray,
+    w: impl IntoArray,
+    scales: impl IntoArray,
+    biases: impl IntoArray,
+    transpose: bool,
+    group_size: i32,
+    bits: i32,
+    fusion: QmmFusion,
+    stream: impl Into<Stream>,
+) -> Result<Array> {
+    let (x, w, scales, biases) = (
+        x.into_array(),
+        w.into_array(),
+        scales.into_array(),
+        biases.into_array(),
+    );
+    let s = stream.into();
+    qmm_node(x, w, scales, biases, transpose, group_size, bits, s, fusion)
+}
+
+/// [`quantized_matmul_fused_device`] on the default stream.
+#[allow(clippy::too_many_arguments)]
+pub fn quantized_matmul_fused(
+    x: impl IntoArray,
+    w: impl IntoArray,
+    scales: impl IntoArray,
+    biases: impl IntoArray,
+    transpose: bool,
+    group_size: i32,
+    bits: i32,
+    fusion: QmmFusion,
+) -> Result<Array> {
+    let s = Stream::default_stream();
+    quantized_matmul_fused_device(x, w, scales, biases, transpose, group_size, bits, fusion, s)
+}
+
 /// [`quantized_matmul_device`] on the default stream.
 pub fn quantized_matmul(
     x: impl IntoArray,
