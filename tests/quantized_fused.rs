@@ -1,6 +1,7 @@
 //! `quantized_matmul_fused` (an MLX-ARM extension) against the composed ops it stands for,
-//! `rms_norm(x, g) → quantized_matmul → silu(gate) · up → + addend`, on both backends: decode
-//! shapes (the GPU mat-vec does the norm, the gate/up combination and the add inside its kernel)
+//! `rms_norm(x, g) → quantized_matmul → rope of the first heads → silu(gate) · up → + addend`,
+//! on both backends: decode shapes (the GPU mat-vec does the norm, the rotation, the gate/up
+//! combination and the add inside its kernel)
 //! and prefill shapes (separate kernels), 2/3/4/8 bits, f32 and f16, x, norm weight and addend
 //! given as views with offsets; gradients equal the composed ones; bad arguments are typed
 //! errors.
@@ -9,7 +10,7 @@ mod common;
 
 use common::{devices, Rng};
 use mlx_arm::fast;
-use mlx_arm::ops::{self, QmmFusion};
+use mlx_arm::ops::{self, QmmFusion, QmmRope};
 use mlx_arm::transforms::grad;
 use mlx_arm::{with_default_device, Array, Dtype, Error};
 
@@ -38,6 +39,29 @@ fn composed(
         None => x.clone(),
     };
     let mut y = ops::quantized_matmul(&x, wq, s, b, true, 32, bits)?;
+    if let Some(r) = f.rope {
+        // [.., L, N] as heads [B, H, L, hd]; the first r.heads rotated, the rest kept
+        let shape: Vec<i32> = y.shape().iter().map(|&d| d as i32).collect();
+        let (nd, hd) = (y.ndim(), r.head_dim as i32);
+        let l = if nd >= 2 { shape[nd - 2] } else { 1 };
+        let h = shape[nd - 1] / hd;
+        let bsz = y.size() as i32 / (l * h * hd);
+        let heads = ops::swapaxes(ops::reshape(&y, &[bsz, l, h, hd])?, 1, 2)?;
+        let part = |a: i32, z: i32| ops::slice(&heads, &[0, a, 0, 0], &[bsz, z, l, hd], &[1; 4]);
+        let (base, scale) = (f32::from_bits(r.base_bits), f32::from_bits(r.scale_bits));
+        let off = r.offset as i32;
+        let roped = fast::rope(
+            part(0, r.heads as i32)?,
+            r.dims as i32,
+            true,
+            Some(base),
+            scale,
+            off,
+            None,
+        )?;
+        let all = ops::concatenate(&[roped, part(r.heads as i32, h)?], 1)?;
+        y = ops::reshape(ops::swapaxes(all, 1, 2)?, &shape)?;
+    }
     if f.silu_mul {
         let h = ops::split(&y, 2, -1)?;
         y = ops::silu_mul(&h[0], &h[1])?;
@@ -83,6 +107,7 @@ fn fused_quantized_matmul_equals_the_composed_ops() {
                         let f = QmmFusion {
                             rms_norm: norm.then(|| (g.clone(), 1e-5)),
                             silu_mul: glu,
+                            rope: None,
                             addend: add.then(|| view(&mut rng, &[rows, out], 5, dt, -1.0, 1.0)),
                         };
                         let what = format!(
@@ -114,6 +139,65 @@ fn fused_quantized_matmul_equals_the_composed_ops() {
     }
 }
 
+/// The rotation of the product's first heads (Llama's q and k in a stacked q/k/v product):
+/// traditional pairs over all or part of each head, positions along x's second-to-last axis
+/// from an offset, with and without the norm; exact without the norm (the GPU mat-vec rotates
+/// the narrowed product with rope's own operations).
+#[test]
+fn fused_rope_equals_the_composed_rope() {
+    let mut rng = Rng::new(59);
+    for device in devices() {
+        with_default_device(device, || {
+            // (x's leading axes, K, head dim, heads, rotated heads, rotated dims, bits)
+            for (lead, k, hd, h, hr, dims, bits) in [
+                (vec![1usize], 128usize, 16usize, 6usize, 4usize, 16usize, 4),
+                (vec![1, 3], 64, 8, 5, 3, 8, 8),
+                (vec![4], 96, 8, 4, 4, 6, 3), // 4 positions in a 2-D x
+                (vec![2, 2], 64, 16, 3, 2, 16, 4), // 2 batches of 2 positions
+                (vec![], 64, 8, 2, 2, 8, 2),  // 1-D x: one position
+                (vec![1, 7], 64, 8, 6, 4, 8, 4), // prefill: separate kernels
+            ] {
+                let n = hd * h;
+                let mut xs = lead.clone();
+                xs.push(k);
+                let rows: usize = xs[..xs.len() - 1].iter().product();
+                for dt in [Dtype::Float32, Dtype::Float16] {
+                    let w = Array::from_slice(
+                        &random(&mut rng, n * k, -1.0, 1.0),
+                        &[n as i32, k as i32],
+                    );
+                    let (wq, s, b) = ops::quantize(ops::astype(&w, dt).unwrap(), 32, bits).unwrap();
+                    let x = view(&mut rng, &xs, 4 * k, dt, -2.0, 2.0);
+                    let g = view(&mut rng, &[k], 4, dt, 0.5, 1.5);
+                    for norm in [false, true] {
+                        let rope = QmmRope::new(hd, hr, dims, 10000.0, 1.0, 5 + rows);
+                        let f = QmmFusion {
+                            rms_norm: norm.then(|| (g.clone(), 1e-5)),
+                            rope: Some(rope),
+                            ..QmmFusion::default()
+                        };
+                        let what = format!("x {xs:?} heads {hr}/{h} of {hd} dims {dims} bits {bits} norm {norm} {dt} on {device:?}");
+                        let want = composed(&x, (&wq, &s, &b), bits, &f).unwrap();
+                        let got = ops::quantized_matmul_fused(&x, &wq, &s, &b, true, 32, bits, f)
+                            .unwrap();
+                        assert_eq!(got.shape(), want.shape(), "{what}");
+                        let (got, want) = (got.to_f64_vec().unwrap(), want.to_f64_vec().unwrap());
+                        if !norm {
+                            assert_eq!(got, want, "{what}");
+                            continue;
+                        }
+                        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                        let tol = if dt == Dtype::Float16 { 8e-3 } else { 2e-5 } * scale;
+                        for (i, (a, e)) in got.iter().zip(&want).enumerate() {
+                            assert!((a - e).abs() <= tol, "{what}: [{i}] {a} vs {e} (tol {tol})");
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
 #[test]
 fn fused_quantized_matmul_gradients_are_the_composed_ones() {
     let mut rng = Rng::new(53);
@@ -129,6 +213,7 @@ fn fused_quantized_matmul_gradients_are_the_composed_ones() {
             let fusion = |a: &[Array]| QmmFusion {
                 rms_norm: Some((a[1].clone(), 1e-5)),
                 silu_mul: true,
+                rope: None,
                 addend: Some(a[2].clone()),
             };
             let fused = |a: &[Array]| -> mlx_arm::Result<Array> {
@@ -140,9 +225,26 @@ fn fused_quantized_matmul_gradients_are_the_composed_ones() {
                 ops::sum(ops::multiply(y, &coef)?, false)
             };
             let args = [x.clone(), g.clone(), r.clone()];
-            let gf = grad(fused, &[0, 1, 2])(&args).unwrap();
-            let gc = grad(plain, &[0, 1, 2])(&args).unwrap();
-            for i in 0..3 {
+            let mut gf = grad(fused, &[0, 1, 2])(&args).unwrap();
+            let mut gc = grad(plain, &[0, 1, 2])(&args).unwrap();
+            // the rotation (with the norm) instead of silu_mul and the addend
+            let roped = |a: &[Array]| QmmFusion {
+                rms_norm: Some((a[1].clone(), 1e-5)),
+                rope: Some(QmmRope::new(8, 3, 8, 10000.0, 1.0, 3)),
+                ..QmmFusion::default()
+            };
+            let coef2 = ops::concatenate(&[coef.clone(), coef.clone()], 1).unwrap();
+            let fused = |a: &[Array]| -> mlx_arm::Result<Array> {
+                let y = ops::quantized_matmul_fused(&a[0], &wq, &s, &b, true, 32, 4, roped(a))?;
+                ops::sum(ops::multiply(y, &coef2)?, false)
+            };
+            let plain = |a: &[Array]| -> mlx_arm::Result<Array> {
+                let y = composed(&a[0], (&wq, &s, &b), 4, &roped(a))?;
+                ops::sum(ops::multiply(y, &coef2)?, false)
+            };
+            gf.extend(grad(fused, &[0, 1])(&args[..2]).unwrap());
+            gc.extend(grad(plain, &[0, 1])(&args[..2]).unwrap());
+            for i in 0..5 {
                 let (a, e) = (gf[i].to_f64_vec().unwrap(), gc[i].to_f64_vec().unwrap());
                 assert_eq!(a.len(), e.len());
                 assert!(
@@ -185,4 +287,27 @@ fn fused_quantized_matmul_rejects_bad_arguments() {
         ..QmmFusion::default()
     };
     assert!(matches!(fuse(f), Err(Error::Dtype { .. })));
+    // heads past the product's outputs, odd dims, rope with silu_mul
+    let w6 = Array::from_slice(&vec![0.5f32; 16 * 64], &[16, 64]);
+    let (wq, s, b) = ops::quantize(&w6, 32, 4).unwrap();
+    let rope = |r: QmmRope, glu: bool| {
+        let f = QmmFusion {
+            rope: Some(r),
+            silu_mul: glu,
+            ..QmmFusion::default()
+        };
+        ops::quantized_matmul_fused(&x, &wq, &s, &b, true, 32, 4, f)
+    };
+    assert!(rope(QmmRope::new(8, 2, 8, 1e4, 1.0, 0), false).is_ok());
+    for (r, glu) in [
+        (QmmRope::new(8, 3, 8, 1e4, 1.0, 0), false),
+        (QmmRope::new(6, 1, 6, 1e4, 1.0, 0), false),
+        (QmmRope::new(8, 2, 5, 1e4, 1.0, 0), false),
+        (QmmRope::new(8, 2, 8, 1e4, 1.0, 0), true),
+    ] {
+        assert!(
+            matches!(rope(r, glu), Err(Error::Argument { .. })),
+            "{r:?} glu {glu}"
+        );
+    }
 }

@@ -164,6 +164,25 @@ impl Backend for CpuBackend {
                 let (gs, bits) = (*group_size, *bits as usize);
                 let mut y =
                     quantized::quantized_matmul(&xs, gs, bits, *transpose, &product, dtype)?;
+                if let Some(r) = fuse.rope {
+                    let a = fast::RopeArgs {
+                        dims: r.dims,
+                        traditional: true,
+                        base: f32::from_bits(r.base_bits),
+                        scale: f32::from_bits(r.scale_bits),
+                        offset: r.offset,
+                    };
+                    let x = &inputs[0].shape;
+                    let l = if x.len() >= 2 { x[x.len() - 2] } else { 1 };
+                    let (start, step) = ([0; 4], [1; 4]);
+                    y = mlx_arm_core::backend::rope_heads(
+                        &y,
+                        l,
+                        r,
+                        |h, shape| fast::rope(h, None, a, shape),
+                        |dst, upd, shape| indexing::slice_update(&start, &step, dst, upd, shape),
+                    )?;
+                }
                 use mlx_arm_core::primitive::BinaryOp;
                 if fuse.silu_mul {
                     let [gate, up] = y.last_axis_halves();

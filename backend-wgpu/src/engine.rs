@@ -508,6 +508,7 @@ impl Engine {
         if groups.iter().any(|&g| g == 0) {
             return Ok(());
         }
+        let start = crate::profile::host().then(std::time::Instant::now);
         let Pipeline { pipeline, layout } = self.pipeline(key, entry)?;
         let mut p = params.to_vec();
         p.resize(p.len().next_multiple_of(4).max(4), 0);
@@ -599,6 +600,7 @@ impl Engine {
             groups,
             label,
         });
+        crate::profile::add_host("host:record", start);
         if batch.dispatches.len() >= batch_budget() {
             self.submit_locked(&mut batch, |_| ())?;
         }
@@ -647,6 +649,7 @@ impl Engine {
             params,
             dims,
         } = std::mem::take(pending);
+        let start = crate::profile::host().then(std::time::Instant::now);
         if !params.is_empty() {
             self.gpu.queue.write_buffer(&self.params_arena, 0, &params);
         }
@@ -691,8 +694,12 @@ impl Engine {
             enc.copy_buffer_to_buffer(resolve, 0, staging, 0, n as u64 * 8);
         }
         after(&mut enc);
-        let index = self.gpu.queue.submit([enc.finish()]);
+        let buffer = enc.finish();
+        crate::profile::add_host("host:encode", start);
+        let start = crate::profile::host().then(std::time::Instant::now);
+        let index = self.gpu.queue.submit([buffer]);
         self.gpu.take_error()?;
+        crate::profile::add_host("host:submit", start);
         if let Some((_, _, staging)) = &timestamps {
             let ticks = self.finish_read(staging, index.clone(), 4 * timed)?;
             let ticks: &[u64] = bytemuck::cast_slice(&ticks);

@@ -7,14 +7,29 @@
 //! against 29 us unprofiled, a tiny add 6.8 us against about 2): compare kernels with each
 //! other, not with wall-clock speed. `MLX_ARM_GPU_PROFILE=pass` times whole submissions only
 //! (label `pass`), the device's busy time without per-dispatch timestamps.
+//! `MLX_ARM_GPU_PROFILE=host` adds no timestamps: it sums the host's time in the engine instead
+//! (labels `host:record` for recording dispatches, `host:encode` for encoding a batch's pass,
+//! `host:submit` for the queue submission), to split a step's host time from the rest of eval.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
-/// Whether profiling was asked for (`MLX_ARM_GPU_PROFILE=1` per dispatch, or `=pass` for
-/// whole submissions only, which adds no timestamps between dispatches; read once).
+/// Whether device-time profiling was asked for (`MLX_ARM_GPU_PROFILE=1` per dispatch, or
+/// `=pass` for whole submissions only, which adds no timestamps between dispatches; read once).
 pub fn requested() -> bool {
-    mode().is_some()
+    matches!(mode(), Some(Mode::Dispatch | Mode::Pass))
+}
+
+/// Whether host time in the engine is summed (`MLX_ARM_GPU_PROFILE=host`).
+pub(crate) fn host() -> bool {
+    mode() == Some(Mode::Host)
+}
+
+/// Adds the host time since `start` to `label` when host profiling is on.
+pub(crate) fn add_host(label: &str, start: Option<std::time::Instant>) {
+    if let Some(t) = start {
+        add(label, t.elapsed().as_secs_f64());
+    }
 }
 
 /// What is timed: every dispatch, or each submission's whole pass (`MLX_ARM_GPU_PROFILE=pass`).
@@ -24,6 +39,8 @@ pub enum Mode {
     Dispatch,
     /// Timestamps at the start and end of each submitted pass only.
     Pass,
+    /// No timestamps: host seconds spent recording, encoding and submitting.
+    Host,
 }
 
 /// The profiling mode asked for, if any.
@@ -32,6 +49,7 @@ pub fn mode() -> Option<Mode> {
     *MODE.get_or_init(|| match std::env::var("MLX_ARM_GPU_PROFILE").as_deref() {
         Ok("1") => Some(Mode::Dispatch),
         Ok("pass") => Some(Mode::Pass),
+        Ok("host") => Some(Mode::Host),
         _ => None,
     })
 }

@@ -180,3 +180,38 @@ pub(crate) fn default_device() -> Device {
 pub fn synchronize(device: Device) -> Result<()> {
     backend(device)?.synchronize()
 }
+
+/// A fused quantized product's rotary embedding ([`crate::primitive::QmmRope`]) done by a
+/// backend's own kernels on the dense product `y` (`[.., N]`, `l` positions per row group):
+/// `rope(x, shape)` rotates the view `[B, heads, L, head_dim]` of the heads to rotate (into a
+/// dense array), `update(dst, upd, shape)` returns `dst` `[B, L, H, head_dim]` with `upd`
+/// written over its start (a `slice_update`). The result has `y`'s shape.
+pub fn rope_heads(
+    y: &Data,
+    l: usize,
+    r: crate::primitive::QmmRope,
+    rope: impl FnOnce(&Data, &[usize]) -> Result<Data>,
+    update: impl FnOnce(&Data, &Data, &[usize]) -> Result<Data>,
+) -> Result<Data> {
+    let n = y.shape[y.shape.len() - 1];
+    let (hd, h) = (r.head_dim, n / r.head_dim);
+    let b = y.size() / n / l.max(1);
+    let dense = |d: &Data, shape: Vec<usize>| Data {
+        buffer: d.buffer.clone(),
+        strides: crate::layout::row_major_strides(&shape),
+        shape,
+        offset: d.offset,
+    };
+    let swapped = |d: &Data| {
+        let mut v = d.clone();
+        v.shape.swap(1, 2);
+        v.strides.swap(1, 2);
+        v
+    };
+    let by_token = dense(y, vec![b, l, h, hd]);
+    let mut heads = swapped(&by_token);
+    heads.shape[1] = r.heads;
+    let roped = rope(&heads, &heads.shape.clone())?;
+    let out = update(&by_token, &swapped(&roped), &by_token.shape)?;
+    Ok(dense(&out, y.shape.clone()))
+}

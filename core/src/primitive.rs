@@ -318,10 +318,54 @@ pub struct QmmFuse {
     /// x is RMS-normalised over its last axis first, with this epsilon (f32 bits) and the
     /// weight in input 4.
     pub rms_norm_eps_bits: Option<u32>,
+    /// Rotary embedding of the product's first heads (see [`QmmRope`]), before `silu_mul`.
+    pub rope: Option<QmmRope>,
     /// The product's last axis holds `[gate | up]` halves; the output is `silu(gate) * up`.
     pub silu_mul: bool,
     /// The last input (the output's shape and dtype) is added, the sum rounded as `add` would.
     pub residual: bool,
+}
+
+/// A rotary embedding fused into a quantized product (`QmmFuse::rope`): the product's last axis
+/// is `N / head_dim` heads of `head_dim` values; the first `heads` of them get `fast::rope` with
+/// traditional (adjacent) pairs over their first `dims` values, positions `offset + l` along
+/// x's second-to-last axis (1 row when x is 1-D), frequencies from `base`, times `scale` (f32
+/// bits). Llama's q and k heads in a stacked q/k/v product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct QmmRope {
+    /// Values per head.
+    pub head_dim: usize,
+    /// Heads rotated (from the first).
+    pub heads: usize,
+    /// Values rotated per head (even, at most `head_dim`).
+    pub dims: usize,
+    /// The frequencies' base, as f32 bits.
+    pub base_bits: u32,
+    /// The positions' scale, as f32 bits.
+    pub scale_bits: u32,
+    /// The first position.
+    pub offset: usize,
+}
+
+impl QmmRope {
+    /// A rotation of `heads` heads of `head_dim` values over their first `dims`.
+    pub fn new(
+        head_dim: usize,
+        heads: usize,
+        dims: usize,
+        base: f32,
+        scale: f32,
+        offset: usize,
+    ) -> QmmRope {
+        QmmRope {
+            head_dim,
+            heads,
+            dims,
+            base_bits: base.to_bits(),
+            scale_bits: scale.to_bits(),
+            offset,
+        }
+    }
 }
 
 impl QmmFuse {

@@ -66,6 +66,9 @@ pub struct KvCache {
     keep: usize,
     /// Positions held in the growing cache's buffers.
     filled: usize,
+    /// The growing cache holds keys and values in one buffer `[B, 2·Hkv, T, D]` (in `keys`;
+    /// `update_stacked`), written by one `slice_update` per step.
+    joint: bool,
 }
 
 impl KvCache {
@@ -103,9 +106,39 @@ impl KvCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// [`KvCache::update`] with keys and values stacked along the heads, `[B, 2·Hkv, L, D]`
+    /// (keys first: a view of a stacked k/v product): a growing, unquantized cache keeps them
+    /// in one buffer, so a step writes its entries with one `slice_update` instead of two.
+    pub fn update_stacked(&mut self, kv: Array) -> Result<(Array, Array)> {
+        let s = kv.shape().to_vec();
+        let (b, h2, l, d) = (s[0] as i32, s[1] as i32, s[2], s[3] as i32);
+        let heads = |a: &Array, h0: i32, h1: i32, t: usize| -> Result<Array> {
+            Ok(ops::slice(
+                a,
+                &[0, h0, 0, 0],
+                &[b, h1, t as i32, d],
+                &[1; 4],
+            )?)
+        };
+        let h = h2 / 2;
+        if self.max_size.is_some() || self.quant.is_some() || (self.filled > 0 && !self.joint) {
+            return self.update(heads(&kv, 0, h, l)?, heads(&kv, h, h2, l)?);
+        }
+        self.joint = true;
+        let (start, end) = (self.filled, self.filled + l);
+        let buf = write_growing(std::mem::take(&mut self.keys), vec![kv], start)?;
+        self.filled = end;
+        self.offset += l;
+        let out = (heads(&buf[0], 0, h, end)?, heads(&buf[0], h, h2, end)?);
+        self.keys = buf;
+        Ok(out)
+    }
     /// Appends `keys`/`values` (`[B, Hkv, L, D]`) and returns everything the new queries
     /// attend to.
     pub fn update(&mut self, keys: Array, values: Array) -> Result<(Array, Array)> {
+        if self.joint {
+            return self.update_stacked(ops::concatenate(&[keys, values], 1)?);
+        }
         let l = keys.shape()[2];
         let (new_k, new_v) = (self.store(keys)?, self.store(values)?);
         if self.max_size.is_none() {
@@ -279,6 +312,41 @@ mod tests {
                 want_v.concat(),
                 "values after step {step}"
             );
+        }
+    }
+
+    /// Keys and values stacked along the heads (`update_stacked`, one buffer) give what separate
+    /// updates give, also when the two kinds of update alternate, across growth steps; a
+    /// rotating cache takes stacked entries through its separate buffers.
+    #[test]
+    fn stacked_updates_equal_separate_ones() {
+        for max in [None, Some(100)] {
+            let make = || match max {
+                Some(m) => KvCache::rotating(m, 4),
+                None => KvCache::new(),
+            };
+            let (mut plain, mut stacked) = (make(), make());
+            for (step, l) in [300usize, 1, 1, 200, 10, 1].into_iter().enumerate() {
+                let (k, v) = (entries(step as u32, l), entries(1000 + step as u32, l));
+                let want = plain.update(k.clone(), v.clone()).unwrap();
+                let got = match step % 3 {
+                    2 => stacked.update(k, v).unwrap(),
+                    _ => stacked
+                        .update_stacked(ops::concatenate(&[k, v], 1).unwrap())
+                        .unwrap(),
+                };
+                assert_eq!(stacked.len(), plain.len());
+                assert_eq!(stacked.offset(), plain.offset());
+                for (g, w) in [(&got.0, &want.0), (&got.1, &want.1)] {
+                    assert_eq!(g.shape(), w.shape(), "step {step} max {max:?}");
+                    assert_eq!(
+                        g.to_vec::<f32>().unwrap(),
+                        w.to_vec::<f32>().unwrap(),
+                        "step {step} max {max:?}"
+                    );
+                }
+            }
+            assert_eq!(stacked.joint, max.is_none());
         }
     }
 

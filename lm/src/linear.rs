@@ -227,6 +227,18 @@ impl Linear {
     /// mat-vec normalises x and combines the halves itself, two dispatches less), the composed
     /// ops otherwise.
     pub fn forward_normed(&self, x: &Array, norm: (&Array, f32), glu: bool) -> Result<Array> {
+        self.forward_fused(x, norm, glu, None)
+            .map(|y| y.expect("composed without rope"))
+    }
+    /// [`Linear::forward_normed`] with the product's first heads rotated as `rope` says: `None`
+    /// when the map cannot take the rotation into its product (dense, or with a bias).
+    fn forward_fused(
+        &self,
+        x: &Array,
+        norm: (&Array, f32),
+        glu: bool,
+        rope: Option<ops::QmmRope>,
+    ) -> Result<Option<Array>> {
         match self {
             Linear::Quantized {
                 w,
@@ -238,23 +250,25 @@ impl Linear {
             } => {
                 let fusion = ops::QmmFusion {
                     rms_norm: Some((norm.0.clone(), norm.1)),
+                    rope,
                     silu_mul: glu,
                     addend: None,
                 };
                 let (gs, bits) = (*group_size, *bits);
-                Ok(ops::quantized_matmul_fused(
+                Ok(Some(ops::quantized_matmul_fused(
                     x, w, scales, biases, true, gs, bits, fusion,
-                )?)
+                )?))
             }
+            _ if rope.is_some() => Ok(None),
             _ => {
                 let y = self.forward(&fast::rms_norm(x, Some(norm.0), norm.1)?)?;
-                Ok(match glu {
+                Ok(Some(match glu {
                     true => {
                         let halves = ops::split(&y, 2, -1)?;
                         ops::silu_mul(&halves[0], &halves[1])?
                     }
                     false => y,
-                })
+                }))
             }
         }
     }
@@ -445,6 +459,19 @@ impl Stacked {
     pub fn joint_normed(&self, x: &Array, norm: (&Array, f32)) -> Result<Option<Array>> {
         match self {
             Stacked::One { linear, .. } => Ok(Some(linear.forward_normed(x, norm, false)?)),
+            Stacked::Separate(_) => Ok(None),
+        }
+    }
+    /// [`Stacked::joint_normed`] with the product's first heads rotated as `rope` says, when
+    /// the stacked map can take the rotation into its product (quantized, no bias).
+    pub fn joint_normed_roped(
+        &self,
+        x: &Array,
+        norm: (&Array, f32),
+        rope: ops::QmmRope,
+    ) -> Result<Option<Array>> {
+        match self {
+            Stacked::One { linear, .. } => linear.forward_fused(x, norm, false, Some(rope)),
             Stacked::Separate(_) => Ok(None),
         }
     }

@@ -147,21 +147,46 @@ impl Llama {
                     None,
                 )
             };
+            let (hq, hk) = (c.n_heads as i32, c.n_kv_heads as i32);
+            let span = |a: &Array, h0: i32, h1: i32| -> Result<Array> {
+                let s = a.shape();
+                Ok(ops::slice(
+                    a,
+                    &[0, h0, 0, 0],
+                    &[s[0] as i32, h1, s[2] as i32, s[3] as i32],
+                    &[1, 1, 1, 1],
+                )?)
+            };
+            // traditional RoPE is done by the stacked product itself (the GPU mat-vec rotates
+            // q and k as it stores them), and the keys and values, side by side in it, go
+            // into the cache as one write
+            let rope_in_product = c.rope_traditional && c.rope_dims <= c.head_dim;
+            let fused = match rope_in_product {
+                true => {
+                    let r = ops::QmmRope::new(
+                        c.head_dim,
+                        c.n_heads + c.n_kv_heads,
+                        c.rope_dims,
+                        c.rope_base,
+                        c.rope_scale,
+                        off as usize,
+                    );
+                    blk.qkv.joint_normed_roped(&h, attn_norm, r)?
+                }
+                false => None,
+            };
+            if let Some(y) = fused {
+                let all = heads(y, c.n_heads + 2 * c.n_kv_heads)?;
+                let (k, v) = kv.update_stacked(span(&all, hq, hq + 2 * hk)?)?;
+                let q = span(&all, 0, hq)?;
+                h = attend_and_mlp(self, blk, &q, &k, &v, &h, b, l)?;
+                continue;
+            }
             let (q, k, v) = match blk.qkv.joint_normed(&h, attn_norm)? {
                 // one rope over the query and key heads of the stacked product (a view when
                 // decoding), then q, k and v are views of it
                 Some(y) => {
-                    let (hq, hk) = (c.n_heads as i32, c.n_kv_heads as i32);
                     let all = heads(y, c.n_heads + 2 * c.n_kv_heads)?;
-                    let span = |a: &Array, h0: i32, h1: i32| -> Result<Array> {
-                        let s = a.shape();
-                        Ok(ops::slice(
-                            a,
-                            &[0, h0, 0, 0],
-                            &[s[0] as i32, h1, s[2] as i32, s[3] as i32],
-                            &[1, 1, 1, 1],
-                        )?)
-                    };
                     let qk = rope(&span(&all, 0, hq + hk)?)?;
                     (
                         span(&qk, 0, hq)?,
@@ -182,16 +207,7 @@ impl Llama {
                 }
             };
             let (k, v) = kv.update(k, v)?;
-            let mask = if l > 1 { Some(SdpaMask::Causal) } else { None };
-            let scale = 1.0 / (c.head_dim as f32).sqrt();
-            let o = fast::scaled_dot_product_attention(&q, &k, &v, scale, mask)?;
-            let o = ops::reshape(
-                ops::swapaxes(o, 1, 2)?,
-                &[b, l, (c.n_heads * c.head_dim) as i32],
-            )?;
-            h = blk.wo.forward_add(&o, &h)?;
-            let m = blk.gate_up.glu_normed(&h, (&blk.ffn_norm, c.norm_eps))?;
-            h = blk.down.forward_add(&m, &h)?;
+            h = attend_and_mlp(self, blk, &q, &k, &v, &h, b, l)?;
         }
         if last_only && l > 1 {
             h = ops::slice(&h, &[0, l - 1, 0], &[b, l, c.dim as i32], &[1, 1, 1])?;
@@ -199,4 +215,31 @@ impl Llama {
         let h = fast::rms_norm(&h, Some(&self.norm), c.norm_eps)?;
         Ok(self.output.as_ref().unwrap_or(&self.embed).forward(&h)?)
     }
+}
+
+/// The rest of a decoder block after attention's inputs: attention of `q` `[B, Hq, L, D]` over
+/// the cached `k`/`v`, the output projection plus the residual `h`, then the SwiGLU MLP plus
+/// its residual; returns the block's output `[B, L, dim]`.
+#[allow(clippy::too_many_arguments)]
+fn attend_and_mlp(
+    model: &Llama,
+    blk: &Block,
+    q: &Array,
+    k: &Array,
+    v: &Array,
+    h: &Array,
+    b: i32,
+    l: i32,
+) -> Result<Array> {
+    let c = &model.config;
+    let mask = if l > 1 { Some(SdpaMask::Causal) } else { None };
+    let scale = 1.0 / (c.head_dim as f32).sqrt();
+    let o = fast::scaled_dot_product_attention(q, k, v, scale, mask)?;
+    let o = ops::reshape(
+        ops::swapaxes(o, 1, 2)?,
+        &[b, l, (c.n_heads * c.head_dim) as i32],
+    )?;
+    let h = blk.wo.forward_add(&o, h)?;
+    let m = blk.gate_up.glu_normed(&h, (&blk.ffn_norm, c.norm_eps))?;
+    Ok(blk.down.forward_add(&m, &h)?)
 }

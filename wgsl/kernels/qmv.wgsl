@@ -30,8 +30,14 @@ struct Params {
     off_r: u32, // of the addend (residual keys)
     off_g: u32, // of the norm's weight (norm keys), a multiple of 4
     eps: f32,   // of the norm
+    rope_rows: u32, // rows rotated (rope keys): the first heads
+    head_dim: u32,
+    rope_dims: u32, // values rotated per head
+    rope_off: u32,  // the first position
+    rope_l: u32,    // positions per batch of x rows
+    rope_scale: f32,
+    rope_log_base: f32, // ln(base) / (rope_dims / 2)
     pad0: u32,
-    pad1: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
@@ -47,6 +53,6 @@ fn outputs(blk: u32, lid: u32, nsg: u32) {
     for (var i = lid; i < NOUT; i = i + WGS) { // NOUT may exceed WGS
         let row = blk * (NOUT / MR) + i / MR;
         let mm = i % MR;
-        if (row < P.n) { O[mm * P.n + row] = epilogue(mm * P.n + row, value(i, nsg)); }
+        if (row < P.n) { O[mm * P.n + row] = epilogue(mm * P.n + row, value(blk, i, nsg)); }
     }
 }

@@ -103,7 +103,8 @@ pub enum KernelKey {
     /// of one per packed word; x loads less coalesced). `norm`: x is RMS-normalised on the fly
     /// (its weight at binding 9, `P.off_g`; Σx² reduced with the products, `P.eps`). `glu`: the
     /// weight rows are `[gate | up]` halves of `2 · P.n` rows and each output is
-    /// `silu(gate) · up` (a workgroup takes `rpw / 2` rows of each half).
+    /// `silu(gate) · up` (a workgroup takes `rpw / 2` rows of each half). `rope`: rows below
+    /// `P.rope_rows` are rotated in adjacent pairs (traditional RoPE, `rpw` even) as stored.
     QMatvec {
         dtype: Dtype,
         bits: u32,
@@ -118,6 +119,7 @@ pub enum KernelKey {
         chunks: bool,
         norm: bool,
         glu: bool,
+        rope: bool,
     },
     /// x quantized to two int8 levels per 32-value block for the integer mat-vec (`qx.wgsl`).
     QuantizeX,
@@ -204,14 +206,16 @@ impl fmt::Display for KernelKey {
                 chunks,
                 norm,
                 glu,
+                rope,
             } => {
                 let sums = if *subgroups { "sg" } else { "tree" };
                 let x = if *int8 { "int8" } else { "f32" };
                 let add = format!(
-                    "{}{}{}",
+                    "{}{}{}{}",
                     if *residual { ":add" } else { "" },
                     if *norm { ":norm" } else { "" },
-                    if *glu { ":glu" } else { "" }
+                    if *glu { ":glu" } else { "" },
+                    if *rope { ":rope" } else { "" }
                 );
                 let sums = if *chunks {
                     format!("{sums}:chunks")
@@ -489,9 +493,11 @@ fn total(i: u32, nsg: u32) -> f32 { return red[i * WGS]; }
 ";
 
 /// `fn product(i, nsg)` (sum `i` of the workgroup as the product's value: times x's inverse RMS
-/// with `norm`, narrowed) and `fn value(i, nsg)` (output slot `i`: with `glu`,
-/// `silu(gate) · up` of slots `i` and `i + NOUT` as `silu_mul` computes it) of `qmv.wgsl`.
-fn qmv_output_fns(norm: bool, glu: bool) -> String {
+/// with `norm`, narrowed) and `fn value(blk, i, nsg)` (output slot `i`: with `glu`,
+/// `silu(gate) · up` of slots `i` and `i + NOUT` as `silu_mul` computes it; with `rope`, rows
+/// below `P.rope_rows` rotated with their pair's other row as rope.wgsl computes it) of
+/// `qmv.wgsl`.
+fn qmv_output_fns(norm: bool, glu: bool, rope: bool) -> String {
     let scaled = if norm {
         "total(i, nsg) * inverseSqrt(total(NACC + i % MR, nsg) / f32(P.k) + P.eps)"
     } else {
@@ -499,13 +505,32 @@ fn qmv_output_fns(norm: bool, glu: bool) -> String {
     };
     let value = if glu {
         "let g = product(i, nsg);\n    let u = product(i + NOUT, nsg);\n    return narrow(g / (1.0 + exp(-g)) * u);"
+    } else if rope {
+        QMV_ROPE_VALUE
     } else {
         "return product(i, nsg);"
     };
     format!(
-        "fn product(i: u32, nsg: u32) -> f32 {{\n    return narrow({scaled});\n}}\nfn value(i: u32, nsg: u32) -> f32 {{\n    {value}\n}}\n"
+        "fn product(i: u32, nsg: u32) -> f32 {{\n    return narrow({scaled});\n}}\nfn value(blk: u32, i: u32, nsg: u32) -> f32 {{\n    {value}\n}}\n"
     )
 }
+
+/// Body of `fn value` with a traditional RoPE: slot `i`'s row pairs with the adjacent row of
+/// the workgroup (`RPW` even), position `P.rope_off + (row of x) % P.rope_l`; the same f32
+/// operations as rope.wgsl, so the rotation of the narrowed product matches it bit for bit.
+const QMV_ROPE_VALUE: &str = "let v = product(i, nsg);
+    let r = i / MR;
+    let row = blk * RPW + r;
+    let j = row % P.head_dim;
+    if (row >= P.rope_rows || j >= P.rope_dims) { return v; }
+    let first = (r % 2u) == 0u;
+    let other = product(select(i - MR, i + MR, first), nsg);
+    let inv = exp(-f32(j / 2u) * P.rope_log_base);
+    let theta = (f32(P.rope_off + (i % MR) % P.rope_l) * P.rope_scale) * inv;
+    let c = cos(theta);
+    let s = sin(theta);
+    if (first) { return narrow(v * c - other * s); }
+    return narrow(other * s + v * c);";
 
 /// What a generated mat-vec step reads and how (see [`qmv_accumulate_fn`]).
 #[derive(Clone, Copy)]
@@ -1193,6 +1218,7 @@ impl KernelKey {
                 chunks,
                 norm,
                 glu,
+                rope,
             } => {
                 if !quant_ok(*dtype, *bits)
                     || !(1..=4).contains(rows)
@@ -1200,7 +1226,8 @@ impl KernelKey {
                     || ![1, 2, 4, 8].contains(warps)
                     || ![1, 2, 4, 8].contains(unroll)
                     || (*int8 && (*bits != 4 || *norm))
-                    || (*glu && *rpw < 2)
+                    || ((*glu || *rope) && *rpw < 2)
+                    || (*glu && *rope)
                 {
                     return None;
                 }
@@ -1224,7 +1251,7 @@ impl KernelKey {
                 } else {
                     QMV_ENTRY_TREE
                 });
-                h.push_str(&qmv_output_fns(*norm, *glu));
+                h.push_str(&qmv_output_fns(*norm, *glu, *rope));
                 if *norm {
                     h.push_str("@group(0) @binding(9) var<storage, read> G: array<vec4<f32>>;\n");
                 }

@@ -185,6 +185,7 @@ fn all_keys() -> Vec<KernelKey> {
                                     chunks: !int8 && (rows + warps) % 2 == 1,
                                     norm: !int8 && (rows + unroll) % 2 == 0,
                                     glu: rpw >= 2 && (rows + warps) % 3 == 0,
+                                    rope: rpw >= 2 && (rows + warps) % 3 == 1,
                                 });
                             }
                         }

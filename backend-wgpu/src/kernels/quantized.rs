@@ -98,8 +98,8 @@ fn matvec_kernel(
 ) -> (KernelKey, usize) {
     let per_warp = (k / 32).div_ceil(32 * t.chunks_per_lane).clamp(1, 8);
     let norm = fuse.rms_norm_eps_bits.is_some();
-    // with GLU a workgroup takes rows of both halves
-    let rpw = match fuse.silu_mul {
+    // with GLU a workgroup takes rows of both halves; with RoPE both rows of each pair
+    let rpw = match fuse.silu_mul || fuse.rope.is_some() {
         true => t.rows_per_workgroup.max(2),
         false => t.rows_per_workgroup,
     };
@@ -117,6 +117,7 @@ fn matvec_kernel(
         chunks: t.chunks && !(t.int8 && bits == 4 && !norm),
         norm,
         glu: fuse.silu_mul,
+        rope: fuse.rope.is_some(),
     };
     // outputs per workgroup
     (key, if fuse.silu_mul { rpw / 2 } else { rpw })
@@ -227,7 +228,8 @@ pub fn quantized_matmul(
     let m = numel(shape) / shape[shape.len() - 1].max(1);
     let matvec = transpose && m <= MATVEC_MAX_ROWS && numel(shape) > 0;
     let addend = fuse.addend_input().map(|i| &inputs[i]);
-    if matvec && (fuse_in_matvec() || fuse.rms_norm_eps_bits.is_none() && !fuse.silu_mul) {
+    let plain_matvec = fuse.rms_norm_eps_bits.is_none() && !fuse.silu_mul && fuse.rope.is_none();
+    if matvec && (fuse_in_matvec() || plain_matvec) {
         let norm = match (fuse.norm_input(), fuse.rms_norm_eps_bits) {
             (Some(i), Some(eps)) => Some((&inputs[i], f32::from_bits(eps))),
             _ => None,
@@ -253,19 +255,21 @@ pub fn quantized_matmul(
     let mut product_shape = shape.to_vec();
     product_shape[shape.len() - 1] = n;
     let plain = QmmFuse::default();
-    let none = None;
-    let mut y = product(
-        e,
-        &xs,
-        gs,
-        bits,
-        transpose,
-        plain,
-        none,
-        None,
-        &product_shape,
-        dt,
-    )?;
+    let shape_p = &product_shape;
+    let mut y = product(e, &xs, gs, bits, transpose, plain, None, None, shape_p, dt)?;
+    if let Some(r) = fuse.rope {
+        let x = &inputs[0].shape;
+        let l = if x.len() >= 2 { x[x.len() - 2] } else { 1 };
+        let (base, scale) = (f32::from_bits(r.base_bits), f32::from_bits(r.scale_bits));
+        let (start, step) = ([0; 4], [1; 4]);
+        y = mlx_arm_core::backend::rope_heads(
+            &y,
+            l,
+            r,
+            |h, shape| super::fast::rope(e, h, None, r.dims, true, base, scale, r.offset, shape),
+            |dst, upd, shape| elementwise::slice_update(e, &start, &step, dst, upd, shape),
+        )?;
+    }
     if fuse.silu_mul {
         let [gate, up] = y.last_axis_halves();
         let op = MapOp::Binary(BinaryOp::SiluMul);
@@ -377,9 +381,27 @@ fn product(
             addend.as_ref().map_or(0, |a| a.offset as u32),
             g.as_ref().map_or(0, |g| g.offset as u32),
             norm.map_or(0.0f32, |(_, eps)| eps).to_bits(),
-            0,
-            0,
         ];
+        let mut params = params.to_vec();
+        match fuse.rope {
+            Some(r) => {
+                let x = &inputs[0].shape;
+                let l = if x.len() >= 2 { x[x.len() - 2] } else { 1 };
+                let base = f32::from_bits(r.base_bits);
+                let log_base = (base as f64).ln() as f32 / (r.dims / 2) as f32;
+                params.extend([
+                    (r.heads * r.head_dim) as u32,
+                    r.head_dim as u32,
+                    r.dims as u32,
+                    r.offset as u32,
+                    l as u32,
+                    r.scale_bits,
+                    log_base.to_bits(),
+                    0,
+                ]);
+            }
+            None => params.extend([0, 1, 0, 0, 1, 0, 0, 0]),
+        }
         e.dispatch_1d(&key, "main", &params, None, &bufs, blocks)?;
     } else {
         let tn = n.div_ceil(TILE);

@@ -81,7 +81,7 @@ pub(crate) fn vjp(prim: &Primitive, inputs: &[Array], out: &Array, cot: &Array) 
             bits,
             transpose,
             fuse,
-        } if fuse.rms_norm_eps_bits.is_none() && !fuse.silu_mul => {
+        } if fuse.rms_norm_eps_bits.is_none() && !fuse.silu_mul && fuse.rope.is_none() => {
             // Only x is differentiable (as in MLX): dx = g @ W^T = qmm(g, w, !transpose); an
             // addend (same shape as the output) gets g itself.
             let (w, s, b) = (&inputs[1], &inputs[2], &inputs[3]);

@@ -12,6 +12,7 @@
 //! backend that read the packed weights directly.
 
 use super::IntoArray;
+pub use crate::primitive::QmmRope;
 use crate::primitive::{Primitive, QmmFuse};
 use crate::{Array, Dtype, Error, Result, Stream};
 
@@ -394,6 +395,8 @@ pub struct QmmFusion {
     /// Normalise x first, as `fast::rms_norm(x, Some(weight), eps)` (the weight is `[K]`); the
     /// normalised x is not rounded to its dtype before the product.
     pub rms_norm: Option<(Array, f32)>,
+    /// Rotate the product's first heads (see [`QmmRope`]; not with `silu_mul`).
+    pub rope: Option<QmmRope>,
     /// The product's last axis holds `[gate | up]` halves (N even): the result is
     /// `silu_mul(gate, up)`, `[.., N / 2]`.
     pub silu_mul: bool,
@@ -469,6 +472,26 @@ fn qmm_node(
             "x and the scales must be floating point",
         ));
     }
+    if let Some(r) = &fusion.rope {
+        let bad = if fusion.silu_mul {
+            Some("cannot be fused with silu_mul".to_string())
+        } else if r.head_dim == 0 || n % r.head_dim != 0 || r.heads * r.head_dim > n {
+            Some(format!(
+                "{} heads of {} values do not fit the product's {n} outputs",
+                r.heads, r.head_dim
+            ))
+        } else if r.dims == 0 || r.dims % 2 != 0 || r.dims > r.head_dim {
+            Some(format!(
+                "dims {} must be even, positive and at most the head dim {}",
+                r.dims, r.head_dim
+            ))
+        } else {
+            None
+        };
+        if let Some(detail) = bad {
+            return Err(Error::arg("quantized_matmul (rope)", detail));
+        }
+    }
     if fusion.silu_mul && n % 2 != 0 {
         return Err(Error::shape(
             "quantized_matmul",
@@ -494,6 +517,7 @@ fn qmm_node(
     let mut inputs = vec![x, w, scales, biases];
     let mut fuse = QmmFuse {
         silu_mul: fusion.silu_mul,
+        rope: fusion.rope,
         ..QmmFuse::default()
     };
     if let Some((g, eps)) = fusion.rms_norm {
@@ -536,7 +560,14 @@ pub(crate) fn qmm_fused_composed(
         x = crate::fast::rms_norm(&x, Some(&inputs[i]), f32::from_bits(eps))?;
     }
     let (w, sc, b) = (&inputs[1], &inputs[2], &inputs[3]);
+    let l = match inputs[0].ndim() {
+        1 => 1,
+        d => inputs[0].shape()[d - 2],
+    };
     let mut y = quantized_matmul(x, w, sc, b, transpose, group_size as i32, bits as i32)?;
+    if let Some(r) = fuse.rope {
+        y = rope_heads_composed(&y, l, r)?;
+    }
     if fuse.silu_mul {
         let halves = super::split(&y, 2, -1)?;
         y = super::silu_mul(&halves[0], &halves[1])?;
@@ -547,9 +578,34 @@ pub(crate) fn qmm_fused_composed(
     Ok(y)
 }
 
+/// `y` `[.., L, N]` (L positions) with its first heads rotated as [`QmmRope`] says.
+fn rope_heads_composed(y: &Array, l: usize, r: QmmRope) -> Result<Array> {
+    let shape: Vec<i32> = y.shape().iter().map(|&d| d as i32).collect();
+    let n = y.shape()[y.ndim() - 1];
+    let (hd, h) = (r.head_dim as i32, (n / r.head_dim) as i32);
+    let b = (y.size() / n / l) as i32;
+    let heads = super::swapaxes(super::reshape(y, &[b, l as i32, h, hd])?, 1, 2)?;
+    let part =
+        |h0: i32, h1: i32| super::slice(&heads, &[0, h0, 0, 0], &[b, h1, l as i32, hd], &[1; 4]);
+    let roped = crate::fast::rope(
+        part(0, r.heads as i32)?,
+        r.dims as i32,
+        true,
+        Some(f32::from_bits(r.base_bits)),
+        f32::from_bits(r.scale_bits),
+        r.offset as i32,
+        None,
+    )?;
+    let all = match r.heads < h as usize {
+        true => super::concatenate(&[roped, part(r.heads as i32, h)?], 1)?,
+        false => roped,
+    };
+    super::reshape(super::swapaxes(all, 1, 2)?, &shape)
+}
+
 /// `quantized_matmul` with the `fusion`'s work done in the same node (an MLX-ARM extension: on
-/// the GPU, decode-shaped products normalise x, combine gate and up halves and add the
-/// residual inside the mat-vec kernel, saving a dispatch each). Gradients are those of the
+/// the GPU, decode-shaped products normalise x, rotate heads, combine gate and up halves and
+/// add the residual inside the mat-vec kernel, saving a dispatch each). Gradients are those of the
 /// composed ops and flow to x, the rms_norm weight and the addend.
 #[allow(clippy::too_many_arguments)]
 pub fn quantized_matmul_fused_device(
