@@ -574,6 +574,7 @@ impl Engine {
                         resource: buf.as_entire_binding(),
                     });
                 }
+                let created = crate::profile::host().then(std::time::Instant::now);
                 let g = self
                     .gpu
                     .device
@@ -583,6 +584,7 @@ impl Engine {
                         entries: &entries,
                     });
                 self.gpu.take_error()?;
+                crate::profile::add_host("host:record:bind_group", created);
                 if self.cache_bind_groups {
                     let mut cache = self.bind_groups.lock().unwrap();
                     if cache.len() >= BIND_CACHE_MAX {

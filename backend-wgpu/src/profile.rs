@@ -8,7 +8,8 @@
 //! other, not with wall-clock speed. `MLX_ARM_GPU_PROFILE=pass` times whole submissions only
 //! (label `pass`), the device's busy time without per-dispatch timestamps.
 //! `MLX_ARM_GPU_PROFILE=host` adds no timestamps: it sums the host's time in the engine instead
-//! (labels `host:record` for recording dispatches, `host:encode` for encoding a batch's pass,
+//! (labels `host:record` for recording dispatches, `host:record:bind_group` for the bind groups
+//! it creates (cache misses), `host:encode` for encoding a batch's pass,
 //! `host:submit` for the queue submission), to split a step's host time from the rest of eval.
 
 use std::collections::HashMap;

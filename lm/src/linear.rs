@@ -166,6 +166,28 @@ impl Tensors {
     }
 }
 
+/// Scales and biases held in the default device's memory: on a GPU, f16 ones side by side in
+/// one `[N, G, 2]` array (`scales`/`biases` are its two halves, strided views), so the mat-vec
+/// reads a group's scale and bias with one load (`MLX_ARM_PAIR_SCALES=0`: two arrays).
+fn resident_scales(scales: Array, biases: Array) -> mlx_arm::Result<(Array, Array)> {
+    static PAIR: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let pair =
+        *PAIR.get_or_init(|| std::env::var("MLX_ARM_PAIR_SCALES").map_or(true, |v| v != "0"));
+    let f16 = |a: &Array| a.dtype() == Dtype::Float16 && a.ndim() == 2;
+    if !pair
+        || Device::default_device() == Device::cpu()
+        || !f16(&scales)
+        || !f16(&biases)
+        || scales.shape() != biases.shape()
+    {
+        return Ok((resident(scales)?, resident(biases)?));
+    }
+    let (n, g) = (scales.shape()[0] as i32, scales.shape()[1] as i64);
+    let both = resident(ops::stack_device(&[scales, biases], 2, Device::cpu())?)?;
+    let half = |first: usize| ops::as_strided(&both, &[n, g as i32], &[2 * g, 2], first);
+    Ok((half(0)?, half(1)?))
+}
+
 /// `a` evaluated and held only in the default device's memory: on a GPU the file's host copy is
 /// freed once the caller drops the original, instead of living beside the uploaded copy.
 fn resident(a: Array) -> mlx_arm::Result<Array> {
@@ -313,14 +335,17 @@ impl Linear {
                 group_size,
                 bits,
                 bias: b,
-            } => Linear::Quantized {
-                w: resident(w)?,
-                scales: resident(scales)?,
-                biases: resident(biases)?,
-                group_size,
-                bits,
-                bias: bias(b)?,
-            },
+            } => {
+                let (scales, biases) = resident_scales(scales, biases)?;
+                Linear::Quantized {
+                    w: resident(w)?,
+                    scales,
+                    biases,
+                    group_size,
+                    bits,
+                    bias: bias(b)?,
+                }
+            }
         })
     }
     /// Output features.
@@ -411,12 +436,15 @@ impl Stacked {
             ));
         }
         let sizes: Vec<usize> = parts.iter().map(|l| l.out_features()).collect();
-        let cat = |f: &dyn Fn(&Linear) -> Option<Array>| -> Result<Option<Array>> {
+        let host_cat = |f: &dyn Fn(&Linear) -> Option<Array>| -> Result<Option<Array>> {
             let arrays: Option<Vec<Array>> = parts.iter().map(f).collect();
             Ok(match arrays {
-                Some(a) => Some(resident(ops::concatenate_device(&a, 0, Device::cpu())?)?),
+                Some(a) => Some(ops::concatenate_device(&a, 0, Device::cpu())?),
                 None => None,
             })
+        };
+        let cat = |f: &dyn Fn(&Linear) -> Option<Array>| -> Result<Option<Array>> {
+            Ok(host_cat(f)?.map(resident).transpose()?)
         };
         let bias = cat(&|l| l.bias().cloned())?;
         let linear = match &parts[0] {
@@ -435,10 +463,14 @@ impl Stacked {
                         Linear::Dense { .. } => None,
                     }
                 };
+                let (scales, biases) = resident_scales(
+                    host_cat(&part(1))?.expect("all quantized"),
+                    host_cat(&part(2))?.expect("all quantized"),
+                )?;
                 Linear::Quantized {
                     w: cat(&part(0))?.expect("all quantized"),
-                    scales: cat(&part(1))?.expect("all quantized"),
-                    biases: cat(&part(2))?.expect("all quantized"),
+                    scales,
+                    biases,
                     group_size: *group_size,
                     bits: *bits,
                     bias,

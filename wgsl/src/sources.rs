@@ -147,11 +147,20 @@ pub enum ScaleStore {
     F16,
     /// Packed bf16 pairs.
     Bf16,
+    /// f16 scale and bias of a group side by side in one word (scales and biases are the two
+    /// halves of one `[.., G, 2]` f16 array): `SC` and `BI` bind the same buffer, indices count
+    /// words, and the mat-vec reads both with one load.
+    F16Pair,
 }
 
 impl ScaleStore {
     /// Every store.
-    pub const ALL: [ScaleStore; 3] = [ScaleStore::Wide, ScaleStore::F16, ScaleStore::Bf16];
+    pub const ALL: [ScaleStore; 4] = [
+        ScaleStore::Wide,
+        ScaleStore::F16,
+        ScaleStore::Bf16,
+        ScaleStore::F16Pair,
+    ];
 }
 
 impl fmt::Display for KernelKey {
@@ -400,6 +409,10 @@ fn scale_bias_header(h: &mut String, first: u32, store: ScaleStore) {
         let body = match store {
             ScaleStore::Wide => format!("return {name}[i];"),
             ScaleStore::F16 => format!("return unpack2x16float({name}[i >> 1u])[i & 1u];"),
+            ScaleStore::F16Pair => format!(
+                "return unpack2x16float({name}[i]).{};",
+                if name == "SC" { "x" } else { "y" }
+            ),
             ScaleStore::Bf16 => format!("let w = {name}[i >> 1u];\n    return bitcast<f32>(select(w << 16u, w & 0xffff0000u, (i & 1u) == 1u));"),
         };
         let _ = writeln!(h, "fn {f}(i: u32) -> f32 {{\n    {body}\n}}");
@@ -543,6 +556,8 @@ struct QmvShape {
     norm: bool,
     /// Rows `[0, rpw/2)` from the gate half, the rest from the up half (`P.n` rows later).
     glu: bool,
+    /// Scale and bias of a group in one word (`ScaleStore::F16Pair`).
+    pair: bool,
 }
 
 /// `fn accumulate(blk: u32, lid: u32) -> array<f32, NACC>` of `qmv.wgsl`, generated
@@ -574,18 +589,19 @@ fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32, shape: QmvShape)
         int8,
         norm,
         glu,
+        pair,
     } = shape;
     let step = |t: &str| -> (String, String) {
         if int8 {
-            (qmv_int_loads(mr, rpw, t), qmv_int_math(mr, rpw, t))
+            (qmv_int_loads(mr, rpw, pair, t), qmv_int_math(mr, rpw, t))
         } else if by_word {
             (
-                qmv_word_loads(bits, mr, rpw, norm, t),
+                qmv_word_loads(bits, mr, rpw, shape, t),
                 qmv_word_math(bits, mr, rpw, t),
             )
         } else {
             (
-                qmv_chunk_loads(bits, mr, rpw, norm, t),
+                qmv_chunk_loads(bits, mr, rpw, shape, t),
                 qmv_chunk_math(bits, mr, rpw, t),
             )
         }
@@ -656,23 +672,33 @@ fn qmv_accumulate_fn(bits: u32, mr: u32, rpw: u32, unroll: u32, shape: QmvShape)
 }
 
 /// The loads of packed word `c{t}` of every row with its group's scale and bias.
-fn qmv_weight_word_loads(rpw: u32, t: &str) -> String {
+fn qmv_weight_word_loads(rpw: u32, pair: bool, t: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "        let gi{t} = c{t} >> P.wpg_shift;");
     for r in 0..rpw {
         let _ = writeln!(s, "        let w{r}{t} = W[P.off_w + r{r} * P.rw + c{t}];");
     }
-    for r in 0..rpw {
-        let _ = writeln!(s, "        let s{r}{t} = scale(P.off_s + r{r} * P.g + gi{t});\n        let b{r}{t} = bias(P.off_b + r{r} * P.g + gi{t});");
-    }
+    qmv_scale_loads(&mut s, rpw, pair, t);
     s
 }
 
+/// The scale `s{r}{t}` and bias `b{r}{t}` of group `gi{t}` of every row: one word holding both
+/// (`pair`: `ScaleStore::F16Pair`), or through `scale` and `bias`.
+fn qmv_scale_loads(s: &mut String, rpw: u32, pair: bool, t: &str) {
+    for r in 0..rpw {
+        if pair {
+            let _ = writeln!(s, "        let sb{r}{t} = unpack2x16float(SC[P.off_s + r{r} * P.g + gi{t}]);\n        let s{r}{t} = sb{r}{t}.x;\n        let b{r}{t} = sb{r}{t}.y;");
+        } else {
+            let _ = writeln!(s, "        let s{r}{t} = scale(P.off_s + r{r} * P.g + gi{t});\n        let b{r}{t} = bias(P.off_b + r{r} * P.g + gi{t});");
+        }
+    }
+}
+
 /// The loads for packed word `c{t}` of every row: the words, scales, biases and x.
-fn qmv_word_loads(bits: u32, mr: u32, rpw: u32, norm: bool, t: &str) -> String {
+fn qmv_word_loads(bits: u32, mr: u32, rpw: u32, shape: QmvShape, t: &str) -> String {
     let xv = 32 / bits / 4; // vec4s of x per word
-    let mut s = qmv_weight_word_loads(rpw, t);
-    qmv_x_loads(&mut s, mr, xv, norm, t);
+    let mut s = qmv_weight_word_loads(rpw, shape.pair, t);
+    qmv_x_loads(&mut s, mr, xv, shape.norm, t);
     s
 }
 
@@ -703,8 +729,8 @@ fn qmv_x_loads(s: &mut String, mr: u32, xv: u32, norm: bool, t: &str) {
 /// The loads for 4-bit word `c{t}` of every row with quantized x: the words, scales, biases,
 /// and per row of x the word's two int8 levels (`XQ`, vec4 of packed bytes) and its step and sum
 /// (`XF`).
-fn qmv_int_loads(mr: u32, rpw: u32, t: &str) -> String {
-    let mut s = qmv_weight_word_loads(rpw, t);
+fn qmv_int_loads(mr: u32, rpw: u32, pair: bool, t: &str) -> String {
+    let mut s = qmv_weight_word_loads(rpw, pair, t);
     for m in 0..mr {
         let _ = writeln!(s, "        let xq{m}{t} = X[{m}u * P.rw + c{t}];");
         let _ = writeln!(s, "        let xf{m}{t} = XF[{m}u * P.rw + c{t}];");
@@ -813,7 +839,7 @@ fn qmv_word_math(bits: u32, mr: u32, rpw: u32, t: &str) -> String {
 
 /// The loads of chunk `c{t}` (values named with suffix `t`): every row's packed words, scales,
 /// biases, then x with its sum and (2/4/8 bits) its pre-scaled copy.
-fn qmv_chunk_loads(bits: u32, mr: u32, rpw: u32, norm: bool, t: &str) -> String {
+fn qmv_chunk_loads(bits: u32, mr: u32, rpw: u32, shape: QmvShape, t: &str) -> String {
     let vw = qmv_vec_width(bits);
     let mut s = String::new();
     let _ = writeln!(s, "        let gi{t} = c{t} / P.cpg;");
@@ -822,10 +848,8 @@ fn qmv_chunk_loads(bits: u32, mr: u32, rpw: u32, norm: bool, t: &str) -> String 
             let _ = writeln!(s, "        let w{r}_{j}{t} = W[(P.off_w + r{r} * P.rw + c{t} * BITS) / {vw}u + {j}u];");
         }
     }
-    for r in 0..rpw {
-        let _ = writeln!(s, "        let s{r}{t} = scale(P.off_s + r{r} * P.g + gi{t});\n        let b{r}{t} = bias(P.off_b + r{r} * P.g + gi{t});");
-    }
-    qmv_x_loads(&mut s, mr, 8, norm, t);
+    qmv_scale_loads(&mut s, rpw, shape.pair, t);
+    qmv_x_loads(&mut s, mr, 8, shape.norm, t);
     s
 }
 
@@ -1291,6 +1315,7 @@ impl KernelKey {
                         int8: *int8,
                         norm: *norm,
                         glu: *glu,
+                        pair: *store == ScaleStore::F16Pair,
                     },
                 ));
                 include_str!("../kernels/qmv.wgsl")

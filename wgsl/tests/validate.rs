@@ -166,7 +166,7 @@ fn all_keys() -> Vec<KernelKey> {
                                 continue;
                             }
                             // every store, spread over the other combinations
-                            let store = ScaleStore::ALL[keys.len() % 3];
+                            let store = ScaleStore::ALL[keys.len() % 4];
                             for int8 in [false, true] {
                                 if int8 && bits != 4 {
                                     continue;

@@ -142,6 +142,70 @@ fn scales_and_biases(
     Ok((Resident::of(e, s)?, Resident::of(e, b)?, ScaleStore::Wide))
 }
 
+/// Scales and biases resident as a kernel reads them, with their offsets in its index units.
+struct Scales {
+    rs: Resident,
+    rb: Resident,
+    store: ScaleStore,
+    off_s: u32,
+    off_b: u32,
+}
+
+impl Scales {
+    /// The two halves of one dense `[.., G, 2]` f16 array held packed (scale and bias of a
+    /// group in one word: `ScaleStore::F16Pair`, offsets in words) as they are; other layouts
+    /// through [`scales_and_biases`] (dense copies of other views first).
+    fn of(e: &Arc<Engine>, s: &Data, b: &Data) -> Result<Scales> {
+        if let Some(pair) = Self::paired(e, s, b)? {
+            return Ok(pair);
+        }
+        let (s, b) = (dense(e, s, 1)?, dense(e, b, 1)?);
+        let (rs, rb, store) = scales_and_biases(e, &s, &b)?;
+        let (off_s, off_b) = (s.offset as u32, b.offset as u32);
+        Ok(Scales {
+            rs,
+            rb,
+            store,
+            off_s,
+            off_b,
+        })
+    }
+
+    fn paired(e: &Arc<Engine>, s: &Data, b: &Data) -> Result<Option<Scales>> {
+        let nd = s.shape.len();
+        // the strides of the `[.., 0]` view of a dense `[.., G, 2]` array
+        let mut want = vec![2isize; nd];
+        for i in (0..nd.saturating_sub(1)).rev() {
+            want[i] = want[i + 1] * s.shape[i + 1] as isize;
+        }
+        let halves = nd > 0
+            && s.dtype() == Dtype::Float16
+            && b.dtype() == Dtype::Float16
+            && Arc::ptr_eq(&s.buffer, &b.buffer)
+            && s.shape == b.shape
+            && s.strides == want
+            && b.strides == want
+            && s.offset >= 0
+            && s.offset % 2 == 0
+            && b.offset == s.offset + 1;
+        if !halves {
+            return Ok(None);
+        }
+        let rs = Resident::packed_ok(e, s)?;
+        if !rs.packed16() {
+            return Ok(None);
+        }
+        let off = (s.offset / 2) as u32;
+        Ok(Some(Scales {
+            rb: Resident::packed_ok(e, b)?,
+            rs,
+            store: ScaleStore::F16Pair,
+            off_s: off,
+            off_b: off,
+        }))
+    }
+}
+
 /// Output tile side of the tiled kernel.
 const TILE: usize = 64;
 
@@ -168,13 +232,15 @@ pub fn dequantize(
     if total == 0 {
         return Ok(Engine::output(mem, dt, shape));
     }
-    let (w, s, b) = (
-        dense(e, &inputs[0], 1)?,
-        dense(e, &inputs[1], 1)?,
-        dense(e, &inputs[2], 1)?,
-    );
+    let w = dense(e, &inputs[0], 1)?;
     let rw = Resident::of(e, &w)?;
-    let (rs, rb, store) = scales_and_biases(e, &s, &b)?;
+    let Scales {
+        rs,
+        rb,
+        store,
+        off_s,
+        off_b,
+    } = Scales::of(e, &inputs[1], &inputs[2])?;
     let n = shape[shape.len() - 1];
     let params = [
         total as u32,
@@ -182,8 +248,8 @@ pub fn dequantize(
         (n * bits / 32) as u32,
         gs as u32,
         w.offset as u32,
-        s.offset as u32,
-        b.offset as u32,
+        off_s,
+        off_b,
         0,
     ];
     let key = KernelKey::QDequantize {
@@ -311,9 +377,14 @@ fn product(
     // vec4 loads of x and of the packed words need 16-byte aligned offsets
     let x = dense(e, &inputs[0], 4)?;
     let w = dense(e, &inputs[1], 4)?;
-    let (s, b) = (dense(e, &inputs[2], 1)?, dense(e, &inputs[3], 1)?);
     let (rx, rw) = (Resident::of(e, &x)?, Resident::of(e, &w)?);
-    let (rs, rb, store) = scales_and_biases(e, &s, &b)?;
+    let Scales {
+        rs,
+        rb,
+        store,
+        off_s,
+        off_b,
+    } = Scales::of(e, &inputs[2], &inputs[3])?;
     let addend = addend.map(|a| dense(e, a, 1)).transpose()?;
     let mut bufs = vec![
         (2, rx.buf()),
@@ -336,6 +407,10 @@ fn product(
         let ra = addend.as_ref().map(|a| Resident::of(e, a)).transpose()?;
         if let Some(ra) = &ra {
             bufs.push((8, ra.buf()));
+        }
+        if store == ScaleStore::F16Pair {
+            // the mat-vec reads scale and bias with one load through SC only
+            bufs.retain(|(binding, _)| *binding != 5);
         }
         let g = norm.map(|(g, _)| dense(e, g, 4)).transpose()?;
         let rg = g.as_ref().map(|g| Resident::of(e, g)).transpose()?;
@@ -372,8 +447,8 @@ fn product(
             blocks as u32,
             x.offset as u32,
             w.offset as u32,
-            s.offset as u32,
-            b.offset as u32,
+            off_s,
+            off_b,
             row_words,
             groups,
             (gs / 32) as u32,
@@ -414,8 +489,8 @@ fn product(
             tiles as u32,
             x.offset as u32,
             w.offset as u32,
-            s.offset as u32,
-            b.offset as u32,
+            off_s,
+            off_b,
             row_words,
             groups,
             gs as u32,
