@@ -2,13 +2,14 @@
 //! the LLM loader holds them on a GPU so the mat-vec reads a group's scale and bias with one
 //! load) give exactly what two separate arrays give: mat-vec (1 to 4 rows of x, with the fused
 //! norm and gate/up work), tiled products (both transposes) and `dequantize`, f16 and f32 x,
-//! views of the halves starting past the first row, on every device.
+//! views of the halves starting past the first row, on every device. Rows taken from such
+//! views (an embedding lookup) are read where they lie, without widening the source.
 
 mod common;
 
 use common::{devices, Rng};
 use mlx_arm::ops::{self, QmmFusion};
-use mlx_arm::{with_default_device, Array, Device, Dtype};
+use mlx_arm::{memory, with_default_device, Array, Device, Dtype};
 
 fn random(rng: &mut Rng, n: usize) -> Vec<f32> {
     (0..n).map(|_| rng.range(-1.0, 1.0) as f32).collect()
@@ -101,6 +102,55 @@ fn paired_scales_give_what_separate_ones_give() {
                     deq(&s, &b),
                     "dequantize {rows}x{k}x{n} on {device:?}"
                 );
+            }
+        });
+    }
+}
+
+/// `take` of rows from packed 16-bit arrays on the device (the halves of a paired array, and
+/// plain f16 / bf16 arrays moved with `to_device`) gives the CPU's values, and the source stays
+/// packed: taking rows again adds no widened copy of it.
+#[test]
+fn rows_of_packed_arrays_are_read_in_place() {
+    let mut rng = Rng::new(67);
+    let (n, g) = (2000usize, 64usize);
+    for device in devices() {
+        with_default_device(device, || {
+            for dt in [Dtype::Float16, Dtype::Bfloat16] {
+                let mut host = |seed_shift: usize| {
+                    let v = random(&mut rng, n * g + seed_shift);
+                    ops::astype(
+                        Array::from_slice(&v[seed_shift..], &[n as i32, g as i32]),
+                        dt,
+                    )
+                    .unwrap()
+                };
+                let (s, b) = (host(0), host(1));
+                mlx_arm::transforms::eval(&[&s, &b]).unwrap();
+                let ids = Array::from_slice(&[5i32, 0, 1999, -1, 17], &[5]);
+                let want = |a: &Array| {
+                    with_default_device(Device::cpu(), || ops::take(a, &ids, Some(0)))
+                        .unwrap()
+                        .to_f64_vec()
+                        .unwrap()
+                };
+                let (ws, wb) = (want(&s), want(&b));
+                let moved = s.to_device(device).unwrap();
+                let (sp, bp) = if dt == Dtype::Float16 {
+                    paired(&s, &b, device)
+                } else {
+                    (moved.clone(), b.to_device(device).unwrap())
+                };
+                let before = memory::get_active_memory();
+                for (src, w) in [(&moved, &ws), (&sp, &ws), (&bp, &wb)] {
+                    let got = ops::take(src, &ids, Some(0)).unwrap();
+                    assert_eq!(got.shape(), [5, g]);
+                    assert_eq!(&got.to_f64_vec().unwrap(), w, "{dt} on {device:?}");
+                }
+                // no source was widened by the lookups (2 more bytes per value, 256 KB; the
+                // results are freed)
+                let grown = memory::get_active_memory().saturating_sub(before);
+                assert!(grown < n * g, "{dt}: {grown} bytes more on {device:?}");
             }
         });
     }

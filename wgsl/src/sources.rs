@@ -78,6 +78,10 @@ pub enum KernelKey {
     Rope { dtype: Dtype },
     /// take (`along == false`) or take_along_axis.
     Gather { along: bool, dtype: Dtype },
+    /// Rows of a 2-D strided view (`take` along axis 0, e.g. an embedding lookup), read where
+    /// it lies (`P.off_a`, `P.s0`, `P.s1`): as `dtype` (`Wide`) or as packed 16-bit floats
+    /// (`F16`/`Bf16`) without widening the whole source first.
+    GatherRows { dtype: Dtype, store: ScaleStore },
     /// Scatter along an axis (set or add).
     Scatter { add: bool, dtype: Dtype },
     /// Bitonic sort stages (`init`, `step`, `finish` entry points).
@@ -194,6 +198,7 @@ impl fmt::Display for KernelKey {
             KernelKey::Gemv { dtype } => write!(f, "gemv:{dtype}"),
             KernelKey::MatmulCoop { dtype } => write!(f, "matmul_coop:{dtype}"),
             KernelKey::Gather { along, dtype } => write!(f, "gather:{along}:{dtype}"),
+            KernelKey::GatherRows { dtype, store } => write!(f, "gather_rows:{store:?}:{dtype}"),
             KernelKey::Scatter { add, dtype } => write!(f, "scatter:{add}:{dtype}"),
             KernelKey::Sort { dtype, indices } => write!(f, "sort:{dtype}:{indices}"),
             KernelKey::Arange { dtype } => write!(f, "arange:{dtype}"),
@@ -432,6 +437,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let i = linear_id(wid, nwg, lid, 256u);
     if (i >= P.n) { return; }
     O[i] = value(S[i >> 1u], i & 1u);
+}
+";
+
+/// `take(a, I, 0)` of a 2-D strided view `a` (`KernelKey::GatherRows`): out `[ni, inner]`.
+const GATHER_ROWS: &str = "struct Params {
+    total: u32,
+    ni: u32,
+    n: u32,     // rows of the source
+    inner: u32, // values per row
+    off_a: u32,
+    s0: u32,    // row stride
+    s1: u32,    // value stride
+    pad: u32,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+    let p = linear_id(wid, nwg, lid, 256u);
+    if (p >= P.total) { return; }
+    let j = p % P.inner;
+    let r = p / P.inner;
+    O[p] = load(P.off_a + fix_index(I[r], P.n) * P.s0 + j * P.s1);
 }
 ";
 
@@ -1154,6 +1184,24 @@ impl KernelKey {
                 buffers(&mut h, &[("A", s), ("I", "i32")], ("O", s));
                 let _ = writeln!(h, "const TAKE_ALONG: bool = {along};");
                 include_str!("../kernels/gather.wgsl")
+            }
+            KernelKey::GatherRows { dtype, store } => {
+                let s = scalar(*dtype).wgsl();
+                let (a, load) = match store {
+                    ScaleStore::Wide => (s, "A[i]"),
+                    ScaleStore::F16 => ("u32", "unpack2x16float(A[i >> 1u])[i & 1u]"),
+                    ScaleStore::Bf16 => (
+                        "u32",
+                        "bitcast<f32>(select(A[i >> 1u] << 16u, A[i >> 1u] & 0xffff0000u, (i & 1u) == 1u))",
+                    ),
+                    ScaleStore::F16Pair => return None,
+                };
+                if *store != ScaleStore::Wide && s != "f32" {
+                    return None;
+                }
+                buffers(&mut h, &[("A", a), ("I", "i32")], ("O", s));
+                let _ = writeln!(h, "fn load(i: u32) -> {s} {{ return {load}; }}");
+                GATHER_ROWS
             }
             KernelKey::Scatter { add, dtype } => {
                 let s = scalar(*dtype);

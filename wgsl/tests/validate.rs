@@ -129,6 +129,9 @@ fn all_keys() -> Vec<KernelKey> {
             along: true,
             dtype: d,
         });
+        for store in [ScaleStore::Wide, ScaleStore::F16, ScaleStore::Bf16] {
+            keys.push(KernelKey::GatherRows { dtype: d, store });
+        }
         keys.push(KernelKey::Scatter {
             add: false,
             dtype: d,

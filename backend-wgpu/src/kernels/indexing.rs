@@ -1,13 +1,13 @@
 //! take, take_along_axis and scatter along an axis (set, or add with atomics).
 
 use super::{i32s, shape_i32, Resident};
-use crate::engine::{Engine, WG};
+use crate::engine::{Engine, GpuMem, WG};
 use crate::kernels::elementwise::{copy, map, map_into, OutView};
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::layout::{numel, row_major_strides};
 use mlx_arm_core::primitive::ScatterMode;
 use mlx_arm_core::{Dtype, Result};
-use mlx_arm_wgsl::sources::{KernelKey, MapOp};
+use mlx_arm_wgsl::sources::{KernelKey, MapOp, ScaleStore};
 use std::sync::Arc;
 
 /// A dense view starting at element 0 (copying when `d` is not one).
@@ -32,6 +32,10 @@ fn gather(
     if total == 0 {
         return Ok(Engine::output(mem, a.dtype(), shape));
     }
+    let strided_rows = a.shape.len() == 2 && a.offset >= 0 && a.strides.iter().all(|&s| s >= 0);
+    if !along && axis == 0 && strided_rows {
+        return gather_rows(engine, a, idx, mem, shape);
+    }
     let (a, idx) = (dense(engine, a)?, dense(engine, idx)?);
     let (ra, ri) = (Resident::of(engine, &a)?, Resident::of(engine, &idx)?);
     let inner = numel(&a.shape[axis + 1..]);
@@ -39,6 +43,49 @@ fn gather(
     let key = KernelKey::Gather {
         along,
         dtype: a.dtype(),
+    };
+    engine.dispatch_1d(
+        &key,
+        "main",
+        &params,
+        None,
+        &[(2, ra.buf()), (3, ri.buf()), (4, mem.buf())],
+        total.div_ceil(WG as usize),
+    )?;
+    Ok(Engine::output(mem, a.dtype(), shape))
+}
+
+/// Rows `idx` of the 2-D view `a` read where they lie (any strides; packed 16-bit floats read
+/// packed: an embedding's f16 scales are neither copied dense nor widened per lookup).
+fn gather_rows(
+    engine: &Arc<Engine>,
+    a: &Data,
+    idx: &Data,
+    mem: Arc<GpuMem>,
+    shape: &[usize],
+) -> Result<Data> {
+    let idx = dense(engine, idx)?;
+    let ri = Resident::of(engine, &idx)?;
+    let ra = Resident::packed_ok(engine, a)?;
+    let (ra, store) = match (ra.packed16(), a.dtype()) {
+        (true, Dtype::Bfloat16) => (ra, ScaleStore::Bf16),
+        (true, _) => (ra, ScaleStore::F16),
+        (false, _) => (Resident::of(engine, a)?, ScaleStore::Wide),
+    };
+    let total = numel(shape);
+    let params = [
+        total as u32,
+        idx.size() as u32,
+        a.shape[0] as u32,
+        a.shape[1] as u32,
+        a.offset as u32,
+        a.strides[0] as u32,
+        a.strides[1] as u32,
+        0,
+    ];
+    let key = KernelKey::GatherRows {
+        dtype: a.dtype(),
+        store,
     };
     engine.dispatch_1d(
         &key,
