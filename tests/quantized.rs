@@ -99,12 +99,15 @@ fn quantized_matmul_matches_reference() {
     let mut rng = Rng::new(5);
     for device in devices() {
         with_default_device(device, || {
-            // (rows of x, k, n): decode-shaped (fused mat-vec) and prefill-shaped (tiled), odd n
+            // (rows of x, k, n): decode-shaped (fused mat-vec) and prefill-shaped (tiled: 64
+            // tiles, and 128 tiles past 64 rows, with ragged last tiles), odd n
             for &(rows, k, n) in &[
                 (1usize, 256usize, 40usize),
                 (3, 128, 136),
                 (9, 384, 72),
                 (1, 64, 300),
+                (130, 96, 136),
+                (257, 128, 72),
             ] {
                 for bits in [2, 3, 4, 5, 6, 8] {
                     for gs in [32, 64, 128] {

@@ -128,12 +128,14 @@ pub enum KernelKey {
     /// x quantized to two int8 levels per 32-value block for the integer mat-vec (`qx.wgsl`).
     QuantizeX,
     /// Tiled quantized matmul (64x64 output tiles, K in steps of 32 dequantized into workgroup
-    /// memory), `x @ dequant(w).T` (`transpose`) or `x @ dequant(w)`.
+    /// memory), `x @ dequant(w).T` (`transpose`) or `x @ dequant(w)`; `tile128`: 128x128 tiles
+    /// with 8x8 outputs per invocation (`qmm_128.wgsl`, transposed only: prefill shapes).
     QMatmul {
         dtype: Dtype,
         bits: u32,
         transpose: bool,
         store: ScaleStore,
+        tile128: bool,
     },
     /// Widens packed 16-bit floats (two per u32 word, low half first: the host layout) to f32,
     /// `bf16` or f16.
@@ -247,7 +249,11 @@ impl fmt::Display for KernelKey {
                 bits,
                 transpose,
                 store,
-            } => write!(f, "qmm:{bits}:{transpose}:{store:?}:{dtype}"),
+                tile128,
+            } => {
+                let tile = if *tile128 { 128 } else { 64 };
+                write!(f, "qmm{tile}:{bits}:{transpose}:{store:?}:{dtype}")
+            }
             KernelKey::Unpack16 { bf16 } => {
                 write!(f, "unpack16:{}", if *bf16 { "bf16" } else { "f16" })
             }
@@ -1373,8 +1379,9 @@ impl KernelKey {
                 bits,
                 transpose,
                 store,
+                tile128,
             } => {
-                if !quant_ok(*dtype, *bits) {
+                if !quant_ok(*dtype, *bits) || (*tile128 && !*transpose) {
                     return None;
                 }
                 quant_header(&mut h, *bits);
@@ -1385,7 +1392,10 @@ impl KernelKey {
                 h.push_str("@group(0) @binding(6) var<storage, read_write> O: array<f32>;\n");
                 h.push_str(&narrow_fn(*dtype));
                 h.push_str(QVAL);
-                include_str!("../kernels/qmm.wgsl")
+                match tile128 {
+                    true => include_str!("../kernels/qmm_128.wgsl"),
+                    false => include_str!("../kernels/qmm.wgsl"),
+                }
             }
             KernelKey::RandomBits
             | KernelKey::MatmulCoop { .. }

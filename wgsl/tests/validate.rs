@@ -197,12 +197,15 @@ fn all_keys() -> Vec<KernelKey> {
             }
             for transpose in [true, false] {
                 for store in ScaleStore::ALL {
-                    keys.push(KernelKey::QMatmul {
-                        dtype,
-                        bits,
-                        transpose,
-                        store,
-                    });
+                    for tile128 in [false, true] {
+                        keys.push(KernelKey::QMatmul {
+                            dtype,
+                            bits,
+                            transpose,
+                            store,
+                            tile128,
+                        });
+                    }
                 }
             }
         }

@@ -206,6 +206,13 @@ impl Scales {
     }
 }
 
+/// Whether prefill-shaped products (`transpose`, more than [`TILE`] rows of x) take the
+/// 128x128-tile kernel (`MLX_ARM_QMM_128=0`: the 64x64 one, for A/B runs).
+fn qmm128() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("MLX_ARM_QMM_128").map_or(true, |v| v != "0"))
+}
+
 /// Output tile side of the tiled kernel.
 const TILE: usize = 64;
 
@@ -479,8 +486,10 @@ fn product(
         }
         e.dispatch_1d(&key, "main", &params, None, &bufs, blocks)?;
     } else {
-        let tn = n.div_ceil(TILE);
-        let tiles = tn * m.div_ceil(TILE);
+        let tile128 = transpose && m > TILE && qmm128();
+        let side = if tile128 { 128 } else { TILE };
+        let tn = n.div_ceil(side);
+        let tiles = tn * m.div_ceil(side);
         let params = [
             m as u32,
             n as u32,
@@ -501,6 +510,7 @@ fn product(
                 bits,
                 transpose,
                 store,
+                tile128,
             },
             "main",
             &params,
