@@ -2,7 +2,7 @@
 //! that device's roofline (copy bandwidth and FMA peak), which the harness measures itself first.
 //!
 //! ```text
-//! cargo run --release --bin bench -- --suite matmul|elementwise|reduce|softmax|overhead|qmv|all \
+//! cargo run --release --bin bench -- --suite matmul|elementwise|reduce|softmax|overhead|qmv|qmv-shapes|all \
 //!     --device cpu|gpu [--json out.json] [--quick]
 //! ```
 //! Each case: warm-up runs, then the median of repeated runs; one run builds the graph, evaluates
@@ -427,6 +427,77 @@ impl Bench<'_> {
         Ok(())
     }
 
+    /// 4-bit mat-vecs per weight shape, as a Llama model holds them on a GPU (f16 scales and
+    /// biases side by side, moved with `to_device`): for each `[N, K]` of Llama-3 1B's and 8B's
+    /// q/k/v, o, gate/up and down projections (or `MLX_ARM_BENCH_QMV_SHAPES="NxK,.."`), enough
+    /// distinct matrices to stream past the last-level cache, 20 products per eval chained
+    /// through the fused residual add, GB/s of weights against the read roofline. Run once per
+    /// `MLX_ARM_QMV_RPW`/`_CPL`/`_UNROLL` setting to compare work splits shape by shape.
+    fn qmv_shapes(&mut self) -> Result<()> {
+        let d = self.o.device;
+        let shapes: Vec<(usize, usize)> = match std::env::var("MLX_ARM_BENCH_QMV_SHAPES") {
+            Ok(v) => v
+                .split(',')
+                .filter_map(|s| {
+                    let (n, k) = s.split_once('x')?;
+                    Some((n.trim().parse().ok()?, k.trim().parse().ok()?))
+                })
+                .collect(),
+            Err(_) => vec![
+                (3072, 2048),
+                (2048, 2048),
+                (16384, 2048),
+                (2048, 8192),
+                (6144, 4096),
+                (4096, 4096),
+                (28672, 4096),
+                (4096, 14336),
+            ],
+        };
+        for (n, k) in shapes {
+            let (n, k) = if self.o.quick { (n / 8, k / 8) } else { (n, k) };
+            let bytes_one = n * k / 2 + n * (k / 32) * 4;
+            let copies = (400_000_000 / bytes_one).clamp(1, 20);
+            let mut mats = vec![];
+            for c in 0..copies {
+                let w = input(&[n, k], Dtype::Float16, Device::cpu(), 40 + c as u64)?;
+                let (wq, sc, bi) = ops::quantize_device(&w, 32, 4, Device::cpu())?;
+                let both = ops::stack_device(&[sc, bi], 2, Device::cpu())?.to_device(d)?;
+                let g = (k / 32) as i64;
+                let half = |f| ops::as_strided(&both, &[n as i32, g as i32], &[2 * g, 2], f);
+                mats.push((wq.to_device(d)?, half(0)?, half(1)?));
+            }
+            let x = input(&[1, k], Dtype::Float32, d, 41)?;
+            let r0 = input(&[1, n], Dtype::Float32, d, 42)?;
+            let (reps, evals) = (20, 8);
+            let t = time_median(d, self.budget, || {
+                let mut r = r0.clone();
+                let mut m = 0;
+                for e in 0..evals {
+                    for _ in 0..reps {
+                        let (w, s, b) = &mats[m % copies];
+                        m += 1;
+                        r = ops::quantized_matmul_add_device(&x, w, s, b, &r, true, 32, 4, d)?;
+                    }
+                    if e + 1 < evals {
+                        mlx_arm::transforms::async_eval(&[&r])?;
+                    }
+                }
+                Ok(r)
+            })?;
+            self.record(
+                "qmv",
+                "q4 mat-vec gs32 paired f16 scales (x160)",
+                &[n, k],
+                Dtype::Float32,
+                t,
+                (bytes_one * reps * evals) as f64,
+                "GB/s read",
+            );
+        }
+        Ok(())
+    }
+
     /// 1,000 chained small elementwise ops in one eval: seconds per op, graph + dispatch.
     fn overhead(&mut self) -> Result<()> {
         let d = self.o.device;
@@ -531,7 +602,7 @@ fn main() {
     let o = match parse_args() {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("{e}\nusage: bench --suite matmul|elementwise|reduce|softmax|overhead|qmv|all[,..] --device cpu|gpu [--json out.json] [--quick]");
+            eprintln!("{e}\nusage: bench --suite matmul|elementwise|reduce|softmax|overhead|qmv|qmv-shapes|all[,..] --device cpu|gpu [--json out.json] [--quick]");
             std::process::exit(2);
         }
     };
@@ -578,6 +649,9 @@ fn run(o: &Options) -> Result<()> {
     }
     if want("qmv") {
         b.qmv()?;
+    }
+    if o.suites.iter().any(|x| x == "qmv-shapes") {
+        b.qmv_shapes()?;
     }
     if let Some(path) = &o.json {
         std::fs::write(path, b.json()).map_err(|e| mlx_arm::Error::Io {
