@@ -194,6 +194,9 @@ fn quantized_matvec_work_splits_match_reference() {
             for (rows_per_workgroup, chunks_per_lane, unroll, subgroups, int8, chunks) in splits {
                 let t = QmvTuning {
                     rows_per_workgroup,
+                    // every matrix counts as large (even unroll) or none does
+                    rows_per_workgroup_large: rows_per_workgroup,
+                    large_from: if unroll % 2 == 0 { 0 } else { usize::MAX },
                     chunks_per_lane,
                     unroll,
                     subgroups,

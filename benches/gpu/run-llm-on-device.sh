@@ -4,7 +4,7 @@
 # ../shared/bench; the 98 MB SmolLM2 file is over the 64 MiB carry limit), .whl (the
 # pure-python `gguf` wheel). Random-weight Llama-3 1B and 8B Q4_0 files are made on the device,
 # then `mlx-arm bench -p 512 -n 128 -r $REPS` runs once per environment in VARIANTS
-# (space-separated VAR=value words; default: one plain run) and per binary in BINS (names in
+# (space-separated VAR=value words, several joined by '+'; default: one plain run) and per binary in BINS (names in
 # .device-bin, default mlx-arm; e.g. BINS="mlx-arm-old mlx-arm" with a binary built from an
 # earlier commit, for a before/after ratio in one run), e.g. for kernel sweeps:
 #   bash benches/gpu/run-llm-on-device.sh
@@ -22,7 +22,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT
     for bin in ${BINS:-mlx-arm}; do
       for envs in ${VARIANTS:-X=default}; do
         echo "== $shape $bin $envs"
-        env $envs .device-bin/$bin bench --device gpu -p 512 -n 128 -r "${REPS:-3}" --model /tmp/$shape.gguf
+        env ${envs//+/ } .device-bin/$bin bench --device gpu -p 512 -n 128 -r "${REPS:-3}" --model /tmp/$shape.gguf
       done
     done
   done
