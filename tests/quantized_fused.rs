@@ -72,6 +72,16 @@ fn composed(
     }
 }
 
+/// The norm folded into the product rounds differently from the composed ops (and f16 x is not
+/// rounded after normalising): close, relative to the output's size.
+fn assert_normed_close(got: &[f64], want: &[f64], dt: Dtype, what: &str) {
+    let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let tol = if dt == Dtype::Float16 { 8e-3 } else { 2e-5 } * scale;
+    for (i, (a, e)) in got.iter().zip(want).enumerate() {
+        assert!((a - e).abs() <= tol, "{what}: [{i}] {a} vs {e} (tol {tol})");
+    }
+}
+
 #[test]
 fn fused_quantized_matmul_equals_the_composed_ops() {
     let mut rng = Rng::new(47);
@@ -125,13 +135,7 @@ fn fused_quantized_matmul_equals_the_composed_ops() {
                             assert_eq!(got, want, "{what}");
                             continue;
                         }
-                        // the norm folded into the product rounds differently (and f16 x is
-                        // not rounded after normalising): close, relative to the output's size
-                        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-                        let tol = if dt == Dtype::Float16 { 8e-3 } else { 2e-5 } * scale;
-                        for (i, (a, e)) in got.iter().zip(&want).enumerate() {
-                            assert!((a - e).abs() <= tol, "{what}: [{i}] {a} vs {e} (tol {tol})");
-                        }
+                        assert_normed_close(&got, &want, dt, &what);
                     }
                 }
             }
@@ -186,11 +190,7 @@ fn fused_rope_equals_the_composed_rope() {
                             assert_eq!(got, want, "{what}");
                             continue;
                         }
-                        let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-                        let tol = if dt == Dtype::Float16 { 8e-3 } else { 2e-5 } * scale;
-                        for (i, (a, e)) in got.iter().zip(&want).enumerate() {
-                            assert!((a - e).abs() <= tol, "{what}: [{i}] {a} vs {e} (tol {tol})");
-                        }
+                        assert_normed_close(&got, &want, dt, &what);
                     }
                 }
             }

@@ -20,7 +20,7 @@ pub mod workers;
 
 use mlx_arm_core::backend::Backend;
 use mlx_arm_core::buffer::Data;
-use mlx_arm_core::primitive::Primitive;
+use mlx_arm_core::primitive::{Primitive, QmmRope};
 use mlx_arm_core::{Dtype, Error, Result};
 
 /// The CPU backend (stateless; rayon's global pool does the threading).
@@ -172,8 +172,7 @@ impl Backend for CpuBackend {
                         scale: f32::from_bits(r.scale_bits),
                         offset: r.offset,
                     };
-                    let x = &inputs[0].shape;
-                    let l = if x.len() >= 2 { x[x.len() - 2] } else { 1 };
+                    let l = QmmRope::positions(&inputs[0].shape);
                     let (start, step) = ([0; 4], [1; 4]);
                     y = mlx_arm_core::backend::rope_heads(
                         &y,

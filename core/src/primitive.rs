@@ -348,6 +348,15 @@ pub struct QmmRope {
 }
 
 impl QmmRope {
+    /// Positions per batch of rows for an x of shape `x`: its second-to-last axis (1 for 1-D).
+    pub fn positions(x: &[usize]) -> usize {
+        if x.len() >= 2 {
+            x[x.len() - 2]
+        } else {
+            1
+        }
+    }
+
     /// A rotation of `heads` heads of `head_dim` values over their first `dims`.
     pub fn new(
         head_dim: usize,

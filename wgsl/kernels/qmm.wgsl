@@ -6,22 +6,7 @@
 // Header: BITS, MASK, TRANSPOSE, X (binding 2, dense), W (3, u32), SC (4), BI (5) read by `fn scale`/`fn bias`, O (6),
 // `fn narrow`, `fn qval`.
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    tn: u32,    // tiles along N
-    tiles: u32, // tiles in all
-    off_x: u32,
-    off_w: u32,
-    off_s: u32,
-    off_b: u32,
-    rw: u32,    // words per W row
-    g: u32,     // groups per W row
-    gs: u32,
-}
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
+// Params and P: qmm_params.wgsl (prepended).
 
 var<workgroup> As: array<f32, 2048>; // 64 rows of x x 32
 var<workgroup> Ws: array<f32, 2048>; // 32 x 64 output columns

@@ -7,22 +7,7 @@
 // Header: BITS, MASK, X (binding 2, dense), W (3, u32), SC (4), BI (5) read by
 // `fn scale`/`fn bias`, O (6), `fn narrow`, `fn qval`. Params as qmm.wgsl (tn counts 128 tiles).
 
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    tn: u32,    // tiles along N
-    tiles: u32, // tiles in all
-    off_x: u32,
-    off_w: u32,
-    off_s: u32,
-    off_b: u32,
-    rw: u32,    // words per W row
-    g: u32,     // groups per W row
-    gs: u32,
-}
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
+// Params and P: qmm_params.wgsl (prepended).
 
 // [32 k][128 m] and [32 k][128 n] as vec4 along m / n; rows padded to 33 vec4s
 var<workgroup> As: array<vec4<f32>, 1056>;

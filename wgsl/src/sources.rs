@@ -1392,6 +1392,7 @@ impl KernelKey {
                 h.push_str("@group(0) @binding(6) var<storage, read_write> O: array<f32>;\n");
                 h.push_str(&narrow_fn(*dtype));
                 h.push_str(QVAL);
+                h.push_str(include_str!("../kernels/qmm_params.wgsl"));
                 match tile128 {
                     true => include_str!("../kernels/qmm_128.wgsl"),
                     false => include_str!("../kernels/qmm.wgsl"),

@@ -13,7 +13,7 @@ use super::{elementwise, Resident};
 use crate::engine::{Engine, WG};
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::layout::numel;
-use mlx_arm_core::primitive::{BinaryOp, QmmFuse};
+use mlx_arm_core::primitive::{BinaryOp, QmmFuse, QmmRope};
 use mlx_arm_core::{Dtype, Error, Result};
 use mlx_arm_wgsl::sources::{KernelKey, MapOp, ScaleStore};
 use std::sync::Arc;
@@ -348,8 +348,7 @@ pub fn quantized_matmul(
     let shape_p = &product_shape;
     let mut y = product(e, &xs, gs, bits, transpose, plain, None, None, shape_p, dt)?;
     if let Some(r) = fuse.rope {
-        let x = &inputs[0].shape;
-        let l = if x.len() >= 2 { x[x.len() - 2] } else { 1 };
+        let l = QmmRope::positions(&inputs[0].shape);
         let (base, scale) = (f32::from_bits(r.base_bits), f32::from_bits(r.scale_bits));
         let (start, step) = ([0; 4], [1; 4]);
         y = mlx_arm_core::backend::rope_heads(
@@ -486,8 +485,7 @@ fn product(
         let mut params = params.to_vec();
         match fuse.rope {
             Some(r) => {
-                let x = &inputs[0].shape;
-                let l = if x.len() >= 2 { x[x.len() - 2] } else { 1 };
+                let l = QmmRope::positions(&inputs[0].shape);
                 let base = f32::from_bits(r.base_bits);
                 let log_base = (base as f64).ln() as f32 / (r.dims / 2) as f32;
                 params.extend([

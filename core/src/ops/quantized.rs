@@ -560,10 +560,7 @@ pub(crate) fn qmm_fused_composed(
         x = crate::fast::rms_norm(&x, Some(&inputs[i]), f32::from_bits(eps))?;
     }
     let (w, sc, b) = (&inputs[1], &inputs[2], &inputs[3]);
-    let l = match inputs[0].ndim() {
-        1 => 1,
-        d => inputs[0].shape()[d - 2],
-    };
+    let l = QmmRope::positions(inputs[0].shape());
     let mut y = quantized_matmul(x, w, sc, b, transpose, group_size as i32, bits as i32)?;
     if let Some(r) = fuse.rope {
         y = rope_heads_composed(&y, l, r)?;
