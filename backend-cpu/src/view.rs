@@ -147,6 +147,47 @@ pub fn par_chunks<U: Send>(out: &mut [U], f: impl Fn(usize, &mut [U]) + Sync) {
     }
 }
 
+/// Whether every input's last (collapsed) axis is dense or broadcast (stride 1 or 0), so rows
+/// can be walked as slices (vectorisable) instead of element by element.
+fn rows_dense_or_broadcast(shape: &[usize], strides: &[Vec<isize>]) -> bool {
+    !shape.is_empty() && strides.iter().all(|s| matches!(s[s.len() - 1], 0 | 1))
+}
+
+/// Calls `f(pos, len, offsets)` for each piece of a last-axis row among elements `s..s + n` of
+/// a row-major walk of `shape`: `pos` counts from `s`, `offsets[k]` is input k's offset of the
+/// piece's first element (from `base[k]` and `strides[k]`).
+fn for_rows(
+    shape: &[usize],
+    strides: &[Vec<isize>],
+    base: &[isize],
+    s: usize,
+    n: usize,
+    mut f: impl FnMut(usize, usize, &[isize]),
+) {
+    let last = shape.len() - 1;
+    let inner = shape[last];
+    let mut offs = vec![0isize; strides.len()];
+    let mut pos = 0;
+    while pos < n {
+        let g = s + pos;
+        let (mut r, col) = (g / inner, g % inner);
+        let len = (inner - col).min(n - pos);
+        offs.copy_from_slice(base);
+        for d in (0..last).rev() {
+            let i = (r % shape[d]) as isize;
+            r /= shape[d];
+            for (o, st) in offs.iter_mut().zip(strides) {
+                *o += i * st[d];
+            }
+        }
+        for (o, st) in offs.iter_mut().zip(strides) {
+            *o += col as isize * st[last];
+        }
+        f(pos, len, &offs);
+        pos += len;
+    }
+}
+
 /// `out[i] = f(a[i])`.
 pub fn map1<A: Copy + Send + Sync, U: Send>(a: &View<A>, out: &mut [U], f: impl Fn(A) -> U + Sync) {
     if let Some(a) = a.as_contiguous() {
@@ -159,6 +200,23 @@ pub fn map1<A: Copy + Send + Sync, U: Send>(a: &View<A>, out: &mut [U], f: impl 
         return;
     }
     let (shape, st) = collapse_dims(a.shape, &[a.strides]);
+    if rows_dense_or_broadcast(&shape, &st) {
+        let dense = st[0][st[0].len() - 1] == 1;
+        par_chunks(out, |s, c| {
+            for_rows(&shape, &st, &[a.offset], s, c.len(), |pos, len, offs| {
+                let dst = &mut c[pos..pos + len];
+                let o = offs[0] as usize;
+                match dense {
+                    true => dst
+                        .iter_mut()
+                        .zip(&a.all[o..o + len])
+                        .for_each(|(d, &x)| *d = f(x)),
+                    false => dst.fill_with(|| f(a.all[o])),
+                }
+            });
+        });
+        return;
+    }
     par_chunks(out, |s, c| {
         let it = StridedIter::starting_at(&shape, &st[0], a.offset, s);
         for (o, i) in c.iter_mut().zip(it) {
@@ -184,6 +242,49 @@ pub fn map2<A: Copy + Send + Sync, B: Copy + Send + Sync, U: Send>(
         return;
     }
     let (shape, st) = collapse_dims(a.shape, &[a.strides, b.strides]);
+    if rows_dense_or_broadcast(&shape, &st) {
+        // e.g. a row broadcast over a matrix: each row a slice loop
+        let last = shape.len() - 1;
+        let (da, db) = (st[0][last] == 1, st[1][last] == 1);
+        par_chunks(out, |s, c| {
+            for_rows(
+                &shape,
+                &st,
+                &[a.offset, b.offset],
+                s,
+                c.len(),
+                |pos, len, offs| {
+                    let dst = &mut c[pos..pos + len];
+                    let (oa, ob) = (offs[0] as usize, offs[1] as usize);
+                    match (da, db) {
+                        (true, true) => {
+                            let (xs, ys) = (&a.all[oa..oa + len], &b.all[ob..ob + len]);
+                            for ((d, &x), &y) in dst.iter_mut().zip(xs).zip(ys) {
+                                *d = f(x, y);
+                            }
+                        }
+                        (true, false) => {
+                            let y = b.all[ob];
+                            for (d, &x) in dst.iter_mut().zip(&a.all[oa..oa + len]) {
+                                *d = f(x, y);
+                            }
+                        }
+                        (false, true) => {
+                            let x = a.all[oa];
+                            for (d, &y) in dst.iter_mut().zip(&b.all[ob..ob + len]) {
+                                *d = f(x, y);
+                            }
+                        }
+                        (false, false) => {
+                            let (x, y) = (a.all[oa], b.all[ob]);
+                            dst.fill_with(|| f(x, y));
+                        }
+                    }
+                },
+            );
+        });
+        return;
+    }
     par_chunks(out, |s, c| {
         let ia = StridedIter::starting_at(&shape, &st[0], a.offset, s);
         let ib = StridedIter::starting_at(&shape, &st[1], b.offset, s);
