@@ -388,11 +388,6 @@ impl QmmFuse {
         self.residual
             .then_some(4 + usize::from(self.rms_norm_eps_bits.is_some()))
     }
-
-    /// Whether nothing is fused.
-    pub fn is_plain(&self) -> bool {
-        *self == QmmFuse::default()
-    }
 }
 
 /// An operation a graph node can hold. Output shape and dtype live on the node.
