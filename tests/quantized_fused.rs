@@ -72,9 +72,14 @@ fn composed(
     }
 }
 
-/// The norm folded into the product rounds differently from the composed ops (and f16 x is not
-/// rounded after normalising): close, relative to the output's size.
-fn assert_normed_close(got: &[f64], want: &[f64], dt: Dtype, what: &str) {
+/// `got` against the composed `want`: without the norm the same sums in the same order, so
+/// exactly; with it the norm folded into the product rounds differently (and f16 x is not
+/// rounded after normalising), so close, relative to the output's size.
+fn assert_matches_composed(got: &[f64], want: &[f64], norm: bool, dt: Dtype, what: &str) {
+    if !norm {
+        assert_eq!(got, want, "{what}");
+        return;
+    }
     let scale = want.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     let tol = if dt == Dtype::Float16 { 8e-3 } else { 2e-5 } * scale;
     for (i, (a, e)) in got.iter().zip(want).enumerate() {
@@ -130,12 +135,7 @@ fn fused_quantized_matmul_equals_the_composed_ops() {
                         assert_eq!(got.shape(), want.shape(), "{what}");
                         assert_eq!(got.dtype(), dt, "{what}");
                         let (got, want) = (got.to_f64_vec().unwrap(), want.to_f64_vec().unwrap());
-                        if !norm {
-                            // the same sums in the same order: exactly the composed result
-                            assert_eq!(got, want, "{what}");
-                            continue;
-                        }
-                        assert_normed_close(&got, &want, dt, &what);
+                        assert_matches_composed(&got, &want, norm, dt, &what);
                     }
                 }
             }
@@ -186,11 +186,7 @@ fn fused_rope_equals_the_composed_rope() {
                             .unwrap();
                         assert_eq!(got.shape(), want.shape(), "{what}");
                         let (got, want) = (got.to_f64_vec().unwrap(), want.to_f64_vec().unwrap());
-                        if !norm {
-                            assert_eq!(got, want, "{what}");
-                            continue;
-                        }
-                        assert_normed_close(&got, &want, dt, &what);
+                        assert_matches_composed(&got, &want, norm, dt, &what);
                     }
                 }
             }

@@ -216,51 +216,9 @@ impl Linear {
             None => y,
         })
     }
-    /// `residual + forward(x)`: one fused node for a quantized map without bias (the GPU
-    /// mat-vec adds the residual as it stores, one dispatch less per use), the composed sum
-    /// otherwise or with `MLX_ARM_FUSE_RESIDUAL=0`.
-    pub fn forward_add(&self, x: &Array, residual: &Array) -> Result<Array> {
-        static FUSE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        let fuse =
-            *FUSE.get_or_init(|| std::env::var("MLX_ARM_FUSE_RESIDUAL").map_or(true, |v| v != "0"));
-        match self {
-            Linear::Quantized {
-                w,
-                scales,
-                biases,
-                group_size,
-                bits,
-                bias: None,
-            } if fuse => Ok(ops::quantized_matmul_add(
-                x,
-                w,
-                scales,
-                biases,
-                residual,
-                true,
-                *group_size,
-                *bits,
-            )?),
-            _ => Ok(ops::add(residual, self.forward(x)?)?),
-        }
-    }
-    /// `forward(fast::rms_norm(x, Some(norm.0), norm.1))`, and with `glu` then `silu(gate) * up`
-    /// of the product's two halves: one fused node for a quantized map without bias (the GPU
-    /// mat-vec normalises x and combines the halves itself, two dispatches less), the composed
-    /// ops otherwise.
-    pub fn forward_normed(&self, x: &Array, norm: (&Array, f32), glu: bool) -> Result<Array> {
-        self.forward_fused(x, norm, glu, None)
-            .map(|y| y.expect("composed without rope"))
-    }
-    /// [`Linear::forward_normed`] with the product's first heads rotated as `rope` says: `None`
-    /// when the map cannot take the rotation into its product (dense, or with a bias).
-    fn forward_fused(
-        &self,
-        x: &Array,
-        norm: (&Array, f32),
-        glu: bool,
-        rope: Option<ops::QmmRope>,
-    ) -> Result<Option<Array>> {
+    /// `forward(x)` with `fusion`'s work in the same node (`ops::quantized_matmul_fused`), for a
+    /// quantized map without bias; `None` for the others.
+    fn fused(&self, x: &Array, fusion: ops::QmmFusion) -> Result<Option<Array>> {
         match self {
             Linear::Quantized {
                 w,
@@ -270,29 +228,52 @@ impl Linear {
                 bits,
                 bias: None,
             } => {
-                let fusion = ops::QmmFusion {
-                    rms_norm: Some((norm.0.clone(), norm.1)),
-                    rope,
-                    silu_mul: glu,
-                    addend: None,
-                };
                 let (gs, bits) = (*group_size, *bits);
                 Ok(Some(ops::quantized_matmul_fused(
                     x, w, scales, biases, true, gs, bits, fusion,
                 )?))
             }
-            _ if rope.is_some() => Ok(None),
-            _ => {
-                let y = self.forward(&fast::rms_norm(x, Some(norm.0), norm.1)?)?;
-                Ok(Some(match glu {
-                    true => {
-                        let halves = ops::split(&y, 2, -1)?;
-                        ops::silu_mul(&halves[0], &halves[1])?
-                    }
-                    false => y,
-                }))
-            }
+            _ => Ok(None),
         }
+    }
+    /// `residual + forward(x)`: one fused node for a quantized map without bias (the GPU
+    /// mat-vec adds the residual as it stores, one dispatch less per use), the composed sum
+    /// otherwise or with `MLX_ARM_FUSE_RESIDUAL=0`.
+    pub fn forward_add(&self, x: &Array, residual: &Array) -> Result<Array> {
+        static FUSE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        let fuse =
+            *FUSE.get_or_init(|| std::env::var("MLX_ARM_FUSE_RESIDUAL").map_or(true, |v| v != "0"));
+        let fusion = ops::QmmFusion {
+            addend: Some(residual.clone()),
+            ..ops::QmmFusion::default()
+        };
+        match fuse {
+            true => self.fused(x, fusion)?,
+            false => None,
+        }
+        .map_or_else(|| Ok(ops::add(residual, self.forward(x)?)?), Ok)
+    }
+    /// `forward(fast::rms_norm(x, Some(norm.0), norm.1))`, and with `glu` then `silu(gate) * up`
+    /// of the product's two halves: one fused node for a quantized map without bias (the GPU
+    /// mat-vec normalises x and combines the halves itself, two dispatches less), the composed
+    /// ops otherwise.
+    pub fn forward_normed(&self, x: &Array, norm: (&Array, f32), glu: bool) -> Result<Array> {
+        let fusion = ops::QmmFusion {
+            rms_norm: Some((norm.0.clone(), norm.1)),
+            silu_mul: glu,
+            ..ops::QmmFusion::default()
+        };
+        if let Some(y) = self.fused(x, fusion)? {
+            return Ok(y);
+        }
+        let y = self.forward(&fast::rms_norm(x, Some(norm.0), norm.1)?)?;
+        Ok(match glu {
+            true => {
+                let halves = ops::split(&y, 2, -1)?;
+                ops::silu_mul(&halves[0], &halves[1])?
+            }
+            false => y,
+        })
     }
     /// Rows `ids` of `W` (an embedding lookup), in f32.
     pub fn rows(&self, ids: &Array) -> Result<Array> {
@@ -503,7 +484,14 @@ impl Stacked {
         rope: ops::QmmRope,
     ) -> Result<Option<Array>> {
         match self {
-            Stacked::One { linear, .. } => linear.forward_fused(x, norm, false, Some(rope)),
+            Stacked::One { linear, .. } => linear.fused(
+                x,
+                ops::QmmFusion {
+                    rms_norm: Some((norm.0.clone(), norm.1)),
+                    rope: Some(rope),
+                    ..ops::QmmFusion::default()
+                },
+            ),
             Stacked::Separate(_) => Ok(None),
         }
     }
