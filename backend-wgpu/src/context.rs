@@ -122,16 +122,15 @@ impl Gpu {
     }
 }
 
-/// Whether the adapter runs the cooperative-matrix matmul: the feature, SHADER_F16, subgroups of
-/// exactly 32 and a 16x16x16 f16 x f16 -> f32 configuration. Opt-in (`MLX_ARM_COOP_MATRIX=1`):
-/// the kernel is correct on an H100 but slower there than the f32 tiles (9.5 vs 27.3 TFLOP/s at
-/// 4096^3), since its operands still arrive as widened f32 and are rounded into small tiles.
+/// Whether the adapter runs the cooperative-matrix kernels: the feature, SHADER_F16, subgroups of
+/// exactly 32 and a 16x16x16 f16 x f16 -> f32 configuration. On where offered (the quantized
+/// matmul of prefill shapes uses them); `MLX_ARM_COOP_MATRIX=0` turns them off.
 fn coop_f16_offered(
     adapter: &wgpu::Adapter,
     info: &wgpu::AdapterInfo,
     offered: wgpu::Features,
 ) -> bool {
-    if !matches!(std::env::var("MLX_ARM_COOP_MATRIX").as_deref(), Ok("1")) {
+    if matches!(std::env::var("MLX_ARM_COOP_MATRIX").as_deref(), Ok("0")) {
         return false;
     }
     let needed = wgpu::Features::EXPERIMENTAL_COOPERATIVE_MATRIX

@@ -5,6 +5,30 @@
 
 use mlx_arm::{ops, Array, Device, Dtype};
 
+/// Whether quantized products of more than 64 rows of x on `device` run on cooperative matrices,
+/// rounding x and the dequantized weights to f16 (the GPU on adapters with tensor cores, unless
+/// `MLX_ARM_QMM_COOP=0`): their reference rounds the same values.
+pub fn quantized_prefill_in_f16(device: Device) -> bool {
+    device == Device::gpu()
+        && std::env::var("MLX_ARM_QMM_COOP").as_deref() != Ok("0")
+        && mlx_arm::backend::backend(device)
+            .map(|b| b.describe().contains("cooperative matrices"))
+            .unwrap_or(false)
+}
+
+/// Whether the GPU under test is a software adapter (lavapipe, SwiftShader, WARP: a CPU device
+/// type), whose compiler keeps multiplies and adds apart as written.
+pub fn software_gpu() -> bool {
+    mlx_arm::backend::backend(Device::gpu())
+        .map(|b| b.describe().contains("Cpu"))
+        .unwrap_or(true)
+}
+
+/// `v` rounded to f16 (the f64 reference of a product computed on f16 inputs).
+pub fn round_f16(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|&x| half::f16::from_f64(x).to_f64()).collect()
+}
+
 /// Devices every case runs on.
 pub fn devices() -> Vec<Device> {
     let mut v = vec![Device::cpu()];

@@ -137,6 +137,15 @@ pub enum KernelKey {
         store: ScaleStore,
         tile128: bool,
     },
+    /// Quantized matmul `x @ dequant(w).T` on cooperative matrices (`qmm_coop.wgsl`: x rounded
+    /// to f16, W dequantized to f16, f32 accumulators) for prefill shapes on adapters that offer
+    /// 16x16 f16 tiles with subgroups of 32; `rows`: output tile height (64 or 128).
+    QMatmulCoop {
+        dtype: Dtype,
+        bits: u32,
+        store: ScaleStore,
+        rows: u32,
+    },
     /// Widens packed 16-bit floats (two per u32 word, low half first: the host layout) to f32,
     /// `bf16` or f16.
     Unpack16 { bf16: bool },
@@ -254,6 +263,12 @@ impl fmt::Display for KernelKey {
                 let tile = if *tile128 { 128 } else { 64 };
                 write!(f, "qmm{tile}:{bits}:{transpose}:{store:?}:{dtype}")
             }
+            KernelKey::QMatmulCoop {
+                dtype,
+                bits,
+                store,
+                rows,
+            } => write!(f, "qmm_coop{rows}:{bits}:{store:?}:{dtype}"),
             KernelKey::Unpack16 { bf16 } => {
                 write!(f, "unpack16:{}", if *bf16 { "bf16" } else { "f16" })
             }
@@ -1032,6 +1047,37 @@ impl KernelKey {
             let body = include_str!("../kernels/matmul_coop.wgsl");
             return Some(format!("enable f16;\nenable wgpu_cooperative_matrix;\n{COMMON}\n// ---- generated header: {self}\n{h}\n{MATMUL_PARAMS}\n{body}"));
         }
+        if let KernelKey::QMatmulCoop {
+            dtype,
+            bits,
+            store,
+            rows,
+        } = self
+        {
+            if !quant_ok(*dtype, *bits) || ![64, 128].contains(rows) {
+                return None;
+            }
+            let mut h = String::new();
+            quant_header(&mut h, *bits);
+            // packed words 16 values span from their first bit (at most 4)
+            let words = match bits {
+                2 => 1,
+                3 | 4 => 2,
+                5 | 6 => 3,
+                _ => 4,
+            };
+            let _ = writeln!(h, "const NW: u32 = {words}u;");
+            let _ = writeln!(h, "const SG_M: u32 = {}u;", rows / 32);
+            let _ = writeln!(h, "const WGS: u32 = {}u;", rows * 2);
+            h.push_str("@group(0) @binding(2) var<storage, read> X: array<f32>;\n");
+            h.push_str("@group(0) @binding(3) var<storage, read> W: array<u32>;\n");
+            scale_bias_header(&mut h, 4, *store);
+            h.push_str("@group(0) @binding(6) var<storage, read_write> O: array<f32>;\n");
+            h.push_str(&narrow_fn(*dtype));
+            h.push_str(include_str!("../kernels/qmm_params.wgsl"));
+            let body = include_str!("../kernels/qmm_coop.wgsl");
+            return Some(format!("enable f16;\nenable wgpu_cooperative_matrix;\n{COMMON}\n// ---- generated header: {self}\n{h}\n{body}"));
+        }
         let mut h = String::new();
         let body = match self {
             KernelKey::Map {
@@ -1400,6 +1446,7 @@ impl KernelKey {
             }
             KernelKey::RandomBits
             | KernelKey::MatmulCoop { .. }
+            | KernelKey::QMatmulCoop { .. }
             | KernelKey::Unpack16 { .. }
             | KernelKey::QuantizeX => {
                 unreachable!("handled above")

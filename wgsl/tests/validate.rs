@@ -197,6 +197,16 @@ fn all_keys() -> Vec<KernelKey> {
             }
             for transpose in [true, false] {
                 for store in ScaleStore::ALL {
+                    if transpose {
+                        for rows in [64, 128] {
+                            keys.push(KernelKey::QMatmulCoop {
+                                dtype,
+                                bits,
+                                store,
+                                rows,
+                            });
+                        }
+                    }
                     for tile128 in [false, true] {
                         keys.push(KernelKey::QMatmul {
                             dtype,

@@ -59,7 +59,7 @@ pub fn matmul(
     dims.extend(i32s(&b.strides[..nd - 2]));
     // half types on tensor cores where the adapter has them (f16 products, f32 accumulation:
     // what MLX does for f16; bf16 inputs are rounded to f16 on the way in, so only f16 uses it)
-    let coop = engine.gpu.coop_f16 && dt == Dtype::Float16;
+    let coop = engine.gpu.coop_f16 && dt == Dtype::Float16 && dense_coop();
     let tile = if coop { 64 } else { tile_for(m, n, batch, dt) };
     let key = if coop {
         KernelKey::MatmulCoop { dtype: dt }
@@ -99,6 +99,14 @@ pub fn matmul(
         base += z;
     }
     Ok(Engine::output(mem, dt, shape))
+}
+
+/// Whether dense f16 products take the cooperative-matrix kernel (opt-in,
+/// `MLX_ARM_COOP_MATRIX=1`): correct on an H100 but slower there than the f32 tiles (9.5 vs 27.3
+/// TFLOP/s at 4096^3), its operands arriving as widened f32 rounded into small tiles.
+fn dense_coop() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| matches!(std::env::var("MLX_ARM_COOP_MATRIX").as_deref(), Ok("1")))
 }
 
 /// Outputs (summed over the batch) from which 128x128 tiles win: at least ~256 tiles.

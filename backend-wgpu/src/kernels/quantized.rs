@@ -230,6 +230,24 @@ fn qmm128() -> bool {
     *ON.get_or_init(|| std::env::var("MLX_ARM_QMM_128").map_or(true, |v| v != "0"))
 }
 
+/// Whether prefill-shaped products take the cooperative-matrix kernel where the adapter has it
+/// (`MLX_ARM_QMM_COOP=0`: the f32 tiles, for A/B runs and full f32 precision of x).
+fn qmm_coop() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("MLX_ARM_QMM_COOP").map_or(true, |v| v != "0"))
+}
+
+/// Output tile height of the cooperative-matrix kernel: 128 (`MLX_ARM_QMM_COOP_ROWS=64` for
+/// A/B runs; on an H200 128 won at every Llama prefill shape, even with 128 tiles for 132
+/// multiprocessors: 8B pp512 3,708 vs 2,508 tok/s).
+fn coop_rows() -> u32 {
+    static ROWS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *ROWS.get_or_init(|| match std::env::var("MLX_ARM_QMM_COOP_ROWS").as_deref() {
+        Ok("64") => 64,
+        _ => 128,
+    })
+}
+
 /// Output tile side of the tiled kernel.
 const TILE: usize = 64;
 
@@ -503,10 +521,30 @@ fn product(
         }
         e.dispatch_1d(&key, "main", &params, None, &bufs, blocks)?;
     } else {
+        let coop = transpose && m > TILE && e.gpu.coop_f16 && qmm_coop();
         let tile128 = transpose && m > TILE && qmm128();
-        let side = if tile128 { 128 } else { TILE };
-        let tn = n.div_ceil(side);
-        let tiles = tn * m.div_ceil(side);
+        let (key, rows, cols) = if coop {
+            let rows = coop_rows();
+            let key = KernelKey::QMatmulCoop {
+                dtype: dt,
+                bits,
+                store,
+                rows,
+            };
+            (key, rows as usize, 128)
+        } else {
+            let side = if tile128 { 128 } else { TILE };
+            let key = KernelKey::QMatmul {
+                dtype: dt,
+                bits,
+                transpose,
+                store,
+                tile128,
+            };
+            (key, side, side)
+        };
+        let tn = n.div_ceil(cols);
+        let tiles = tn * m.div_ceil(rows);
         let params = [
             m as u32,
             n as u32,
@@ -521,20 +559,7 @@ fn product(
             groups,
             gs as u32,
         ];
-        e.dispatch_1d(
-            &KernelKey::QMatmul {
-                dtype: dt,
-                bits,
-                transpose,
-                store,
-                tile128,
-            },
-            "main",
-            &params,
-            None,
-            &bufs,
-            tiles,
-        )?;
+        e.dispatch_1d(&key, "main", &params, None, &bufs, tiles)?;
     }
     let y = Engine::output(mem, dt, shape);
     match addend {

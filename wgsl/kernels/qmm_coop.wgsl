@@ -1,0 +1,155 @@
+// qmm_coop.wgsl — quantized matmul for prefill shapes on cooperative matrices (tensor cores):
+// out[M, N] = x[M, K] @ dequant(W).T with W [N, K] packed (transposed layout only).
+// BM x 128 output tiles (BM = 32·SG_M); SG_M x 2 subgroups of 32 invocations, each owning a
+// 32x64 block as 2x4 16x16 f16 x f16 -> f32 products. K goes in steps of 32 (one quantization
+// group: group sizes are multiples of 32). Per step, x is rounded to f16 and W dequantized
+// (scale·q + bias in f32, then f16) into workgroup memory; the next step's x values and packed
+// words are loaded into registers while the current step multiplies (one barrier pair per
+// step). Accumulators go out through a 16x16 scratch per subgroup, every store bounds-tested.
+// Needs: `enable f16; enable wgpu_cooperative_matrix;` (prepended), subgroups of exactly 32.
+// Header: BITS, MASK, NW (packed words one invocation reads per step), SG_M, WGS, X (binding 2,
+// dense), W (3, u32), SC (4), BI (5) read by `fn scale`/`fn bias`, O (6), `fn narrow`.
+// Params: qmm_params.wgsl (prepended; tn counts 128-wide column tiles).
+
+const BM: u32 = 32u * SG_M;
+const LD: u32 = 40u; // row stride of the f16 tiles: 32 values + 8 of padding (bank spread)
+const X_PER: u32 = BM * 32u / WGS; // x values one invocation moves per step (16)
+const W_SLOTS: u32 = 256u / WGS; // (row, half-step) slots of W one invocation dequantizes
+
+var<workgroup> As: array<f16, 5120>; // [BM m][LD]: x tile, k fastest
+var<workgroup> Bs: array<f16, 5120>; // [128 n][LD]: W tile, k fastest (column-major B)
+var<workgroup> Cs: array<f32, 2048>; // 16x16 scratch per subgroup (8 at most)
+
+/// Value `j` of 16 consecutive packed values starting `sh` bits into `ws`.
+fn unpack_value(ws: ptr<function, array<u32, 4>>, sh: u32, j: u32) -> u32 {
+    let b = sh + j * BITS;
+    let wi = b >> 5u;
+    let s = b & 31u;
+    var v = (*ws)[wi] >> s;
+    if (s + BITS > 32u) { v = v | ((*ws)[wi + 1u] << (32u - s)); }
+    return v & MASK;
+}
+
+/// Registers holding one step: x values, packed words with their first bit, scales, biases.
+struct Step {
+    x: array<f32, 16>,
+    w: array<array<u32, 4>, 2>,
+    sh: array<u32, 2>,
+    sc: array<f32, 2>,
+    bi: array<f32, 2>,
+}
+
+/// Loads the step at `kn` (zeros past the edges of x and W).
+fn load_step(st: ptr<function, Step>, kn: u32, li: u32, row0: u32, col0: u32) {
+    for (var e = 0u; e < X_PER; e = e + 1u) {
+        let idx = li + e * WGS;
+        let r = row0 + idx / 32u;
+        var v = 0.0;
+        if (r < P.m) { v = X[P.off_x + r * P.k + kn + idx % 32u]; }
+        (*st).x[e] = v;
+    }
+    for (var s = 0u; s < W_SLOTS; s = s + 1u) {
+        let slot = li + s * WGS;
+        let n = col0 + slot / 2u;
+        let kb = kn + (slot % 2u) * 16u;
+        let bit = kb * BITS;
+        (*st).sh[s] = bit & 31u;
+        var sc = 0.0;
+        var bi = 0.0;
+        if (n < P.n) {
+            let gi = n * P.g + kb / P.gs;
+            sc = scale(P.off_s + gi);
+            bi = bias(P.off_b + gi);
+            let base = P.off_w + n * P.rw + (bit >> 5u);
+            for (var i = 0u; i < NW; i = i + 1u) { (*st).w[s][i] = W[base + i]; }
+        }
+        (*st).sc[s] = sc;
+        (*st).bi[s] = bi;
+    }
+}
+
+/// Stores a loaded step into the f16 tiles: x rounded, W dequantized.
+fn store_step(st: ptr<function, Step>, li: u32) {
+    for (var e = 0u; e < X_PER; e = e + 1u) {
+        let idx = li + e * WGS;
+        As[(idx / 32u) * LD + idx % 32u] = f16((*st).x[e]);
+    }
+    for (var s = 0u; s < W_SLOTS; s = s + 1u) {
+        let slot = li + s * WGS;
+        let at = (slot / 2u) * LD + (slot % 2u) * 16u;
+        var ws = (*st).w[s];
+        for (var j = 0u; j < 16u; j = j + 1u) {
+            let q = unpack_value(&ws, (*st).sh[s], j);
+            Bs[at + j] = f16((*st).sc[s] * f32(q) + (*st).bi[s]);
+        }
+    }
+}
+
+@compute @workgroup_size(WGS)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let tile = wid.x + wid.y * nwg.x;
+    if (tile >= P.tiles) { return; } // whole workgroups only
+    let row0 = (tile / P.tn) * BM;
+    let col0 = (tile % P.tn) * 128u;
+    let sg = li / 32u;
+    let lane = li % 32u;
+    let sm = (sg / 2u) * 32u; // the subgroup's rows and columns within the tile
+    let sn = (sg % 2u) * 64u;
+    var st: Step;
+    load_step(&st, 0u, li, row0, col0);
+    var c00 = coop_mat16x16<f32, C>();
+    var c01 = coop_mat16x16<f32, C>();
+    var c02 = coop_mat16x16<f32, C>();
+    var c03 = coop_mat16x16<f32, C>();
+    var c10 = coop_mat16x16<f32, C>();
+    var c11 = coop_mat16x16<f32, C>();
+    var c12 = coop_mat16x16<f32, C>();
+    var c13 = coop_mat16x16<f32, C>();
+    for (var k0 = 0u; k0 < P.k; k0 = k0 + 32u) {
+        store_step(&st, li);
+        workgroupBarrier();
+        // the next step's loads are in flight while this one multiplies
+        if (k0 + 32u < P.k) { load_step(&st, k0 + 32u, li, row0, col0); }
+        for (var kk = 0u; kk < 32u; kk = kk + 16u) {
+            let a0 = coopLoadT<coop_mat16x16<f16, A>>(&As[sm * LD + kk], LD);
+            let a1 = coopLoadT<coop_mat16x16<f16, A>>(&As[(sm + 16u) * LD + kk], LD);
+            let b0 = coopLoad<coop_mat16x16<f16, B>>(&Bs[sn * LD + kk], LD);
+            let b1 = coopLoad<coop_mat16x16<f16, B>>(&Bs[(sn + 16u) * LD + kk], LD);
+            let b2 = coopLoad<coop_mat16x16<f16, B>>(&Bs[(sn + 32u) * LD + kk], LD);
+            let b3 = coopLoad<coop_mat16x16<f16, B>>(&Bs[(sn + 48u) * LD + kk], LD);
+            c00 = coopMultiplyAdd(a0, b0, c00);
+            c01 = coopMultiplyAdd(a0, b1, c01);
+            c02 = coopMultiplyAdd(a0, b2, c02);
+            c03 = coopMultiplyAdd(a0, b3, c03);
+            c10 = coopMultiplyAdd(a1, b0, c10);
+            c11 = coopMultiplyAdd(a1, b1, c11);
+            c12 = coopMultiplyAdd(a1, b2, c12);
+            c13 = coopMultiplyAdd(a1, b3, c13);
+        }
+        workgroupBarrier();
+    }
+    let scratch = sg * 256u;
+    for (var q = 0u; q < 8u; q = q + 1u) {
+        switch q {
+            case 0u: { coopStoreT(c00, &Cs[scratch], 16u); }
+            case 1u: { coopStoreT(c01, &Cs[scratch], 16u); }
+            case 2u: { coopStoreT(c02, &Cs[scratch], 16u); }
+            case 3u: { coopStoreT(c03, &Cs[scratch], 16u); }
+            case 4u: { coopStoreT(c10, &Cs[scratch], 16u); }
+            case 5u: { coopStoreT(c11, &Cs[scratch], 16u); }
+            case 6u: { coopStoreT(c12, &Cs[scratch], 16u); }
+            default: { coopStoreT(c13, &Cs[scratch], 16u); }
+        }
+        workgroupBarrier();
+        let r0 = row0 + sm + (q / 4u) * 16u;
+        let c0 = col0 + sn + (q % 4u) * 16u;
+        for (var e = 0u; e < 8u; e = e + 1u) {
+            let idx = lane + e * 32u;
+            let r = r0 + idx / 16u;
+            let c = c0 + idx % 16u;
+            if (r < P.m && c < P.n) { O[r * P.n + c] = narrow(Cs[scratch + idx]); }
+        }
+        workgroupBarrier();
+    }
+}
