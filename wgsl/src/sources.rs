@@ -139,12 +139,14 @@ pub enum KernelKey {
     },
     /// Quantized matmul `x @ dequant(w).T` on cooperative matrices (`qmm_coop.wgsl`: x rounded
     /// to f16, W dequantized to f16, f32 accumulators) for prefill shapes on adapters that offer
-    /// 16x16 f16 tiles with subgroups of 32; `rows`: output tile height (64 or 128).
+    /// 16x16 f16 tiles with subgroups of 32; `rows`: output tile height (64 or 128); `kstep`:
+    /// K per step (32 or 64).
     QMatmulCoop {
         dtype: Dtype,
         bits: u32,
         store: ScaleStore,
         rows: u32,
+        kstep: u32,
     },
     /// Widens packed 16-bit floats (two per u32 word, low half first: the host layout) to f32,
     /// `bf16` or f16.
@@ -268,7 +270,8 @@ impl fmt::Display for KernelKey {
                 bits,
                 store,
                 rows,
-            } => write!(f, "qmm_coop{rows}:{bits}:{store:?}:{dtype}"),
+                kstep,
+            } => write!(f, "qmm_coop{rows}:k{kstep}:{bits}:{store:?}:{dtype}"),
             KernelKey::Unpack16 { bf16 } => {
                 write!(f, "unpack16:{}", if *bf16 { "bf16" } else { "f16" })
             }
@@ -1052,9 +1055,10 @@ impl KernelKey {
             bits,
             store,
             rows,
+            kstep,
         } = self
         {
-            if !quant_ok(*dtype, *bits) || ![64, 128].contains(rows) {
+            if !quant_ok(*dtype, *bits) || ![64, 128].contains(rows) || ![32, 64].contains(kstep) {
                 return None;
             }
             let mut h = String::new();
@@ -1069,7 +1073,8 @@ impl KernelKey {
             let _ = writeln!(h, "const NW: u32 = {words}u;");
             let _ = writeln!(h, "const SG_M: u32 = {}u;", rows / 32);
             let _ = writeln!(h, "const WGS: u32 = {}u;", rows * 2);
-            h.push_str("@group(0) @binding(2) var<storage, read> X: array<f32>;\n");
+            let _ = writeln!(h, "const KSTEP: u32 = {kstep}u;");
+            h.push_str("@group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;\n");
             h.push_str("@group(0) @binding(3) var<storage, read> W: array<u32>;\n");
             scale_bias_header(&mut h, 4, *store);
             h.push_str("@group(0) @binding(6) var<storage, read_write> O: array<f32>;\n");

@@ -198,12 +198,13 @@ fn all_keys() -> Vec<KernelKey> {
             for transpose in [true, false] {
                 for store in ScaleStore::ALL {
                     if transpose {
-                        for rows in [64, 128] {
+                        for (rows, kstep) in [(64, 32), (128, 32), (128, 64)] {
                             keys.push(KernelKey::QMatmulCoop {
                                 dtype,
                                 bits,
                                 store,
                                 rows,
+                                kstep,
                             });
                         }
                     }
