@@ -334,8 +334,13 @@ fn attention_matches_reference() {
                 (1, 4, 2, 3, 300, 256, Dtype::Float32),
                 (2, 2, 2, 7, 150, 32, Dtype::Float32),
                 (1, 3, 1, 2, 129, 96, Dtype::Float16),
-                // more queries than the fused kernel takes: the composed path
+                // more queries than the decode kernel takes: the composed path, or on tensor-core
+                // GPUs the flash kernel (64-row blocks, ragged; keys past the queries; GQA)
                 (1, 2, 1, 12, 20, 32, Dtype::Float32),
+                (1, 4, 2, 100, 100, 64, Dtype::Float32),
+                (1, 2, 2, 70, 150, 128, Dtype::Float32),
+                (2, 3, 1, 65, 65, 16, Dtype::Float16),
+                (1, 2, 1, 130, 200, 80, Dtype::Float32),
             ] {
                 let q = common::stored(&rand(&mut rng, b * hq * lq * d), dt);
                 let k = common::stored(&rand(&mut rng, b * hk * lk * d), dt);
@@ -354,15 +359,29 @@ fn attention_matches_reference() {
                 };
                 let shape = [b, hq, lq, d];
                 let what = format!("sdpa b{b} hq{hq} hk{hk} lq{lq} lk{lk} d{d} {dt} {device:?}");
+                // the flash kernel rounds q, k, v and the probabilities to f16: its reference
+                // rounds the inputs likewise, its tolerance covers the probabilities
+                let flash = lq > 8 && common::attention_in_f16(device, d);
+                let (fq, fk, fv, ftol) = match flash {
+                    true => (
+                        common::round_f16(&q),
+                        common::round_f16(&k),
+                        common::round_f16(&v),
+                        (tol.0.max(4e-3), tol.1.max(4e-3)),
+                    ),
+                    false => (q.clone(), k.clone(), v.clone(), tol),
+                };
                 let got =
                     fast::scaled_dot_product_attention(&qa, &ka, &va, scale as f32, None).unwrap();
                 common::check(
                     &format!("{what} no mask"),
                     &got,
-                    &sdpa_ref(&q, &k, &v, b, hq, hk, lq, lk, d, scale, &|_, _, _, _| 0.0),
+                    &sdpa_ref(&fq, &fk, &fv, b, hq, hk, lq, lk, d, scale, &|_, _, _, _| {
+                        0.0
+                    }),
                     &shape,
                     dt,
-                    tol,
+                    ftol,
                 );
                 let causal = |_: usize, _: usize, i: usize, j: usize| {
                     if j <= i + (lk - lq) {
@@ -382,10 +401,10 @@ fn attention_matches_reference() {
                 common::check(
                     &format!("{what} causal"),
                     &got,
-                    &sdpa_ref(&q, &k, &v, b, hq, hk, lq, lk, d, scale, &causal),
+                    &sdpa_ref(&fq, &fk, &fv, b, hq, hk, lq, lk, d, scale, &causal),
                     &shape,
                     dt,
-                    tol,
+                    ftol,
                 );
                 // boolean mask [lq, lk] broadcast over batch and heads (every row keeps key 0)
                 let keep: Vec<bool> = (0..lq * lk)
@@ -450,74 +469,84 @@ fn fused_attention_on_views_and_empty_rows() {
         with_default_device(device, || {
             // two batches, 4 query heads over 2 kv heads; keys a window of a longer cache (rows
             // dense, batch and head strides not: read in place), values every other position
-            let (b, h, hk, l, d) = (2usize, 4usize, 2usize, 6usize, 64usize);
-            let q = arr(
-                &rand(&mut rng, b * l * h * d),
-                &[b, l, h, d],
-                Dtype::Float32,
-            );
-            let kv = arr(
-                &rand(&mut rng, b * hk * 2 * l * d),
-                &[b, hk, 2 * l, d],
-                Dtype::Float32,
-            );
-            let qv = ops::swapaxes(&q, 1, 2).unwrap();
-            let (bi, hki) = (b as i32, hk as i32);
-            let kview = ops::slice(
-                &kv,
-                &[0, 0, 3, 0],
-                &[bi, hki, 3 + l as i32, d as i32],
-                &[1, 1, 1, 1],
-            )
-            .unwrap();
-            let vview = ops::slice(
-                &kv,
-                &[0, 0, 0, 0],
-                &[bi, hki, 2 * l as i32, d as i32],
-                &[1, 1, 2, 1],
-            )
-            .unwrap();
-            for mask in [None, Some(SdpaMask::Causal)] {
-                let got =
-                    fast::scaled_dot_product_attention(&qv, &kview, &vview, 0.125, mask).unwrap();
-                assert_eq!(
-                    got.primitive().map(|p| p.name()),
-                    Some("scaled_dot_product_attention"),
-                    "the fused node"
+            // 6 queries (the decode kernel) and 70 (the composed ops, or the flash kernel)
+            for l in [6usize, 70] {
+                let (b, h, hk, d) = (2usize, 4usize, 2usize, 64usize);
+                let q = arr(
+                    &rand(&mut rng, b * l * h * d),
+                    &[b, l, h, d],
+                    Dtype::Float32,
                 );
-                let dense = |a: &Array| ops::contiguous(a).unwrap();
-                let want = fast::scaled_dot_product_attention(
-                    dense(&qv),
-                    dense(&kview),
-                    dense(&vview),
-                    0.125,
-                    mask,
+                let kv = arr(
+                    &rand(&mut rng, b * hk * 2 * l * d),
+                    &[b, hk, 2 * l, d],
+                    Dtype::Float32,
+                );
+                let qv = ops::swapaxes(&q, 1, 2).unwrap();
+                let (bi, hki) = (b as i32, hk as i32);
+                let kview = ops::slice(
+                    &kv,
+                    &[0, 0, 3, 0],
+                    &[bi, hki, 3 + l as i32, d as i32],
+                    &[1, 1, 1, 1],
                 )
                 .unwrap();
-                assert_eq!(
-                    got.to_vec::<f32>().unwrap(),
-                    want.to_vec::<f32>().unwrap(),
-                    "{device:?} {mask:?}"
-                );
-            }
-            let few =
-                ops::slice(&kv, &[0, 0, 0, 0], &[bi, hki, 4, d as i32], &[1, 1, 1, 1]).unwrap();
-            let out =
-                fast::scaled_dot_product_attention(&qv, &few, &few, 0.125, Some(SdpaMask::Causal))
-                    .unwrap()
-                    .to_vec::<f32>()
+                let vview = ops::slice(
+                    &kv,
+                    &[0, 0, 0, 0],
+                    &[bi, hki, 2 * l as i32, d as i32],
+                    &[1, 1, 2, 1],
+                )
+                .unwrap();
+                for mask in [None, Some(SdpaMask::Causal)] {
+                    let got = fast::scaled_dot_product_attention(&qv, &kview, &vview, 0.125, mask)
+                        .unwrap();
+                    if l <= 8 || common::attention_in_f16(device, d) {
+                        assert_eq!(
+                            got.primitive().map(|p| p.name()),
+                            Some("scaled_dot_product_attention"),
+                            "the fused node"
+                        );
+                    }
+                    let dense = |a: &Array| ops::contiguous(a).unwrap();
+                    let want = fast::scaled_dot_product_attention(
+                        dense(&qv),
+                        dense(&kview),
+                        dense(&vview),
+                        0.125,
+                        mask,
+                    )
                     .unwrap();
-            for (r, row) in out.chunks(d).enumerate() {
-                let sees = (r % l + 4 + 1).saturating_sub(l);
-                assert_eq!(
-                    row.iter().all(|x| x.is_nan()),
-                    sees == 0,
-                    "{device:?} row {r}"
-                );
-                assert!(
-                    sees == 0 || row.iter().all(|x| x.is_finite()),
-                    "{device:?} row {r}"
-                );
+                    assert_eq!(
+                        got.to_vec::<f32>().unwrap(),
+                        want.to_vec::<f32>().unwrap(),
+                        "{device:?} {mask:?}"
+                    );
+                }
+                let few =
+                    ops::slice(&kv, &[0, 0, 0, 0], &[bi, hki, 4, d as i32], &[1, 1, 1, 1]).unwrap();
+                let out = fast::scaled_dot_product_attention(
+                    &qv,
+                    &few,
+                    &few,
+                    0.125,
+                    Some(SdpaMask::Causal),
+                )
+                .unwrap()
+                .to_vec::<f32>()
+                .unwrap();
+                for (r, row) in out.chunks(d).enumerate() {
+                    let sees = (r % l + 4 + 1).saturating_sub(l);
+                    assert_eq!(
+                        row.iter().all(|x| x.is_nan()),
+                        sees == 0,
+                        "{device:?} row {r}"
+                    );
+                    assert!(
+                        sees == 0 || row.iter().all(|x| x.is_finite()),
+                        "{device:?} row {r}"
+                    );
+                }
             }
         });
     }

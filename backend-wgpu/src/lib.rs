@@ -50,6 +50,11 @@ impl Backend for WgpuBackend {
         self.engine.gpu.describe()
     }
 
+    fn fused_sdpa(&self, queries: usize, head_dim: usize, value_dim: usize) -> bool {
+        queries <= mlx_arm_core::fast::SDPA_FUSED_MAX_QUERIES
+            || kernels::fast::sdpa_coop_fits(&self.engine, head_dim, value_dim)
+    }
+
     fn unsupported(&self, prim: &Primitive, dtypes: &[Dtype]) -> Option<String> {
         if matches!(prim, Primitive::AsType) {
             return None; // conversions to and from 64-bit dtypes run on the host (see `eval`)

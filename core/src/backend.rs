@@ -38,6 +38,13 @@ pub trait Backend: Send + Sync {
     ) -> Result<std::result::Result<Data, Vec<Data>>> {
         Ok(Err(inputs))
     }
+    /// Whether `fast::scaled_dot_product_attention` should build its fused node for `queries`
+    /// query rows per head of dimension `head_dim` (values `value_dim`) on this backend; longer
+    /// prompts otherwise take the composed ops. Default: decode steps and short chunks only
+    /// ([`crate::fast::SDPA_FUSED_MAX_QUERIES`]).
+    fn fused_sdpa(&self, queries: usize, _head_dim: usize, _value_dim: usize) -> bool {
+        queries <= crate::fast::SDPA_FUSED_MAX_QUERIES
+    }
     /// Why this backend cannot run `prim` with these dtypes, if it cannot (checked before work).
     fn unsupported(&self, _prim: &Primitive, _dtypes: &[Dtype]) -> Option<String> {
         None

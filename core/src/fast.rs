@@ -226,26 +226,25 @@ pub fn scaled_dot_product_attention(
     let fused_dtype = matches!(dt, Dtype::Float32 | Dtype::Float16 | Dtype::Bfloat16)
         && k.dtype() == dt
         && v.dtype() == dt;
+    let stream = Stream::default_stream();
+    let (lq, d, dv) = (q.shape()[2], q.shape()[3], v.shape()[3]);
+    let backend_fuses = crate::backend::backend(stream.device)
+        .map(|b| b.fused_sdpa(lq, d, dv))
+        .unwrap_or(lq <= SDPA_FUSED_MAX_QUERIES);
     match causal {
         Some(causal)
             if fused_dtype
                 && !sdpa_composed_forced()
-                && q.shape()[2] <= SDPA_FUSED_MAX_QUERIES
-                && q.shape()[3] <= SDPA_MAX_HEAD_DIM
-                && v.shape()[3] <= SDPA_MAX_HEAD_DIM =>
+                && backend_fuses
+                && d <= SDPA_MAX_HEAD_DIM
+                && dv <= SDPA_MAX_HEAD_DIM =>
         {
             let shape = vec![q.shape()[0], q.shape()[1], q.shape()[2], v.shape()[3]];
             let prim = Primitive::Sdpa {
                 scale_bits: scale.to_bits(),
                 causal,
             };
-            Ok(Array::from_op(
-                shape,
-                dt,
-                Stream::default_stream(),
-                prim,
-                vec![q, k, v],
-            ))
+            Ok(Array::from_op(shape, dt, stream, prim, vec![q, k, v]))
         }
         _ => sdpa_composed(&q, &k, &v, scale, mask),
     }
@@ -257,9 +256,10 @@ fn sdpa_composed_forced() -> bool {
     *FORCED.get_or_init(|| std::env::var("MLX_ARM_SDPA").as_deref() == Ok("composed"))
 }
 
-/// Most queries per head the fused kernels take: decode steps and short chunks. Longer
-/// prompts use the composed matmul-softmax-matmul, which reuses each key across queries (on an
-/// H200 the one-row-per-workgroup kernel made prefill of a Llama-3 8B 10% slower).
+/// Most queries per head the fused kernels take by default (see `Backend::fused_sdpa`): decode
+/// steps and short chunks. Longer prompts use the composed matmul-softmax-matmul, which reuses
+/// each key across queries (on an H200 the one-row-per-workgroup kernel made prefill of a
+/// Llama-3 8B 10% slower), unless the backend has a prefill kernel (tensor-core GPUs).
 pub const SDPA_FUSED_MAX_QUERIES: usize = 8;
 
 /// Largest head dimension of the fused attention kernels (larger ones use the composed path).
@@ -327,7 +327,7 @@ pub(crate) fn sdpa_composed(
         None => scores,
         Some(SdpaMask::Causal) => {
             let row = ops::reshape(
-                ops::arange((lk - lq) as f64, lk as f64, 1.0, Dtype::Int32)?,
+                ops::arange(lk as f64 - lq as f64, lk as f64, 1.0, Dtype::Int32)?,
                 &[-1, 1],
             )?;
             let col = ops::reshape(ops::arange(0.0, lk as f64, 1.0, Dtype::Int32)?, &[1, -1])?;

@@ -24,6 +24,19 @@ pub fn software_gpu() -> bool {
         .unwrap_or(true)
 }
 
+/// Whether attention over more queries than a decode step on `device` runs the flash kernel on
+/// cooperative matrices (f16 q, k, v and probabilities): the GPU on adapters with tensor cores,
+/// head dimensions multiples of 16 up to 128, unless `MLX_ARM_SDPA_COOP=0`.
+pub fn attention_in_f16(device: Device, head_dim: usize) -> bool {
+    device == Device::gpu()
+        && head_dim % 16 == 0
+        && head_dim <= 128
+        && std::env::var("MLX_ARM_SDPA_COOP").as_deref() != Ok("0")
+        && mlx_arm::backend::backend(device)
+            .map(|b| b.describe().contains("cooperative matrices"))
+            .unwrap_or(false)
+}
+
 /// `v` rounded to f16 (the f64 reference of a product computed on f16 inputs).
 pub fn round_f16(v: &[f64]) -> Vec<f64> {
     v.iter().map(|&x| half::f16::from_f64(x).to_f64()).collect()

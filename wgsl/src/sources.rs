@@ -73,6 +73,9 @@ pub enum KernelKey {
     RmsNorm { dtype: Dtype },
     /// Fused attention, one workgroup per query row (`sdpa.wgsl`).
     Sdpa { dtype: Dtype },
+    /// Flash attention for prefill shapes on cooperative matrices (`sdpa_coop.wgsl`: f16 q, k,
+    /// v and probabilities, f32 scores and sums), head dimension `d` (a multiple of 16, <= 128).
+    SdpaCoop { dtype: Dtype, d: u32 },
     /// Fused rotary position embedding of a dense float `[.., L, D]`, one invocation per
     /// element (traditional pairs, offset, scale and explicit frequencies by params).
     Rope { dtype: Dtype },
@@ -207,6 +210,7 @@ impl fmt::Display for KernelKey {
             }
             KernelKey::RmsNorm { dtype } => write!(f, "rms_norm:{dtype}"),
             KernelKey::Sdpa { dtype } => write!(f, "sdpa:{dtype}"),
+            KernelKey::SdpaCoop { dtype, d } => write!(f, "sdpa_coop:d{d}:{dtype}"),
             KernelKey::Rope { dtype } => write!(f, "rope:{dtype}"),
             KernelKey::Gemv { dtype } => write!(f, "gemv:{dtype}"),
             KernelKey::MatmulCoop { dtype } => write!(f, "matmul_coop:{dtype}"),
@@ -413,6 +417,90 @@ fn map_header(h: &mut String, op: MapOp, inputs: &[Dtype], out: Dtype, vec4: boo
 /// Float dtypes and MLX's bit widths only.
 fn quant_ok(dt: Dtype, bits: u32) -> bool {
     Scalar::of(dt) == Some(Scalar::F32) && [2, 3, 4, 5, 6, 8].contains(&bits)
+}
+
+/// `sdpa_coop.wgsl` with its blocks unrolled for head dimension `d` (`d / 16` fragments of q in
+/// registers, as many f32 output accumulators; 4 score tiles per 64 keys).
+fn sdpa_coop_body(d: u32) -> String {
+    let frags = d / 16;
+    let (a16, b16, c32) = (
+        "coop_mat16x16<f16, A>",
+        "coop_mat16x16<f16, B>",
+        "coop_mat16x16<f32, C>",
+    );
+    let mut qfrags = String::new();
+    let mut ozero = String::new();
+    for j in 0..frags {
+        let _ = writeln!(
+            qfrags,
+            "    let q{j} = coopLoadT<{a16}>(&KV[sg * 16u * LDD + {}u], LDD);",
+            j * 16
+        );
+        let _ = writeln!(ozero, "    var o{j} = {c32}();");
+    }
+    let mut scores = String::new();
+    for x in 0..4 {
+        let _ = writeln!(scores, "            var s{x} = {c32}();");
+    }
+    for j in 0..frags {
+        for x in 0..4 {
+            let _ = writeln!(
+                scores,
+                "        s{x} = coopMultiplyAdd(q{j}, coopLoad<{b16}>(&KV[{}u * LDD + {}u], LDD), s{x});",
+                x * 16,
+                j * 16
+            );
+        }
+    }
+    for x in 0..4 {
+        let _ = writeln!(
+            scores,
+            "        coopStoreT(s{x}, &Ss[sg * 1024u + {}u], 64u);",
+            x * 16
+        );
+    }
+    let mut pv = String::new();
+    for x in 0..4 {
+        let _ = writeln!(
+            pv,
+            "        let p{x} = coopLoadT<{a16}>(&Ps[sg * 16u * LDP + {}u], LDP);",
+            x * 16
+        );
+    }
+    for x in 0..4 {
+        for j in 0..frags {
+            let _ = writeln!(
+                pv,
+                "        o{j} = coopMultiplyAdd(p{x}, coopLoadT<{b16}>(&KV[{}u * LDD + {}u], LDD), o{j});",
+                x * 16,
+                j * 16
+            );
+        }
+    }
+    let mut ostore = String::new();
+    for j in 0..frags {
+        let _ = write!(
+            ostore,
+            "    coopStoreT(o{j}, &Ss[sg * 256u], 16u);
+    workgroupBarrier();
+    for (var e = 0u; e < 8u; e = e + 1u) {{
+        let idx = lane + e * 32u;
+        let row = i0 + sg * 16u + idx / 16u;
+        // a row that sees no key is NaN, as the composed softmax gives
+        let v = select(bitcast<f32>(0x7fc00000u), Ss[sg * 256u + idx], seen[sg * 16u + idx / 16u] != 0u);
+        if (row < P.lq) {{ O[((b * P.hq + h) * P.lq + row) * D + {}u + idx % 16u] = narrow(v); }}
+    }}
+    workgroupBarrier();
+",
+            j * 16
+        );
+    }
+    include_str!("../kernels/sdpa_coop.wgsl")
+        .replace("    //@QFRAGS\n", &qfrags)
+        .replace("    //@OZERO\n", &ozero)
+        .replace("        //@SCORES\n", &scores)
+        .replace("        //@PV\n", &pv)
+        .replace("    //@OSTORE\n", &ostore)
 }
 
 /// `BITS` and `MASK` of the quantized kernels.
@@ -1050,6 +1138,21 @@ impl KernelKey {
             let body = include_str!("../kernels/matmul_coop.wgsl");
             return Some(format!("enable f16;\nenable wgpu_cooperative_matrix;\n{COMMON}\n// ---- generated header: {self}\n{h}\n{MATMUL_PARAMS}\n{body}"));
         }
+        if let KernelKey::SdpaCoop { dtype, d } = self {
+            if scalar(*dtype) != Scalar::F32 || *d == 0 || d % 16 != 0 || *d > 128 {
+                return None;
+            }
+            let mut h = String::new();
+            let _ = writeln!(h, "const D: u32 = {d}u;");
+            buffers(
+                &mut h,
+                &[("Q", "f32"), ("K", "f32"), ("V", "f32")],
+                ("O", "f32"),
+            );
+            h.push_str(&narrow_fn(*dtype));
+            let body = sdpa_coop_body(*d);
+            return Some(format!("enable f16;\nenable wgpu_cooperative_matrix;\n{COMMON}\n// ---- generated header: {self}\n{h}\n{body}"));
+        }
         if let KernelKey::QMatmulCoop {
             dtype,
             bits,
@@ -1452,6 +1555,7 @@ impl KernelKey {
             KernelKey::RandomBits
             | KernelKey::MatmulCoop { .. }
             | KernelKey::QMatmulCoop { .. }
+            | KernelKey::SdpaCoop { .. }
             | KernelKey::Unpack16 { .. }
             | KernelKey::QuantizeX => {
                 unreachable!("handled above")

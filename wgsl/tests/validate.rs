@@ -121,6 +121,9 @@ fn all_keys() -> Vec<KernelKey> {
         keys.push(KernelKey::Rope { dtype: d });
         keys.push(KernelKey::Gemv { dtype: d });
         keys.push(KernelKey::MatmulCoop { dtype: d });
+        for hd in [16, 64, 80, 128] {
+            keys.push(KernelKey::SdpaCoop { dtype: d, d: hd });
+        }
         keys.push(KernelKey::Gather {
             along: false,
             dtype: d,

@@ -141,6 +141,81 @@ fn split_keys_enabled() -> bool {
     *ON.get_or_init(|| std::env::var("MLX_ARM_SDPA_SPLIT").map_or(true, |v| v != "0"))
 }
 
+/// Whether prefill attention runs on cooperative matrices here (`sdpa_coop.wgsl`): the adapter
+/// offers them, head dimensions are equal multiples of 16 up to 128 (`MLX_ARM_SDPA_COOP=0`:
+/// off, for A/B runs).
+pub fn sdpa_coop_fits(engine: &Arc<Engine>, d: usize, dv: usize) -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let on = *ON.get_or_init(|| std::env::var("MLX_ARM_SDPA_COOP").map_or(true, |v| v != "0"));
+    on && engine.gpu.coop_f16 && d == dv && d % 16 == 0 && (16..=128).contains(&d)
+}
+
+/// `x` itself when its rows (last axis) are dense and its other strides and offset are not
+/// negative, else a dense copy.
+fn last_axis_dense(engine: &Arc<Engine>, x: &Data) -> Result<Data> {
+    let ok = x.strides[3] == 1 && x.strides[..3].iter().all(|&s| s >= 0) && x.offset >= 0;
+    if ok {
+        return Ok(x.clone());
+    }
+    elementwise::copy(engine, x, &x.shape)
+}
+
+/// Flash attention on cooperative matrices for more queries than decode has: 64 query rows per
+/// workgroup, q, k and v read through their strides.
+fn sdpa_coop(
+    engine: &Arc<Engine>,
+    (q, k, v): (&Data, &Data, &Data),
+    scale: f32,
+    causal: bool,
+    mem: Arc<crate::engine::GpuMem>,
+    shape: &[usize],
+) -> Result<Data> {
+    let dt = q.dtype();
+    let (q, k, v) = (
+        last_axis_dense(engine, q)?,
+        last_axis_dense(engine, k)?,
+        last_axis_dense(engine, v)?,
+    );
+    let (rq, rk, rv) = (
+        Resident::of(engine, &q)?,
+        Resident::of(engine, &k)?,
+        Resident::of(engine, &v)?,
+    );
+    let (b, hq, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3]);
+    let qblocks = lq.div_ceil(64);
+    let tiles = b * hq * qblocks;
+    let st = |x: &Data, i: usize| x.strides[i] as u32;
+    let params = [
+        hq as u32,
+        k.shape[1] as u32,
+        lq as u32,
+        k.shape[2] as u32,
+        causal as u32,
+        scale.to_bits(),
+        q.offset as u32,
+        k.offset as u32,
+        v.offset as u32,
+        st(&q, 0),
+        st(&q, 1),
+        st(&q, 2),
+        st(&k, 0),
+        st(&k, 1),
+        st(&k, 2),
+        st(&v, 0),
+        st(&v, 1),
+        st(&v, 2),
+        qblocks as u32,
+        tiles as u32,
+    ];
+    let key = KernelKey::SdpaCoop {
+        dtype: dt,
+        d: d as u32,
+    };
+    let bufs = [(2, rq.buf()), (3, rk.buf()), (4, rv.buf()), (5, mem.buf())];
+    engine.dispatch_1d(&key, "main", &params, None, &bufs, tiles)?;
+    Ok(Engine::output(mem, dt, shape))
+}
+
 /// Fused attention (see `Primitive::Sdpa`): one workgroup per query row, online softmax.
 pub fn sdpa(
     engine: &Arc<Engine>,
@@ -156,6 +231,10 @@ pub fn sdpa(
     let mem = engine.alloc(total)?;
     if total == 0 {
         return Ok(Engine::output(mem, dt, shape));
+    }
+    let many_queries = q.shape[2] > mlx_arm_core::fast::SDPA_FUSED_MAX_QUERIES;
+    if many_queries && sdpa_coop_fits(engine, q.shape[3], v.shape[3]) {
+        return sdpa_coop(engine, (q, k, v), scale, causal, mem, shape);
     }
     let (qd, kd, vd) = (
         dense(engine, q)?,

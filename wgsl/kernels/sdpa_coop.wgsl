@@ -1,0 +1,146 @@
+// sdpa_coop.wgsl — attention for prefill shapes on cooperative matrices (tensor cores), flash
+// style: a workgroup takes 64 query rows of one (batch, head), four subgroups of 16 rows each,
+// and walks the keys its rows see in blocks of 64, never storing a scores matrix in memory.
+// Two passes over the keys (attention is a few percent of a prefill's products, so recomputing
+// the scores costs less than rescaling tensor-core accumulators row by row): the first finds each
+// row's maximum and sum of exp, the second writes the normalised probabilities as f16 and adds
+// P·V into f32 accumulators. q, k and v are rounded to f16 in workgroup memory (the query block
+// once: its fragments stay in registers); scores and softmax are f32. Rows of q, k and v are
+// dense; batches, heads and rows are strided (views of a projection's output or a KV cache).
+// Needs: `enable f16; enable wgpu_cooperative_matrix;` (prepended), subgroups of exactly 32.
+// Header: D (head dimension, a multiple of 16 up to 128), Q (binding 2), K (3), V (4), O (5),
+// `fn narrow`; the generated blocks QFRAGS, SCORES, PV, OZERO and OSTORE (unrolled per D).
+
+struct Params {
+    hq: u32,
+    hk: u32,
+    lq: u32,
+    lk: u32,
+    causal: u32,
+    scale: f32,
+    off_q: u32,
+    off_k: u32,
+    off_v: u32,
+    q_b: u32, // strides between batches, heads and rows (elements)
+    q_h: u32,
+    q_l: u32,
+    k_b: u32,
+    k_h: u32,
+    k_l: u32,
+    v_b: u32,
+    v_h: u32,
+    v_l: u32,
+    qblocks: u32, // blocks of 64 query rows per (batch, head)
+    tiles: u32,   // workgroups in all
+}
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
+
+const LDD: u32 = D + 8u; // row stride of the staged q/k/v block (8 values of padding)
+const LDP: u32 = 72u;    // row stride of the probabilities
+const LOWEST: f32 = -3.4028234e38;
+
+var<workgroup> KV: array<f16, 64u * LDD>; // the query block, then each key block, then its values
+var<workgroup> Ss: array<f32, 4096>;       // [64 rows][64 keys] scores; the epilogue's scratch
+var<workgroup> Ps: array<f16, 4608>;       // [64 rows][LDP] probabilities
+var<workgroup> seen: array<u32, 64>;       // whether each row sees a key (else its output is NaN)
+
+/// How many keys query row `i` sees (with the causal mask, those up to its position).
+fn visible_keys(i: u32) -> u32 {
+    if (P.causal == 0u) { return P.lk; }
+    return min(P.lk, max(i + P.lk + 1u, P.lq) - P.lq);
+}
+
+fn src(which: u32, i: u32) -> f32 {
+    switch which {
+        case 0u: { return Q[i]; }
+        case 1u: { return K[i]; }
+        default: { return V[i]; }
+    }
+}
+
+/// Rows `r0 ..` (of `rows`) of q, k or v (`which`) from `base`, row stride `ls`, rounded to f16
+/// into KV; zeros past the last row.
+fn stage(which: u32, base: u32, ls: u32, r0: u32, rows: u32, li: u32) {
+    for (var e = li; e < 64u * D; e = e + 128u) {
+        let r = e / D;
+        let c = e % D;
+        var v = 0.0;
+        if (r0 + r < rows) { v = src(which, base + (r0 + r) * ls + c); }
+        KV[r * LDD + c] = f16(v);
+    }
+}
+
+@compute @workgroup_size(128)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+    let tile = wid.x + wid.y * nwg.x;
+    if (tile >= P.tiles) { return; } // whole workgroups only
+    let qb = tile % P.qblocks;
+    let h = (tile / P.qblocks) % P.hq;
+    let b = tile / (P.qblocks * P.hq);
+    let hkv = h / (P.hq / P.hk);
+    let i0 = qb * 64u;
+    let sg = li / 32u;
+    let lane = li % 32u;
+    let kbase = P.off_k + b * P.k_b + hkv * P.k_h;
+    let vbase = P.off_v + b * P.v_b + hkv * P.v_h;
+    // keys the block's last row sees (the others see fewer)
+    let kend = visible_keys(min(i0 + 63u, P.lq - 1u));
+    stage(0u, P.off_q + b * P.q_b + h * P.q_h, P.q_l, i0, P.lq, li);
+    workgroupBarrier();
+    //@QFRAGS
+    workgroupBarrier();
+    // the softmax: two lanes per row, each over half of a block's keys
+    let rl = sg * 16u + lane / 2u;
+    let half = lane % 2u;
+    let vis = visible_keys(min(i0 + rl, P.lq - 1u));
+    var m = LOWEST;
+    var l = 0.0;
+    //@OZERO
+    // first pass: each row's maximum and sum of exp
+    for (var t0 = 0u; t0 < kend; t0 = t0 + 64u) {
+        stage(1u, kbase, P.k_l, t0, P.lk, li);
+        workgroupBarrier();
+        //@SCORES
+        workgroupBarrier();
+        let at = rl * 64u + half * 32u;
+        let t1 = t0 + half * 32u;
+        var mx = LOWEST;
+        for (var c = 0u; c < 32u; c = c + 1u) {
+            if (t1 + c < vis) { mx = max(mx, Ss[at + c] * P.scale); }
+        }
+        mx = max(mx, subgroupShuffleXor(mx, 1u));
+        let mn = max(m, mx);
+        var sum = 0.0;
+        for (var c = 0u; c < 32u; c = c + 1u) {
+            if (t1 + c < vis) { sum = sum + exp(Ss[at + c] * P.scale - mn); }
+        }
+        sum = sum + subgroupShuffleXor(sum, 1u);
+        if (mn > LOWEST) { l = l * exp(m - mn) + sum; }
+        m = mn;
+        workgroupBarrier();
+    }
+    var inv = 0.0;
+    if (l > 0.0) { inv = 1.0 / l; }
+    seen[rl] = u32(l > 0.0);
+    // second pass: the same scores, normalised, times the values
+    for (var t0 = 0u; t0 < kend; t0 = t0 + 64u) {
+        stage(1u, kbase, P.k_l, t0, P.lk, li);
+        workgroupBarrier();
+        //@SCORES
+        workgroupBarrier();
+        let at = rl * 64u + half * 32u;
+        let t1 = t0 + half * 32u;
+        for (var c = 0u; c < 32u; c = c + 1u) {
+            var p = 0.0;
+            if (t1 + c < vis) { p = exp(Ss[at + c] * P.scale - m) * inv; }
+            Ps[rl * LDP + half * 32u + c] = f16(p);
+        }
+        stage(2u, vbase, P.v_l, t0, P.lk, li);
+        workgroupBarrier();
+        //@PV
+        workgroupBarrier();
+    }
+    //@OSTORE
+}
