@@ -77,9 +77,18 @@ fn quantize_and_dequantize_match_mlx_bit_for_bit() {
                             // there: the GPU's own quantization reconstructs w within one of its
                             // levels, and it dequantizes MLX's packed weights as MLX does.
                             let wv = w.to_f64_vec().unwrap();
+                            // one level, plus the rounding of scale·q, bias and the result to dt
+                            let eps = match dt {
+                                Dtype::Bfloat16 => 2f64.powi(-8),
+                                Dtype::Float16 => 2f64.powi(-11),
+                                _ => 2f64.powi(-24),
+                            };
+                            let qmax = ((1u32 << bits) - 1) as f64;
                             for (i, (g, x)) in d.iter().zip(&wv).enumerate() {
-                                let level = s[i / gs as usize].abs();
-                                let tol = level * 1.01 + common::tolerance(dt).1;
+                                let gi = i / gs as usize;
+                                let level = s[gi].abs();
+                                let size = level * qmax + b[gi].abs() + x.abs();
+                                let tol = level * 1.01 + 2.0 * eps * size;
                                 assert!(
                                     (g - x).abs() <= tol,
                                     "{on}: [{i}] {g} for {x} (level {level})"

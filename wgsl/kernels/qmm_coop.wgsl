@@ -1,7 +1,8 @@
 // qmm_coop.wgsl — quantized matmul for prefill shapes on cooperative matrices (tensor cores):
 // out[M, N] = x[M, K] @ dequant(W).T with W [N, K] packed (transposed layout only).
-// BM x 128 output tiles (BM = 32·SG_M); SG_M x 2 subgroups of 32 invocations, each owning a
-// 32x64 block as 2x4 16x16 f16 x f16 -> f32 products. K goes in steps of KSTEP (32 or 64;
+// BM x 128 output tiles (BM = WM·SG_M); SG_M x 2 subgroups of 32 invocations, each owning a
+// WM x 64 block as (WM/16) x 4 16x16 f16 x f16 -> f32 products (accumulators, products and
+// stores generated: ACC, MMA, STORE). K goes in steps of KSTEP (32 or 64;
 // group sizes are multiples of 32, so a 16-value piece of a W row lies in one group; a K
 // that is not a multiple of KSTEP leaves a zero-padded last step). Per step,
 // x is rounded to f16 and W dequantized (scale·q + bias in f32, then f16) into workgroup memory;
@@ -9,12 +10,12 @@
 // multiplies (one barrier pair per step). Accumulators go out through a 16x16 scratch per
 // subgroup, every store bounds-tested.
 // Needs: `enable f16; enable wgpu_cooperative_matrix;` (prepended), subgroups of exactly 32.
-// Header: BITS, MASK, NW (packed words a 16-value piece spans), SG_M, WGS, KSTEP, X (binding 2,
+// Header: BITS, MASK, NW (packed words a 16-value piece spans), WM, SG_M, WGS, KSTEP, X (binding 2,
 // dense vec4s: x's offset and K are multiples of 4), W (3, u32), SC (4), BI (5) read by
 // `fn scale`/`fn bias`, O (6), `fn narrow`.
 // Params: qmm_params.wgsl (prepended; tn counts 128-wide column tiles).
 
-const BM: u32 = 32u * SG_M;
+const BM: u32 = WM * SG_M;
 const LD: u32 = KSTEP + 8u; // row stride of the f16 tiles: 8 values of padding (bank spread)
 const X_VEC: u32 = BM * KSTEP / 4u / WGS; // x vec4s one invocation moves per step
 const PIECES: u32 = KSTEP / 16u; // 16-value pieces per W row per step
@@ -106,61 +107,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let col0 = (tile % P.tn) * 128u;
     let sg = li / 32u;
     let lane = li % 32u;
-    let sm = (sg / 2u) * 32u; // the subgroup's rows and columns within the tile
+    let sm = (sg / 2u) * WM; // the subgroup's rows and columns within the tile
     let sn = (sg % 2u) * 64u;
     var st: Step;
     load_step(&st, 0u, li, row0, col0);
-    var c00 = coop_mat16x16<f32, C>();
-    var c01 = coop_mat16x16<f32, C>();
-    var c02 = coop_mat16x16<f32, C>();
-    var c03 = coop_mat16x16<f32, C>();
-    var c10 = coop_mat16x16<f32, C>();
-    var c11 = coop_mat16x16<f32, C>();
-    var c12 = coop_mat16x16<f32, C>();
-    var c13 = coop_mat16x16<f32, C>();
+    //@ACC
     for (var k0 = 0u; k0 < P.k; k0 = k0 + KSTEP) {
         store_step(&st, li);
         workgroupBarrier();
         // the next step's loads are in flight while this one multiplies
         if (k0 + KSTEP < P.k) { load_step(&st, k0 + KSTEP, li, row0, col0); }
-        for (var kk = 0u; kk < KSTEP; kk = kk + 16u) {            let a0 = coopLoadT<coop_mat16x16<f16, A>>(&As[sm * LD + kk], LD);
-            let a1 = coopLoadT<coop_mat16x16<f16, A>>(&As[(sm + 16u) * LD + kk], LD);
-            let b0 = coopLoad<coop_mat16x16<f16, B>>(&Bs[sn * LD + kk], LD);
-            let b1 = coopLoad<coop_mat16x16<f16, B>>(&Bs[(sn + 16u) * LD + kk], LD);
-            let b2 = coopLoad<coop_mat16x16<f16, B>>(&Bs[(sn + 32u) * LD + kk], LD);
-            let b3 = coopLoad<coop_mat16x16<f16, B>>(&Bs[(sn + 48u) * LD + kk], LD);
-            c00 = coopMultiplyAdd(a0, b0, c00);
-            c01 = coopMultiplyAdd(a0, b1, c01);
-            c02 = coopMultiplyAdd(a0, b2, c02);
-            c03 = coopMultiplyAdd(a0, b3, c03);
-            c10 = coopMultiplyAdd(a1, b0, c10);
-            c11 = coopMultiplyAdd(a1, b1, c11);
-            c12 = coopMultiplyAdd(a1, b2, c12);
-            c13 = coopMultiplyAdd(a1, b3, c13);
+        for (var kk = 0u; kk < KSTEP; kk = kk + 16u) {
+            //@MMA
         }
         workgroupBarrier();
     }
     let scratch = sg * 256u;
-    for (var q = 0u; q < 8u; q = q + 1u) {
-        switch q {
-            case 0u: { coopStoreT(c00, &Cs[scratch], 16u); }
-            case 1u: { coopStoreT(c01, &Cs[scratch], 16u); }
-            case 2u: { coopStoreT(c02, &Cs[scratch], 16u); }
-            case 3u: { coopStoreT(c03, &Cs[scratch], 16u); }
-            case 4u: { coopStoreT(c10, &Cs[scratch], 16u); }
-            case 5u: { coopStoreT(c11, &Cs[scratch], 16u); }
-            case 6u: { coopStoreT(c12, &Cs[scratch], 16u); }
-            default: { coopStoreT(c13, &Cs[scratch], 16u); }
-        }
-        workgroupBarrier();
-        let r0 = row0 + sm + (q / 4u) * 16u;
-        let c0 = col0 + sn + (q % 4u) * 16u;
-        for (var e = 0u; e < 8u; e = e + 1u) {
-            let idx = lane + e * 32u;
-            let r = r0 + idx / 16u;
-            let c = c0 + idx % 16u;
-            if (r < P.m && c < P.n) { O[r * P.n + c] = narrow(Cs[scratch + idx]); }
-        }
-        workgroupBarrier();
-    }
+    //@STORE
 }

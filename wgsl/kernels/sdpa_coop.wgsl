@@ -1,5 +1,5 @@
 // sdpa_coop.wgsl — attention for prefill shapes on cooperative matrices (tensor cores), flash
-// style: a workgroup takes 64 query rows of one (batch, head), four subgroups of 16 rows each,
+// style: a workgroup takes BQ query rows of one (batch, head), BQ/16 subgroups of 16 rows each,
 // and walks the keys its rows see in blocks of 64, never storing a scores matrix in memory.
 // Two passes over the keys (attention is a few percent of a prefill's products, so recomputing
 // the scores costs less than rescaling tensor-core accumulators row by row): the first finds each
@@ -8,7 +8,8 @@
 // once: its fragments stay in registers); scores and softmax are f32. Rows of q, k and v are
 // dense; batches, heads and rows are strided (views of a projection's output or a KV cache).
 // Needs: `enable f16; enable wgpu_cooperative_matrix;` (prepended), subgroups of exactly 32.
-// Header: D (head dimension, a multiple of 16 up to 128), Q (binding 2), K (3), V (4), O (5),
+// Header: D (head dimension, a multiple of 16 up to 128), BQ (32 or 64), WGS (2·BQ), Q (binding
+// 2), K (3), V (4), O (5),
 // `fn narrow`; the generated blocks QFRAGS, SCORES, PV, OZERO and OSTORE (unrolled per D).
 
 struct Params {
@@ -30,7 +31,7 @@ struct Params {
     v_b: u32,
     v_h: u32,
     v_l: u32,
-    qblocks: u32, // blocks of 64 query rows per (batch, head)
+    qblocks: u32, // blocks of BQ query rows per (batch, head)
     tiles: u32,   // workgroups in all
 }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -41,9 +42,9 @@ const LDP: u32 = 72u;    // row stride of the probabilities
 const LOWEST: f32 = -3.4028234e38;
 
 var<workgroup> KV: array<f16, 64u * LDD>; // the query block, then each key block, then its values
-var<workgroup> Ss: array<f32, 4096>;       // [64 rows][64 keys] scores; the epilogue's scratch
-var<workgroup> Ps: array<f16, 4608>;       // [64 rows][LDP] probabilities
-var<workgroup> seen: array<u32, 64>;       // whether each row sees a key (else its output is NaN)
+var<workgroup> Ss: array<f32, BQ * 64u>;  // [BQ rows][64 keys] scores; the epilogue's scratch
+var<workgroup> Ps: array<f16, BQ * LDP>;  // [BQ rows][LDP] probabilities
+var<workgroup> seen: array<u32, BQ>;      // whether each row sees a key (else its output is NaN)
 
 /// How many keys query row `i` sees (with the causal mask, those up to its position).
 fn visible_keys(i: u32) -> u32 {
@@ -59,10 +60,10 @@ fn src(which: u32, i: u32) -> f32 {
     }
 }
 
-/// Rows `r0 ..` (of `rows`) of q, k or v (`which`) from `base`, row stride `ls`, rounded to f16
-/// into KV; zeros past the last row.
-fn stage(which: u32, base: u32, ls: u32, r0: u32, rows: u32, li: u32) {
-    for (var e = li; e < 64u * D; e = e + 128u) {
+/// `n` rows from `r0` (of `rows`) of q, k or v (`which`) from `base`, row stride `ls`, rounded
+/// to f16 into KV; zeros past the last row.
+fn stage(which: u32, base: u32, ls: u32, r0: u32, n: u32, rows: u32, li: u32) {
+    for (var e = li; e < n * D; e = e + WGS) {
         let r = e / D;
         let c = e % D;
         var v = 0.0;
@@ -71,7 +72,7 @@ fn stage(which: u32, base: u32, ls: u32, r0: u32, rows: u32, li: u32) {
     }
 }
 
-@compute @workgroup_size(128)
+@compute @workgroup_size(WGS)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
     let tile = wid.x + wid.y * nwg.x;
@@ -80,14 +81,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let h = (tile / P.qblocks) % P.hq;
     let b = tile / (P.qblocks * P.hq);
     let hkv = h / (P.hq / P.hk);
-    let i0 = qb * 64u;
+    let i0 = qb * BQ;
     let sg = li / 32u;
     let lane = li % 32u;
     let kbase = P.off_k + b * P.k_b + hkv * P.k_h;
     let vbase = P.off_v + b * P.v_b + hkv * P.v_h;
     // keys the block's last row sees (the others see fewer)
-    let kend = visible_keys(min(i0 + 63u, P.lq - 1u));
-    stage(0u, P.off_q + b * P.q_b + h * P.q_h, P.q_l, i0, P.lq, li);
+    let kend = visible_keys(min(i0 + BQ - 1u, P.lq - 1u));
+    stage(0u, P.off_q + b * P.q_b + h * P.q_h, P.q_l, i0, BQ, P.lq, li);
     workgroupBarrier();
     //@QFRAGS
     workgroupBarrier();
@@ -100,7 +101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     //@OZERO
     // first pass: each row's maximum and sum of exp
     for (var t0 = 0u; t0 < kend; t0 = t0 + 64u) {
-        stage(1u, kbase, P.k_l, t0, P.lk, li);
+        stage(1u, kbase, P.k_l, t0, 64u, P.lk, li);
         workgroupBarrier();
         //@SCORES
         workgroupBarrier();
@@ -126,7 +127,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     seen[rl] = u32(l > 0.0);
     // second pass: the same scores, normalised, times the values
     for (var t0 = 0u; t0 < kend; t0 = t0 + 64u) {
-        stage(1u, kbase, P.k_l, t0, P.lk, li);
+        stage(1u, kbase, P.k_l, t0, 64u, P.lk, li);
         workgroupBarrier();
         //@SCORES
         workgroupBarrier();
@@ -137,7 +138,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             if (t1 + c < vis) { p = exp(Ss[at + c] * P.scale - m) * inv; }
             Ps[rl * LDP + half * 32u + c] = f16(p);
         }
-        stage(2u, vbase, P.v_l, t0, P.lk, li);
+        stage(2u, vbase, P.v_l, t0, 64u, P.lk, li);
         workgroupBarrier();
         //@PV
         workgroupBarrier();

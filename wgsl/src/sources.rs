@@ -74,8 +74,9 @@ pub enum KernelKey {
     /// Fused attention, one workgroup per query row (`sdpa.wgsl`).
     Sdpa { dtype: Dtype },
     /// Flash attention for prefill shapes on cooperative matrices (`sdpa_coop.wgsl`: f16 q, k,
-    /// v and probabilities, f32 scores and sums), head dimension `d` (a multiple of 16, <= 128).
-    SdpaCoop { dtype: Dtype, d: u32 },
+    /// v and probabilities, f32 scores and sums), head dimension `d` (a multiple of 16, <= 128),
+    /// `rows` query rows per workgroup (32 or 64).
+    SdpaCoop { dtype: Dtype, d: u32, rows: u32 },
     /// Fused rotary position embedding of a dense float `[.., L, D]`, one invocation per
     /// element (traditional pairs, offset, scale and explicit frequencies by params).
     Rope { dtype: Dtype },
@@ -143,13 +144,14 @@ pub enum KernelKey {
     /// Quantized matmul `x @ dequant(w).T` on cooperative matrices (`qmm_coop.wgsl`: x rounded
     /// to f16, W dequantized to f16, f32 accumulators) for prefill shapes on adapters that offer
     /// 16x16 f16 tiles with subgroups of 32; `rows`: output tile height (64 or 128); `kstep`:
-    /// K per step (32 or 64).
+    /// K per step (32 or 64); `warp_rows`: rows of a subgroup's 64-column block (32 or 64).
     QMatmulCoop {
         dtype: Dtype,
         bits: u32,
         store: ScaleStore,
         rows: u32,
         kstep: u32,
+        warp_rows: u32,
     },
     /// Widens packed 16-bit floats (two per u32 word, low half first: the host layout) to f32,
     /// `bf16` or f16.
@@ -210,7 +212,7 @@ impl fmt::Display for KernelKey {
             }
             KernelKey::RmsNorm { dtype } => write!(f, "rms_norm:{dtype}"),
             KernelKey::Sdpa { dtype } => write!(f, "sdpa:{dtype}"),
-            KernelKey::SdpaCoop { dtype, d } => write!(f, "sdpa_coop:d{d}:{dtype}"),
+            KernelKey::SdpaCoop { dtype, d, rows } => write!(f, "sdpa_coop{rows}:d{d}:{dtype}"),
             KernelKey::Rope { dtype } => write!(f, "rope:{dtype}"),
             KernelKey::Gemv { dtype } => write!(f, "gemv:{dtype}"),
             KernelKey::MatmulCoop { dtype } => write!(f, "matmul_coop:{dtype}"),
@@ -275,7 +277,11 @@ impl fmt::Display for KernelKey {
                 store,
                 rows,
                 kstep,
-            } => write!(f, "qmm_coop{rows}:k{kstep}:{bits}:{store:?}:{dtype}"),
+                warp_rows,
+            } => write!(
+                f,
+                "qmm_coop{rows}:k{kstep}:w{warp_rows}:{bits}:{store:?}:{dtype}"
+            ),
             KernelKey::Unpack16 { bf16 } => {
                 write!(f, "unpack16:{}", if *bf16 { "bf16" } else { "f16" })
             }
@@ -501,6 +507,55 @@ fn sdpa_coop_body(d: u32) -> String {
         .replace("        //@SCORES\n", &scores)
         .replace("        //@PV\n", &pv)
         .replace("    //@OSTORE\n", &ostore)
+}
+
+/// `qmm_coop.wgsl` with a subgroup's `frags` x 4 accumulators, their products and their stores
+/// unrolled.
+fn qmm_coop_body(frags: u32) -> String {
+    let (a16, b16) = ("coop_mat16x16<f16, A>", "coop_mat16x16<f16, B>");
+    let (mut acc, mut mma, mut store) = (String::new(), String::new(), String::new());
+    for a in 0..frags {
+        let _ = writeln!(
+            mma,
+            "            let a{a} = coopLoadT<{a16}>(&As[(sm + {}u) * LD + kk], LD);",
+            a * 16
+        );
+    }
+    for n in 0..4 {
+        let _ = writeln!(
+            mma,
+            "            let b{n} = coopLoad<{b16}>(&Bs[(sn + {}u) * LD + kk], LD);",
+            n * 16
+        );
+    }
+    for a in 0..frags {
+        for n in 0..4 {
+            let _ = writeln!(acc, "    var c{a}{n} = coop_mat16x16<f32, C>();");
+            let _ = writeln!(
+                mma,
+                "            c{a}{n} = coopMultiplyAdd(a{a}, b{n}, c{a}{n});"
+            );
+            let _ = write!(
+                store,
+                "    coopStoreT(c{a}{n}, &Cs[scratch], 16u);
+    workgroupBarrier();
+    for (var e = 0u; e < 8u; e = e + 1u) {{
+        let idx = lane + e * 32u;
+        let r = row0 + sm + {}u + idx / 16u;
+        let c = col0 + sn + {}u + idx % 16u;
+        if (r < P.m && c < P.n) {{ O[r * P.n + c] = narrow(Cs[scratch + idx]); }}
+    }}
+    workgroupBarrier();
+",
+                a * 16,
+                n * 16
+            );
+        }
+    }
+    include_str!("../kernels/qmm_coop.wgsl")
+        .replace("    //@ACC\n", &acc)
+        .replace("            //@MMA\n", &mma)
+        .replace("    //@STORE\n", &store)
 }
 
 /// `BITS` and `MASK` of the quantized kernels.
@@ -1138,12 +1193,15 @@ impl KernelKey {
             let body = include_str!("../kernels/matmul_coop.wgsl");
             return Some(format!("enable f16;\nenable wgpu_cooperative_matrix;\n{COMMON}\n// ---- generated header: {self}\n{h}\n{MATMUL_PARAMS}\n{body}"));
         }
-        if let KernelKey::SdpaCoop { dtype, d } = self {
-            if scalar(*dtype) != Scalar::F32 || *d == 0 || d % 16 != 0 || *d > 128 {
+        if let KernelKey::SdpaCoop { dtype, d, rows } = self {
+            let dims_ok = *d > 0 && d % 16 == 0 && *d <= 128 && [32, 64].contains(rows);
+            if scalar(*dtype) != Scalar::F32 || !dims_ok {
                 return None;
             }
             let mut h = String::new();
             let _ = writeln!(h, "const D: u32 = {d}u;");
+            let _ = writeln!(h, "const BQ: u32 = {rows}u;");
+            let _ = writeln!(h, "const WGS: u32 = {}u;", rows * 2);
             buffers(
                 &mut h,
                 &[("Q", "f32"), ("K", "f32"), ("V", "f32")],
@@ -1159,9 +1217,14 @@ impl KernelKey {
             store,
             rows,
             kstep,
+            warp_rows,
         } = self
         {
-            if !quant_ok(*dtype, *bits) || ![64, 128].contains(rows) || ![32, 64].contains(kstep) {
+            let shapes_ok = [64, 128].contains(rows)
+                && [32, 64].contains(kstep)
+                && [32, 64].contains(warp_rows)
+                && warp_rows <= rows;
+            if !quant_ok(*dtype, *bits) || !shapes_ok {
                 return None;
             }
             let mut h = String::new();
@@ -1174,8 +1237,9 @@ impl KernelKey {
                 _ => 4,
             };
             let _ = writeln!(h, "const NW: u32 = {words}u;");
-            let _ = writeln!(h, "const SG_M: u32 = {}u;", rows / 32);
-            let _ = writeln!(h, "const WGS: u32 = {}u;", rows * 2);
+            let _ = writeln!(h, "const WM: u32 = {warp_rows}u;");
+            let _ = writeln!(h, "const SG_M: u32 = {}u;", rows / warp_rows);
+            let _ = writeln!(h, "const WGS: u32 = {}u;", rows / warp_rows * 64);
             let _ = writeln!(h, "const KSTEP: u32 = {kstep}u;");
             h.push_str("@group(0) @binding(2) var<storage, read> X: array<vec4<f32>>;\n");
             h.push_str("@group(0) @binding(3) var<storage, read> W: array<u32>;\n");
@@ -1183,7 +1247,7 @@ impl KernelKey {
             h.push_str("@group(0) @binding(6) var<storage, read_write> O: array<f32>;\n");
             h.push_str(&narrow_fn(*dtype));
             h.push_str(include_str!("../kernels/qmm_params.wgsl"));
-            let body = include_str!("../kernels/qmm_coop.wgsl");
+            let body = qmm_coop_body(*warp_rows / 16);
             return Some(format!("enable f16;\nenable wgpu_cooperative_matrix;\n{COMMON}\n// ---- generated header: {self}\n{h}\n{body}"));
         }
         let mut h = String::new();

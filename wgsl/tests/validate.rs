@@ -122,7 +122,13 @@ fn all_keys() -> Vec<KernelKey> {
         keys.push(KernelKey::Gemv { dtype: d });
         keys.push(KernelKey::MatmulCoop { dtype: d });
         for hd in [16, 64, 80, 128] {
-            keys.push(KernelKey::SdpaCoop { dtype: d, d: hd });
+            for rows in [32, 64] {
+                keys.push(KernelKey::SdpaCoop {
+                    dtype: d,
+                    d: hd,
+                    rows,
+                });
+            }
         }
         keys.push(KernelKey::Gather {
             along: false,
@@ -201,13 +207,20 @@ fn all_keys() -> Vec<KernelKey> {
             for transpose in [true, false] {
                 for store in ScaleStore::ALL {
                     if transpose {
-                        for (rows, kstep) in [(64, 32), (128, 32), (128, 64)] {
+                        for (rows, kstep, warp_rows) in [
+                            (64, 32, 32),
+                            (128, 32, 32),
+                            (128, 64, 32),
+                            (128, 64, 64),
+                            (128, 32, 64),
+                        ] {
                             keys.push(KernelKey::QMatmulCoop {
                                 dtype,
                                 bits,
                                 store,
                                 rows,
                                 kstep,
+                                warp_rows,
                             });
                         }
                     }

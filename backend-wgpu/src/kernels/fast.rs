@@ -150,6 +150,18 @@ pub fn sdpa_coop_fits(engine: &Arc<Engine>, d: usize, dv: usize) -> bool {
     on && engine.gpu.coop_f16 && d == dv && d % 16 == 0 && (16..=128).contains(&d)
 }
 
+/// Query rows per workgroup of the flash kernel: 64, or 32 with `MLX_ARM_SDPA_COOP_ROWS=32`
+/// (twice the workgroups).
+fn sdpa_coop_rows() -> u32 {
+    static ROWS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *ROWS.get_or_init(
+        || match std::env::var("MLX_ARM_SDPA_COOP_ROWS").as_deref() {
+            Ok("32") => 32,
+            _ => 64,
+        },
+    )
+}
+
 /// `x` itself when its rows (last axis) are dense and its other strides and offset are not
 /// negative, else a dense copy.
 fn last_axis_dense(engine: &Arc<Engine>, x: &Data) -> Result<Data> {
@@ -182,7 +194,8 @@ fn sdpa_coop(
         Resident::of(engine, &v)?,
     );
     let (b, hq, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3]);
-    let qblocks = lq.div_ceil(64);
+    let rows = sdpa_coop_rows();
+    let qblocks = lq.div_ceil(rows as usize);
     let tiles = b * hq * qblocks;
     let st = |x: &Data, i: usize| x.strides[i] as u32;
     let params = [
@@ -210,6 +223,7 @@ fn sdpa_coop(
     let key = KernelKey::SdpaCoop {
         dtype: dt,
         d: d as u32,
+        rows,
     };
     let bufs = [(2, rq.buf()), (3, rk.buf()), (4, rv.buf()), (5, mem.buf())];
     engine.dispatch_1d(&key, "main", &params, None, &bufs, tiles)?;

@@ -258,6 +258,16 @@ fn coop_kstep() -> u32 {
     })
 }
 
+/// Rows of a subgroup's block in the cooperative-matrix kernel: 32 (8 subgroups on a 128x128
+/// tile), or 64 with `MLX_ARM_QMM_COOP_WARP=64` (4 subgroups with twice the products each).
+fn coop_warp_rows() -> u32 {
+    static W: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *W.get_or_init(|| match std::env::var("MLX_ARM_QMM_COOP_WARP").as_deref() {
+        Ok("64") => 64,
+        _ => 32,
+    })
+}
+
 /// Output tile side of the tiled kernel.
 const TILE: usize = 64;
 
@@ -541,6 +551,7 @@ fn product(
                 store,
                 rows,
                 kstep: coop_kstep(),
+                warp_rows: coop_warp_rows().min(rows),
             };
             (key, rows as usize, 128)
         } else {
