@@ -522,6 +522,25 @@ fn fused_attention_on_views_and_empty_rows() {
                         want.to_vec::<f32>().unwrap(),
                         "{device:?} {mask:?}"
                     );
+                    // q at an offset that is not a multiple of 4 elements (no vector loads)
+                    let n = b * h * l * d;
+                    let flat = arr(&rand(&mut rng, n + 1), &[n + 1], Dtype::Float32);
+                    let shape = [b as i32, h as i32, l as i32, d as i32];
+                    let q1 = ops::reshape(
+                        ops::slice(&flat, &[1], &[n as i32 + 1], &[1]).unwrap(),
+                        &shape,
+                    )
+                    .unwrap();
+                    let got = fast::scaled_dot_product_attention(&q1, &kview, &vview, 0.125, mask)
+                        .unwrap();
+                    let want =
+                        fast::scaled_dot_product_attention(dense(&q1), &kview, &vview, 0.125, mask)
+                            .unwrap();
+                    assert_eq!(
+                        got.to_vec::<f32>().unwrap(),
+                        want.to_vec::<f32>().unwrap(),
+                        "{device:?} {mask:?} q at offset 1"
+                    );
                 }
                 let few =
                     ops::slice(&kv, &[0, 0, 0, 0], &[bi, hki, 4, d as i32], &[1, 1, 1, 1]).unwrap();

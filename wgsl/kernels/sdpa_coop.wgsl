@@ -9,7 +9,7 @@
 // dense; batches, heads and rows are strided (views of a projection's output or a KV cache).
 // Needs: `enable f16; enable wgpu_cooperative_matrix;` (prepended), subgroups of exactly 32.
 // Header: D (head dimension, a multiple of 16 up to 128), BQ (32 or 64), WGS (2·BQ), Q (binding
-// 2), K (3), V (4), O (5),
+// 2), K (3), V (4) as vec4s, O (5),
 // `fn narrow`; the generated blocks QFRAGS, SCORES, PV, OZERO and OSTORE (unrolled per D).
 
 struct Params {
@@ -33,6 +33,10 @@ struct Params {
     v_l: u32,
     qblocks: u32, // blocks of BQ query rows per (batch, head)
     tiles: u32,   // workgroups in all
+    vec4: u32,    // whether every offset and stride of q, k, v is a multiple of 4
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> dims: array<i32>; // unused (common.wgsl names it)
@@ -52,23 +56,42 @@ fn visible_keys(i: u32) -> u32 {
     return min(P.lk, max(i + P.lk + 1u, P.lq) - P.lq);
 }
 
-fn src(which: u32, i: u32) -> f32 {
-    switch which {
-        case 0u: { return Q[i]; }
-        case 1u: { return K[i]; }
-        default: { return V[i]; }
+/// Four consecutive values of q, k or v (`which`) from element `i`: one vec4 load where every
+/// offset and stride is a multiple of 4 (`P.vec4`), else four.
+fn src4(which: u32, i: u32) -> vec4<f32> {
+    if (P.vec4 != 0u) {
+        switch which {
+            case 0u: { return Q[i / 4u]; }
+            case 1u: { return K[i / 4u]; }
+            default: { return V[i / 4u]; }
+        }
     }
+    var v: vec4<f32>;
+    for (var j = 0u; j < 4u; j = j + 1u) {
+        let e = i + j;
+        switch which {
+            case 0u: { v[j] = Q[e / 4u][e % 4u]; }
+            case 1u: { v[j] = K[e / 4u][e % 4u]; }
+            default: { v[j] = V[e / 4u][e % 4u]; }
+        }
+    }
+    return v;
 }
 
 /// `n` rows from `r0` (of `rows`) of q, k or v (`which`) from `base`, row stride `ls`, rounded
 /// to f16 into KV; zeros past the last row.
 fn stage(which: u32, base: u32, ls: u32, r0: u32, n: u32, rows: u32, li: u32) {
-    for (var e = li; e < n * D; e = e + WGS) {
-        let r = e / D;
-        let c = e % D;
-        var v = 0.0;
-        if (r0 + r < rows) { v = src(which, base + (r0 + r) * ls + c); }
-        KV[r * LDD + c] = f16(v);
+    for (var e = li; e < n * D / 4u; e = e + WGS) {
+        let r = e / (D / 4u);
+        let c = (e % (D / 4u)) * 4u;
+        var v = vec4<f32>();
+        if (r0 + r < rows) { v = src4(which, base + (r0 + r) * ls + c); }
+        let h = vec4<f16>(v);
+        let at = r * LDD + c;
+        KV[at] = h.x;
+        KV[at + 1u] = h.y;
+        KV[at + 2u] = h.z;
+        KV[at + 3u] = h.w;
     }
 }
 

@@ -1204,7 +1204,7 @@ impl KernelKey {
             let _ = writeln!(h, "const WGS: u32 = {}u;", rows * 2);
             buffers(
                 &mut h,
-                &[("Q", "f32"), ("K", "f32"), ("V", "f32")],
+                &[("Q", "vec4<f32>"), ("K", "vec4<f32>"), ("V", "vec4<f32>")],
                 ("O", "f32"),
             );
             h.push_str(&narrow_fn(*dtype));

@@ -198,6 +198,10 @@ fn sdpa_coop(
     let qblocks = lq.div_ceil(rows as usize);
     let tiles = b * hq * qblocks;
     let st = |x: &Data, i: usize| x.strides[i] as u32;
+    // vec4 loads where every row starts at a multiple of 4 elements
+    let aligned = [&q, &k, &v]
+        .iter()
+        .all(|x| x.offset % 4 == 0 && x.strides[..3].iter().all(|s| s % 4 == 0));
     let params = [
         hq as u32,
         k.shape[1] as u32,
@@ -219,6 +223,10 @@ fn sdpa_coop(
         st(&v, 2),
         qblocks as u32,
         tiles as u32,
+        u32::from(aligned),
+        0,
+        0,
+        0,
     ];
     let key = KernelKey::SdpaCoop {
         dtype: dt,
