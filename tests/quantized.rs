@@ -318,29 +318,36 @@ fn quantized_matmul_batches_views_and_half_types() {
                     .unwrap()
                     .to_f64_vec()
                     .unwrap();
-                // x as a transposed view of a [k, 2*3] array, reshaped to a batch [2, 3, k]
-                let xv = random(&mut rng, k * 6);
-                let xt = Array::from_slice(&xv, &[k as i32, 6])
-                    .transpose(None)
-                    .unwrap();
-                let x = ops::astype(ops::reshape(&xt, &[2, 3, k as i32]).unwrap(), dt).unwrap();
-                let y = ops::quantized_matmul(&x, &wq, &s, &b, true, 64, 4).unwrap();
-                let x64 = x.to_f64_vec().unwrap();
-                let want = reference(&x64, &deq, 6, k, n, true);
-                let tol = if dt == Dtype::Float32 {
-                    (1e-4, 1e-3)
-                } else {
-                    common::tolerance(dt)
-                };
-                let tol = (tol.0 * 4.0, tol.1 * 8.0);
-                common::check(
-                    &format!("batched qmm {dt} on {device:?}"),
-                    &y,
-                    &want,
-                    &[2, 3, n],
-                    dt,
-                    tol,
-                );
+                // x as a transposed view of a [k, 2*r] array, reshaped to a batch [2, r, k]:
+                // 3 rows per batch (mat-vec shapes) and 40 (80 rows: prefill tiles)
+                for r in [3usize, 40] {
+                    let xv = random(&mut rng, k * 2 * r);
+                    let xt = Array::from_slice(&xv, &[k as i32, 2 * r as i32])
+                        .transpose(None)
+                        .unwrap();
+                    let xs = [2, r as i32, k as i32];
+                    let x = ops::astype(ops::reshape(&xt, &xs).unwrap(), dt).unwrap();
+                    let y = ops::quantized_matmul(&x, &wq, &s, &b, true, 64, 4).unwrap();
+                    let (mut x64, mut deq) = (x.to_f64_vec().unwrap(), deq.clone());
+                    if 2 * r > 64 && common::quantized_prefill_in_f16(device) {
+                        (x64, deq) = (common::round_f16(&x64), common::round_f16(&deq));
+                    }
+                    let want = reference(&x64, &deq, 2 * r, k, n, true);
+                    let tol = if dt == Dtype::Float32 {
+                        (1e-4, 1e-3)
+                    } else {
+                        common::tolerance(dt)
+                    };
+                    let tol = (tol.0 * 4.0, tol.1 * 8.0);
+                    common::check(
+                        &format!("batched qmm {dt} [2, {r}, {k}] on {device:?}"),
+                        &y,
+                        &want,
+                        &[2, r, n],
+                        dt,
+                        tol,
+                    );
+                }
             }
         });
     }
