@@ -52,9 +52,9 @@ impl Gpu {
                 required_features: features,
                 required_limits: limits.clone(),
                 // SAFETY: the experimental feature requested (cooperative matrices) is used only
-                // by the matmul_coop kernel, whose loads and stores stay inside workgroup arrays
-                // it sizes itself; it is requested only where the adapter reports the exact
-                // configuration that kernel uses.
+                // by the *_coop kernels, whose cooperative loads and stores stay inside workgroup
+                // arrays they size themselves; it is requested only where the adapter reports the
+                // exact configuration they use.
                 experimental_features: if coop_f16 {
                     unsafe { wgpu::ExperimentalFeatures::enabled() }
                 } else {
@@ -123,8 +123,9 @@ impl Gpu {
 }
 
 /// Whether the adapter runs the cooperative-matrix kernels: the feature, SHADER_F16, subgroups of
-/// exactly 32 and a 16x16x16 f16 x f16 -> f32 configuration. On where offered (the quantized
-/// matmul of prefill shapes uses them); `MLX_ARM_COOP_MATRIX=0` turns them off.
+/// exactly 32 and a 16x16x16 f16 x f16 -> f32 configuration. On where offered (f16 matmul, the
+/// quantized matmul and attention of prefill shapes use them); `MLX_ARM_COOP_MATRIX=0` turns
+/// them off.
 fn coop_f16_offered(
     adapter: &wgpu::Adapter,
     info: &wgpu::AdapterInfo,

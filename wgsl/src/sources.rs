@@ -60,9 +60,14 @@ pub enum KernelKey {
     /// Batched matmul with square output tiles of side `tile` (64: 4x4 outputs per invocation;
     /// 128: 8x8, for large matrices).
     Matmul { dtype: Dtype, tile: u32 },
-    /// Batched matmul on cooperative matrices (16x16 f16 inputs, f32 accumulators); for
-    /// adapters that offer them with subgroups of 32.
-    MatmulCoop { dtype: Dtype },
+    /// Batched matmul on cooperative matrices (16x16 f16 inputs, f32 accumulators; 128x128
+    /// tiles) for adapters that offer them with subgroups of 32; `a_km` / `b_km`: A's m axis /
+    /// B's n axis is the contiguous one (their tiles are stored k-major).
+    MatmulCoop {
+        dtype: Dtype,
+        a_km: bool,
+        b_km: bool,
+    },
     /// The M == 1 product with B's columns contiguous (x @ W^T), 32 invocations per output.
     Gemv { dtype: Dtype },
     /// Fused softmax over the last axis of a dense float input.
@@ -215,7 +220,9 @@ impl fmt::Display for KernelKey {
             KernelKey::SdpaCoop { dtype, d, rows } => write!(f, "sdpa_coop{rows}:d{d}:{dtype}"),
             KernelKey::Rope { dtype } => write!(f, "rope:{dtype}"),
             KernelKey::Gemv { dtype } => write!(f, "gemv:{dtype}"),
-            KernelKey::MatmulCoop { dtype } => write!(f, "matmul_coop:{dtype}"),
+            KernelKey::MatmulCoop { dtype, a_km, b_km } => {
+                write!(f, "matmul_coop:a{}:b{}:{dtype}", *a_km as u8, *b_km as u8)
+            }
             KernelKey::Gather { along, dtype } => write!(f, "gather:{along}:{dtype}"),
             KernelKey::GatherRows { dtype, store } => write!(f, "gather_rows:{store:?}:{dtype}"),
             KernelKey::Scatter { add, dtype } => write!(f, "scatter:{add}:{dtype}"),
@@ -507,6 +514,35 @@ fn sdpa_coop_body(d: u32) -> String {
         .replace("        //@SCORES\n", &scores)
         .replace("        //@PV\n", &pv)
         .replace("    //@OSTORE\n", &ostore)
+}
+
+/// `matmul_coop.wgsl` with its fragment loads for the tiles' layouts (`a_km`, `b_km`: k-major).
+fn matmul_coop_body(a_km: bool, b_km: bool) -> String {
+    let (a16, b16) = ("coop_mat16x16<f16, A>", "coop_mat16x16<f16, B>");
+    let mut mma = String::new();
+    for a in 0..2 {
+        let load = match a_km {
+            true => format!("coopLoad<{a16}>(&As[kk * LMN + sm + {}u], LMN)", a * 16),
+            false => format!("coopLoadT<{a16}>(&As[(sm + {}u) * LK + kk], LK)", a * 16),
+        };
+        let _ = writeln!(mma, "            let a{a} = {load};");
+    }
+    for n in 0..4 {
+        let load = match b_km {
+            true => format!("coopLoadT<{b16}>(&Bs[kk * LMN + sn + {}u], LMN)", n * 16),
+            false => format!("coopLoad<{b16}>(&Bs[(sn + {}u) * LK + kk], LK)", n * 16),
+        };
+        let _ = writeln!(mma, "            let b{n} = {load};");
+    }
+    for a in 0..2 {
+        for n in 0..4 {
+            let _ = writeln!(
+                mma,
+                "            c{a}{n} = coopMultiplyAdd(a{a}, b{n}, c{a}{n});"
+            );
+        }
+    }
+    include_str!("../kernels/matmul_coop.wgsl").replace("            //@MMA\n", &mma)
 }
 
 /// `qmm_coop.wgsl` with a subgroup's `frags` x 4 accumulators, their products and their stores
@@ -1183,14 +1219,16 @@ impl KernelKey {
             };
             return Some(format!("{COMMON}\n// ---- generated header: {self}\nfn value(w: u32, hi: u32) -> f32 {{ return {value}; }}\n{UNPACK16}"));
         }
-        if let KernelKey::MatmulCoop { dtype } = self {
+        if let KernelKey::MatmulCoop { dtype, a_km, b_km } = self {
             if scalar(*dtype) != Scalar::F32 {
                 return None;
             }
             let mut h = String::new();
             buffers(&mut h, &[("X", "f32"), ("Y", "f32")], ("O", "f32"));
             h.push_str(&narrow_fn(*dtype));
-            let body = include_str!("../kernels/matmul_coop.wgsl");
+            let _ = writeln!(h, "const A_KM: bool = {a_km};");
+            let _ = writeln!(h, "const B_KM: bool = {b_km};");
+            let body = matmul_coop_body(*a_km, *b_km);
             return Some(format!("enable f16;\nenable wgpu_cooperative_matrix;\n{COMMON}\n// ---- generated header: {self}\n{h}\n{MATMUL_PARAMS}\n{body}"));
         }
         if let KernelKey::SdpaCoop { dtype, d, rows } = self {

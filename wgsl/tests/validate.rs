@@ -120,7 +120,13 @@ fn all_keys() -> Vec<KernelKey> {
         keys.push(KernelKey::Sdpa { dtype: d });
         keys.push(KernelKey::Rope { dtype: d });
         keys.push(KernelKey::Gemv { dtype: d });
-        keys.push(KernelKey::MatmulCoop { dtype: d });
+        for (a_km, b_km) in [(false, false), (false, true), (true, false), (true, true)] {
+            keys.push(KernelKey::MatmulCoop {
+                dtype: d,
+                a_km,
+                b_km,
+            });
+        }
         for hd in [16, 64, 80, 128] {
             for rows in [32, 64] {
                 keys.push(KernelKey::SdpaCoop {

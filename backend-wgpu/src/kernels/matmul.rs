@@ -60,9 +60,14 @@ pub fn matmul(
     // half types on tensor cores where the adapter has them (f16 products, f32 accumulation:
     // what MLX does for f16; bf16 inputs are rounded to f16 on the way in, so only f16 uses it)
     let coop = engine.gpu.coop_f16 && dt == Dtype::Float16 && dense_coop();
-    let tile = if coop { 64 } else { tile_for(m, n, batch, dt) };
+    let tile = if coop { 128 } else { tile_for(m, n, batch, dt) };
     let key = if coop {
-        KernelKey::MatmulCoop { dtype: dt }
+        // each operand's tile stored along its contiguous axis
+        KernelKey::MatmulCoop {
+            dtype: dt,
+            a_km: a.strides[nd - 1] != 1 && a.strides[nd - 2] == 1,
+            b_km: b.strides[nd - 1] == 1,
+        }
     } else {
         KernelKey::Matmul { dtype: dt, tile }
     };
@@ -101,12 +106,13 @@ pub fn matmul(
     Ok(Engine::output(mem, dt, shape))
 }
 
-/// Whether dense f16 products take the cooperative-matrix kernel (opt-in,
-/// `MLX_ARM_COOP_MATRIX=1`): correct on an H100 but slower there than the f32 tiles (9.5 vs 27.3
-/// TFLOP/s at 4096^3), its operands arriving as widened f32 rounded into small tiles.
+/// Whether dense f16 products take the cooperative-matrix kernel where the adapter has it (on;
+/// `MLX_ARM_MATMUL_COOP=0` for the f32 tiles): f16 inputs are exact in its f16 tiles and it
+/// accumulates in f32, as MLX's f16 matmul does. H200, 4096^3: 98.2 TFLOP/s vs 27.1 on the
+/// f32 tiles.
 fn dense_coop() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| matches!(std::env::var("MLX_ARM_COOP_MATRIX").as_deref(), Ok("1")))
+    *ON.get_or_init(|| std::env::var("MLX_ARM_MATMUL_COOP").map_or(true, |v| v != "0"))
 }
 
 /// Outputs (summed over the batch) from which 128x128 tiles win: at least ~256 tiles.
