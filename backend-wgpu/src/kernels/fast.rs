@@ -137,29 +137,24 @@ const SDPA_SPLIT_MAX_ROWS: usize = 512;
 /// Whether attention may split keys over workgroups (`MLX_ARM_SDPA_SPLIT=0` turns it off, for
 /// A/B measurements).
 fn split_keys_enabled() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("MLX_ARM_SDPA_SPLIT").map_or(true, |v| v != "0"))
+    switch_on!("MLX_ARM_SDPA_SPLIT")
 }
 
 /// Whether prefill attention runs on cooperative matrices here (`sdpa_coop.wgsl`): the adapter
 /// offers them, head dimensions are equal multiples of 16 up to 128 (`MLX_ARM_SDPA_COOP=0`:
 /// off, for A/B runs).
 pub fn sdpa_coop_fits(engine: &Arc<Engine>, d: usize, dv: usize) -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let on = *ON.get_or_init(|| std::env::var("MLX_ARM_SDPA_COOP").map_or(true, |v| v != "0"));
-    on && engine.gpu.coop_f16 && d == dv && d % 16 == 0 && (16..=128).contains(&d)
+    switch_on!("MLX_ARM_SDPA_COOP")
+        && engine.gpu.coop_f16
+        && d == dv
+        && d % 16 == 0
+        && (16..=128).contains(&d)
 }
 
 /// Query rows per workgroup of the flash kernel: 64, or 32 with `MLX_ARM_SDPA_COOP_ROWS=32`
 /// (twice the workgroups).
 fn sdpa_coop_rows() -> u32 {
-    static ROWS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *ROWS.get_or_init(
-        || match std::env::var("MLX_ARM_SDPA_COOP_ROWS").as_deref() {
-            Ok("32") => 32,
-            _ => 64,
-        },
-    )
+    choice!("MLX_ARM_SDPA_COOP_ROWS", 64, 32)
 }
 
 /// `x` itself when its rows (last axis) are dense and its other strides and offset are not

@@ -111,8 +111,7 @@ pub fn matmul(
 /// accumulates in f32, as MLX's f16 matmul does. H200, 4096^3: 98.2 TFLOP/s vs 27.1 on the
 /// f32 tiles.
 fn dense_coop() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("MLX_ARM_MATMUL_COOP").map_or(true, |v| v != "0"))
+    switch_on!("MLX_ARM_MATMUL_COOP")
 }
 
 /// Outputs (summed over the batch) from which 128x128 tiles win: at least ~256 tiles.

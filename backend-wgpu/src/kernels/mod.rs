@@ -1,6 +1,26 @@
 //! Host side of each kernel family: turns evaluated inputs into params, dims and buffer bindings,
 //! and records dispatches on the [`Engine`].
 
+/// A measurement switch read once from the environment: on unless the variable is `"0"`.
+macro_rules! switch_on {
+    ($var:literal) => {{
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| std::env::var($var).map_or(true, |v| v != "0"))
+    }};
+}
+
+/// A tuning choice read once from the environment: `$alt` when the variable is its decimal
+/// spelling, else `$default`.
+macro_rules! choice {
+    ($var:literal, $default:expr, $alt:expr) => {{
+        static V: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        *V.get_or_init(|| match std::env::var($var) {
+            Ok(v) if v == ($alt as u32).to_string() => $alt,
+            _ => $default,
+        })
+    }};
+}
+
 pub mod elementwise;
 pub mod fast;
 pub mod indexing;

@@ -226,46 +226,32 @@ impl Scales {
 /// Whether prefill-shaped products (`transpose`, more than [`TILE`] rows of x) take the
 /// 128x128-tile kernel (`MLX_ARM_QMM_128=0`: the 64x64 one, for A/B runs).
 fn qmm128() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("MLX_ARM_QMM_128").map_or(true, |v| v != "0"))
+    switch_on!("MLX_ARM_QMM_128")
 }
 
 /// Whether prefill-shaped products take the cooperative-matrix kernel where the adapter has it
 /// (`MLX_ARM_QMM_COOP=0`: the f32 tiles, for A/B runs and full f32 precision of x).
 fn qmm_coop() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("MLX_ARM_QMM_COOP").map_or(true, |v| v != "0"))
+    switch_on!("MLX_ARM_QMM_COOP")
 }
 
 /// Output tile height of the cooperative-matrix kernel: 128 (`MLX_ARM_QMM_COOP_ROWS=64` for
 /// A/B runs; on an H200 128 won at every Llama prefill shape, even with 128 tiles for 132
 /// multiprocessors: 8B pp512 3,708 vs 2,508 tok/s).
 fn coop_rows() -> u32 {
-    static ROWS: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *ROWS.get_or_init(|| match std::env::var("MLX_ARM_QMM_COOP_ROWS").as_deref() {
-        Ok("64") => 64,
-        _ => 128,
-    })
+    choice!("MLX_ARM_QMM_COOP_ROWS", 128, 64)
 }
 
 /// K per step of the cooperative-matrix kernel: 64 (half the barriers per K; on an H200 8B
 /// pp512 6,059 vs 4,665 tok/s with 32), or 32 with `MLX_ARM_QMM_COOP_K=32`.
 fn coop_kstep() -> u32 {
-    static K: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *K.get_or_init(|| match std::env::var("MLX_ARM_QMM_COOP_K").as_deref() {
-        Ok("32") => 32,
-        _ => 64,
-    })
+    choice!("MLX_ARM_QMM_COOP_K", 64, 32)
 }
 
 /// Rows of a subgroup's block in the cooperative-matrix kernel: 32 (8 subgroups on a 128x128
 /// tile), or 64 with `MLX_ARM_QMM_COOP_WARP=64` (4 subgroups with twice the products each).
 fn coop_warp_rows() -> u32 {
-    static W: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *W.get_or_init(|| match std::env::var("MLX_ARM_QMM_COOP_WARP").as_deref() {
-        Ok("64") => 64,
-        _ => 32,
-    })
+    choice!("MLX_ARM_QMM_COOP_WARP", 32, 64)
 }
 
 /// Output tile side of the tiled kernel.
@@ -334,8 +320,7 @@ pub fn dequantize(
 /// Whether the mat-vec kernel does the fused work itself (`MLX_ARM_FUSE_QMV=0`: only the
 /// residual add, as before the norm and GLU fusions, for A/B runs).
 fn fuse_in_matvec() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var("MLX_ARM_FUSE_QMV").map_or(true, |v| v != "0"))
+    switch_on!("MLX_ARM_FUSE_QMV")
 }
 
 /// `quantized_matmul(x, w, scales, biases)` into `shape` / `dt` with the `fuse`d work (see
