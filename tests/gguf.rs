@@ -1,6 +1,6 @@
 //! GGUF reading and writing against the reference `gguf` Python package
 //! (tests/fixtures/make_gguf_fixtures.py): metadata of every value type, every tensor type
-//! MLX-ARM reads (Q4_0/Q4_1/Q8_0 as MLX affine triples, Q5_0/Q5_1/Q4_K/Q5_K/Q6_K dequantized),
+//! MLX-ARM reads (Q4_0/Q4_1/Q8_0/Q4_K/Q5_K as MLX affine triples, Q5_0/Q5_1/Q6_K dequantized),
 //! the writer's quantizers bit for bit, round trips, and hostile files (truncated at every
 //! byte, wrong magic, lying counts, offsets and dimensions) giving `Error::Format`.
 
@@ -21,18 +21,24 @@ fn f64s(a: &Array) -> Vec<f64> {
     a.to_f64_vec().unwrap()
 }
 
-/// Dequantizes an MLX affine triple with group 32 on the host, in f64.
+/// Dequantizes an MLX affine triple with group 32 on the host, in f64 (values packed as one
+/// continuous bit stream, low bits first).
 fn affine_dequant(w: &Array, scales: &Array, biases: &Array, bits: usize) -> Vec<f64> {
     let words = w.to_vec::<u32>().unwrap();
     let (s, b) = (f64s(scales), f64s(biases));
-    let per_word = 32 / bits;
-    let mask = (1u32 << bits) - 1;
-    (0..words.len() * per_word)
+    let mask = (1u64 << bits) - 1;
+    (0..words.len() * 32 / bits)
         .map(|i| {
-            let q = (words[i / per_word] >> (bits * (i % per_word))) & mask;
+            let (word, shift) = (i * bits / 32, i * bits % 32);
+            let pair = words[word] as u64 | (*words.get(word + 1).unwrap_or(&0) as u64) << 32;
+            let q = (pair >> shift) & mask;
             s[i / 32] * q as f64 + b[i / 32]
         })
         .collect()
+}
+
+fn max_abs(a: &Array) -> f64 {
+    f64s(a).iter().fold(0.0f64, |m, v| m.max(v.abs()))
 }
 
 fn assert_close(what: &str, got: &[f64], want: &[f64], rel: f64, abs: f64) {
@@ -87,8 +93,12 @@ fn loads_every_tensor_type_like_the_reference() {
     for (name, expected) in &want {
         let e = f64s(expected);
         match name.as_str() {
-            "q4_0.weight" | "q4_1.weight" | "q8_0.weight" => {
-                let bits = if name.starts_with("q8") { 8 } else { 4 };
+            "q4_0.weight" | "q4_1.weight" | "q8_0.weight" | "q4_k.weight" | "q5_k.weight" => {
+                let bits = match &name[..2] {
+                    "q8" => 8,
+                    "q5" => 5,
+                    _ => 4,
+                };
                 let prefix = name.strip_suffix(".weight").unwrap();
                 let (w, s, b) = (
                     &got[name],
@@ -100,12 +110,20 @@ fn loads_every_tensor_type_like_the_reference() {
                 let cols = expected.shape()[1];
                 assert_eq!(w.shape(), [expected.shape()[0], cols * bits / 32]);
                 assert_eq!(s.shape(), [expected.shape()[0], cols / 32]);
-                assert_close(name, &affine_dequant(w, s, b, bits), &e, 1e-6, 1e-7);
+                // the file's values exactly; a K-quant's scale d·scale_j and bias −dmin·min_j
+                // are rounded to f16 (2^-11 of each, as a dequantized f16 load rounds values)
+                let k_quant = name.contains("_k");
+                let (max_s, max_b) = (max_abs(s), max_abs(b));
+                let slack = if k_quant {
+                    ((1u32 << bits) as f64 * max_s + max_b) * 2f64.powi(-11)
+                } else {
+                    1e-7
+                };
+                assert_close(name, &affine_dequant(w, s, b, bits), &e, 1e-6, slack);
                 // MLX's dequantize in float16 rounds `scale * q` before adding the bias (up to
                 // 128·d for Q8_0): allow a few float16 ulps of the bias.
                 let d = mlx_arm::ops::dequantize(w, s, b, 32, bits as i32).unwrap();
-                let max_bias = f64s(b).iter().fold(0.0f64, |m, v| m.max(v.abs()));
-                assert_close(name, &f64s(&d), &e, 1e-3, max_bias * 2f64.powi(-9));
+                assert_close(name, &f64s(&d), &e, 1e-3, max_b * 2f64.powi(-9) + slack);
             }
             n if n.ends_with(".weight") => {
                 let a = &got[name];

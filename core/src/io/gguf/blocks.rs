@@ -246,9 +246,22 @@ fn scale_min_k4(j: usize, q: &[u8]) -> (u8, u8) {
     }
 }
 
-/// Converts Q4_0 / Q4_1 / Q8_0 blocks to MLX's affine layout (group 32): packed uint32 words
-/// (low bits first), and one f16 scale and bias per block. Q4_0's bias is −8·d, Q8_0's −128·d,
-/// Q4_1's is its stored minimum; the quantized values are those of the file, bit for bit.
+/// Bits per value of the types [`blocks_to_affine`] converts (`None` for the others).
+pub fn affine_bits(t: GgmlType) -> Option<usize> {
+    match t {
+        GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q4K => Some(4),
+        GgmlType::Q5K => Some(5),
+        GgmlType::Q8_0 => Some(8),
+        _ => None,
+    }
+}
+
+/// Converts Q4_0 / Q4_1 / Q8_0 / Q4_K / Q5_K blocks to MLX's affine layout (group 32): packed
+/// uint32 words (low bits first, one continuous bit stream), and one f16 scale and bias per 32
+/// values. Q4_0's bias is −8·d, Q8_0's −128·d, Q4_1's is its stored minimum; a K-quant's 32-value
+/// sub-block j has scale d·scale_j and bias −dmin·min_j (rounded to f16: within 2^-11 of the
+/// file's, as the f16 values of a dequantized load are). The quantized values are the file's, bit
+/// for bit.
 pub fn blocks_to_affine(
     t: GgmlType,
     bytes: &[u8],
@@ -286,7 +299,41 @@ pub fn blocks_to_affine(
                 scales.push(d);
                 biases.push(f16::from_f32(-128.0 * d.to_f32()));
             }
-            _ => unreachable!("blocks_to_affine is called for Q4_0, Q4_1 and Q8_0 only"),
+            GgmlType::Q4K | GgmlType::Q5K => {
+                let (d, dmin) = (d.to_f32(), h(blk, 2));
+                let sc = &blk[4..16];
+                let five = t == GgmlType::Q5K;
+                let (qh, qs) = if five {
+                    (&blk[16..48], &blk[48..176])
+                } else {
+                    (&blk[0..0], &blk[16..144])
+                };
+                // sub-block j: values 32 (j / 2) .. of qs, low nibbles for even j, high for odd
+                for j in 0..8 {
+                    let (scale, min) = scale_min_k4(j, sc);
+                    scales.push(f16::from_f32(d * scale as f32));
+                    biases.push(f16::from_f32(-dmin * min as f32));
+                    let q = |l: usize| {
+                        let byte = qs[32 * (j / 2) + l];
+                        let low = if j % 2 == 0 { byte & 0xF } else { byte >> 4 };
+                        let high = if five { (qh[l] >> j) & 1 } else { 0 };
+                        (low | high << 4) as u64
+                    };
+                    let bits = if five { 5 } else { 4 };
+                    // 32 values of `bits` bits fill exactly `bits` words
+                    let (mut acc, mut filled) = (0u64, 0);
+                    for l in 0..32 {
+                        acc |= q(l) << filled;
+                        filled += bits;
+                        if filled >= 32 {
+                            words.push(acc as u32);
+                            acc >>= 32;
+                            filled -= 32;
+                        }
+                    }
+                }
+            }
+            _ => unreachable!("blocks_to_affine is called for the types affine_bits accepts"),
         }
     }
 }

@@ -8,8 +8,9 @@
 //! I8–I64) are windows of the map where aligned. Q4_0, Q4_1 and Q8_0 tensors load as MLX affine
 //! quantized triples like MLX does: `NAME` (packed uint32), `PREFIX.scales` and `PREFIX.biases`
 //! (float16), where `PREFIX` is `NAME` without its `.weight` suffix; the quantized values are
-//! the file's own. Q5_0, Q5_1 and the K-quants Q4_K, Q5_K, Q6_K are dequantized to float16 on
-//! load. Shapes are reversed from ggml's order (innermost first) to row-major.
+//! the file's own. Q4_K and Q5_K load the same way (4 and 5 bits, group 32: each 32-value
+//! sub-block's scale and minimum become its scale and bias; MLX dequantizes them instead).
+//! Q5_0, Q5_1 and Q6_K (16-value sub-blocks) are dequantized to float16 on load. Shapes are reversed from ggml's order (innermost first) to row-major.
 
 mod blocks;
 mod parse;
@@ -139,13 +140,13 @@ fn tensors_to_arrays(
             continue;
         }
         match t.ggml_type {
-            GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0 => {
-                let bits = if t.ggml_type == GgmlType::Q8_0 { 8 } else { 4 };
-                let blocks = t.nbytes / t.ggml_type.block_bytes();
+            qt if blocks::affine_bits(qt).is_some() => {
+                let bits = blocks::affine_bits(qt).unwrap_or(4);
+                let groups = t.nbytes / qt.block_bytes() * qt.block_elems() / 32;
                 let (mut words, mut scales, mut biases) = (Vec::new(), Vec::new(), Vec::new());
-                reserve(&mut words, blocks * bits)?;
-                reserve(&mut scales, blocks)?;
-                reserve(&mut biases, blocks)?;
+                reserve(&mut words, groups * bits)?;
+                reserve(&mut scales, groups)?;
+                reserve(&mut biases, groups)?;
                 blocks::blocks_to_affine(t.ggml_type, window, &mut words, &mut scales, &mut biases);
                 let last = shape.len() - 1;
                 let mut wshape = shape.clone();
