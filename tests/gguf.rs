@@ -1,6 +1,7 @@
 //! GGUF reading and writing against the reference `gguf` Python package
 //! (tests/fixtures/make_gguf_fixtures.py): metadata of every value type, every tensor type
-//! MLX-ARM reads (Q4_0/Q4_1/Q8_0/Q4_K/Q5_K as MLX affine triples, Q5_0/Q5_1/Q6_K dequantized),
+//! MLX-ARM reads (Q4_0/Q4_1/Q8_0/Q4_K/Q5_K as MLX affine triples, Q5_0/Q5_1/Q6_K/MXFP4
+//! dequantized),
 //! the writer's quantizers bit for bit, round trips, and hostile files (truncated at every
 //! byte, wrong magic, lying counts, offsets and dimensions) giving `Error::Format`.
 
@@ -124,6 +125,13 @@ fn loads_every_tensor_type_like_the_reference() {
                 // 128·d for Q8_0): allow a few float16 ulps of the bias.
                 let d = mlx_arm::ops::dequantize(w, s, b, 32, bits as i32).unwrap();
                 assert_close(name, &f64s(&d), &e, 1e-3, max_b * 2f64.powi(-9) + slack);
+            }
+            "mxfp4_big.weight" => {
+                // past float16's range: float32, exactly the reference's values
+                let a = &got[name];
+                assert_eq!(a.dtype(), Dtype::Float32, "{name}");
+                assert_eq!(a.shape(), expected.shape(), "{name}");
+                assert_eq!(f64s(a), e, "{name}");
             }
             n if n.ends_with(".weight") => {
                 let a = &got[name];

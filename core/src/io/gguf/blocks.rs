@@ -19,6 +19,8 @@ pub enum GgmlType {
     Q4K,
     Q5K,
     Q6K,
+    /// OCP microscaling FP4: 32 e2m1 values sharing a power-of-two (E8M0) scale.
+    Mxfp4,
     I8,
     I16,
     I32,
@@ -43,6 +45,7 @@ impl GgmlType {
             13 => Q5K,
             14 => Q6K,
             24 => I8,
+            39 => Mxfp4,
             25 => I16,
             26 => I32,
             27 => I64,
@@ -65,6 +68,7 @@ impl GgmlType {
             Q4K => 12,
             Q5K => 13,
             Q6K => 14,
+            Mxfp4 => 39,
             I8 => 24,
             I16 => 25,
             I32 => 26,
@@ -87,6 +91,7 @@ impl GgmlType {
             Q4K => "Q4_K",
             Q5K => "Q5_K",
             Q6K => "Q6_K",
+            Mxfp4 => "MXFP4",
             I8 => "I8",
             I16 => "I16",
             I32 => "I32",
@@ -99,7 +104,7 @@ impl GgmlType {
     pub fn block_elems(self) -> usize {
         use GgmlType::*;
         match self {
-            Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 => 32,
+            Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Mxfp4 => 32,
             Q4K | Q5K | Q6K => 256,
             _ => 1,
         }
@@ -120,6 +125,7 @@ impl GgmlType {
             Q4K => 144,
             Q5K => 176,
             Q6K => 210,
+            Mxfp4 => 17,
         }
     }
     /// True for block-quantized types.
@@ -227,6 +233,20 @@ pub fn dequantize_blocks(t: GgmlType, bytes: &[u8], out: &mut [f32]) {
                         y[l + 64] = d * (sc[is + 4] as i8) as f32 * q3 as f32;
                         y[l + 96] = d * (sc[is + 6] as i8) as f32 * q4 as f32;
                     }
+                }
+            }
+            GgmlType::Mxfp4 => {
+                // ggml's kvalues_mxfp4 (e2m1 values, doubled) times half the E8M0 scale
+                const KV: [i8; 16] = [0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12];
+                let e = blk[0] as u32;
+                let d = f32::from_bits(if e < 2 {
+                    0x0020_0000 << e
+                } else {
+                    (e - 1) << 23
+                });
+                for j in 0..16 {
+                    y[j] = KV[(blk[1 + j] & 0xF) as usize] as f32 * d;
+                    y[j + 16] = KV[(blk[1 + j] >> 4) as usize] as f32 * d;
                 }
             }
             _ => unreachable!("dequantize_blocks is called for quantized types only"),

@@ -10,7 +10,8 @@
 //! (float16), where `PREFIX` is `NAME` without its `.weight` suffix; the quantized values are
 //! the file's own. Q4_K and Q5_K load the same way (4 and 5 bits, group 32: each 32-value
 //! sub-block's scale and minimum become its scale and bias; MLX dequantizes them instead).
-//! Q5_0, Q5_1 and Q6_K (16-value sub-blocks) are dequantized to float16 on load. Shapes are reversed from ggml's order (innermost first) to row-major.
+//! Q5_0, Q5_1, Q6_K (16-value sub-blocks) and MXFP4 are dequantized on load, to float16 (float32
+//! where a value would overflow it). Shapes are reversed from ggml's order (innermost first) to row-major.
 
 mod blocks;
 mod parse;
@@ -170,8 +171,17 @@ fn tensors_to_arrays(
                 reserve(&mut f, n)?;
                 f.resize(n, 0.0f32);
                 blocks::dequantize_blocks(qt, window, &mut f);
-                let h: Vec<f16> = f.iter().map(|&v| f16::from_f32(v)).collect();
-                out.push((t.name.clone(), from_vec(&h, &shape).map_err(err)?));
+                // float16 unless a value would overflow it (MXFP4's scales reach 2^127)
+                let fits = f
+                    .iter()
+                    .all(|v| !v.is_finite() || v.abs() <= f16::MAX.to_f32());
+                let a = if fits {
+                    let h: Vec<f16> = f.iter().map(|&v| f16::from_f32(v)).collect();
+                    from_vec(&h, &shape)
+                } else {
+                    from_vec(&f, &shape)
+                };
+                out.push((t.name.clone(), a.map_err(err)?));
             }
         }
     }
