@@ -303,3 +303,113 @@ fn models_written_by_our_gguf_writer_load_and_agree() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn k_quant_models_stay_quantized_and_agree() {
+    // The tiny model's layout four times wider (K-quant rows are 256-value blocks), every linear
+    // weight random Q4_K or Q5_K blocks, against the same blocks dequantized to f32 by ggml's
+    // formula: the K-quant model loads kept quantized (4/5-bit affine, group 32) and gives the
+    // f32 model's logits within the rounding of its scales and biases to f16, on every device.
+    use mlx_arm::io::{dequantize_blocks, GgmlType, GgufTensor, GgufValue};
+    let (arrays, mut md) = mlx_arm::io::load_gguf(format!("{FIXTURES}/tiny_f16.gguf")).unwrap();
+    for (key, v) in [
+        ("llama.embedding_length", 256u32),
+        ("llama.feed_forward_length", 512),
+        ("llama.rope.dimension_count", 64),
+    ] {
+        md.insert(key.to_string(), GgufValue::U32(v));
+    }
+    let wide = |d: usize| if d == 96 { d } else { 4 * d }; // the vocabulary stays
+    let mut rng = 0x2545f4914f6cdd1du64;
+    let mut byte = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng >> 24) as u8
+    };
+    let dir = std::env::temp_dir().join(format!("mlx-arm-kquant-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for ty in [GgmlType::Q4K, GgmlType::Q5K] {
+        let mut blocks: Vec<(String, Vec<usize>, Vec<u8>, Array)> = vec![];
+        let mut plain: Vec<(String, Array)> = vec![];
+        for (name, a) in &arrays {
+            let shape: Vec<usize> = a.shape().iter().map(|&d| wide(d)).collect();
+            let n: usize = shape.iter().product();
+            if shape.len() == 1 {
+                let v: Vec<f32> = (0..n).map(|_| 0.5 + byte() as f32 / 255.0).collect();
+                plain.push((name.clone(), Array::from_slice(&v, &[n as i32])));
+                continue;
+            }
+            let mut raw: Vec<u8> = (0..n / 256 * ty.block_bytes()).map(|_| byte()).collect();
+            for blk in raw.chunks_exact_mut(ty.block_bytes()) {
+                // d and dmin small enough that activations stay in range: float16 bit patterns
+                // from 0x0800 (2^-13) to 0x1400 (2^-10)
+                let d = (0x0800 + byte() as u16 * 12).to_le_bytes();
+                let m = (0x0800 + byte() as u16 * 12).to_le_bytes();
+                blk[..4].copy_from_slice(&[d[0], d[1], m[0], m[1]]);
+            }
+            let mut f = vec![0f32; n];
+            dequantize_blocks(ty, &raw, &mut f).unwrap();
+            let dims: Vec<i32> = shape.iter().map(|&d| d as i32).collect();
+            let deq = Array::from_slice(&f, &dims);
+            blocks.push((name.clone(), shape, raw, deq));
+        }
+        let logits = |quantized: bool| {
+            let mut tensors: Vec<(&str, GgufTensor)> = plain
+                .iter()
+                .map(|(n, a)| (n.as_str(), GgufTensor::Plain(a)))
+                .collect();
+            for (name, shape, raw, deq) in &blocks {
+                let t = match quantized {
+                    true => GgufTensor::Blocks {
+                        ty,
+                        bytes: raw,
+                        shape,
+                    },
+                    false => GgufTensor::Plain(deq),
+                };
+                tensors.push((name.as_str(), t));
+            }
+            let path = dir.join(format!("{}-{quantized}.gguf", ty.name()));
+            mlx_arm::io::save_gguf(&path, &tensors, &md).unwrap();
+            let (loaded, md) = mlx_arm::io::load_gguf(&path).unwrap();
+            let kept = loaded.iter().any(|(n, _)| n == "blk.0.ffn_down.scales");
+            assert_eq!(
+                kept, quantized,
+                "{ty:?}: quantized weights kept as affine triples"
+            );
+            let config = LlamaConfig::from_gguf(&md, "k-quant").unwrap();
+            let mut t = Tensors::new(loaded, "k-quant", Dtype::Float32);
+            let model = Llama::from_tensors(config, &mut t, |_| {}).unwrap();
+            let prompt = ids(&[1, 17, 42, 5, 88, 23, 9]);
+            devices()
+                .into_iter()
+                .map(|device| {
+                    with_default_device(device, || {
+                        let mut cache = model.new_cache(None, None).unwrap();
+                        last_row(&model.forward(&prompt, &mut cache, true).unwrap())
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        let (want, got) = (logits(false), logits(true));
+        let scale = want[0].iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0 && scale.is_finite(), "{ty:?}: logits {scale}");
+        for (g, w) in got.iter().zip(&want) {
+            let worst = g
+                .iter()
+                .zip(w)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            eprintln!(
+                "{ty:?}: worst logit difference {} of the largest",
+                worst / scale
+            );
+            assert!(
+                worst <= 2e-3 * scale,
+                "{ty:?}: logits differ by {worst} (largest {scale})"
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

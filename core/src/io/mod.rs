@@ -20,8 +20,8 @@ mod npz;
 mod safetensors;
 
 pub use self::gguf::{
-    gguf_from_bytes, gguf_to_bytes, load_gguf, read_gguf_metadata, save_gguf, GgmlType, GgufTensor,
-    GgufValue,
+    dequantize_blocks, gguf_from_bytes, gguf_to_bytes, load_gguf, read_gguf_metadata, save_gguf,
+    GgmlType, GgufTensor, GgufValue,
 };
 pub use self::npy::{load, npy_from_bytes, npy_to_bytes, save};
 pub use self::npz::{load_npz, npz_from_bytes, npz_to_bytes, savez, savez_compressed};
@@ -207,10 +207,13 @@ pub(crate) fn normalize_bools(bytes: &mut [u8]) {
 }
 
 /// Rejects repeated names before writing a multi-array file.
-pub(crate) fn check_unique_names(op: &'static str, arrays: &[(&str, &Array)]) -> Result<()> {
+pub(crate) fn check_unique_names<'a>(
+    op: &'static str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
-    for (name, _) in arrays {
-        if !seen.insert(*name) {
+    for name in names {
+        if !seen.insert(name) {
             return Err(Error::arg(
                 op,
                 format!("the name {name:?} is given more than once"),

@@ -74,7 +74,7 @@ fn write_npz<W: Write + Seek>(
     compressed: bool,
     path: &Path,
 ) -> Result<W> {
-    check_unique_names("savez", arrays)?;
+    check_unique_names("savez", arrays.iter().map(|(n, _)| *n))?;
     let werr =
         |e: &dyn std::fmt::Display| super::io_err(path, format!("writing the zip archive: {e}"));
     let method = if compressed {

@@ -167,7 +167,7 @@ fn prepare<'a>(
     arrays: &[(&'a str, &Array)],
     metadata: Option<&HashMap<String, String>>,
 ) -> Result<Prepared<'a>> {
-    check_unique_names("save_safetensors", arrays)?;
+    check_unique_names("save_safetensors", arrays.iter().map(|(n, _)| *n))?;
     let mut tensors = Vec::with_capacity(arrays.len());
     for &(name, a) in arrays {
         if name == "__metadata__" {

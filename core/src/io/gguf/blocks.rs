@@ -138,11 +138,21 @@ fn h(b: &[u8], at: usize) -> f32 {
     f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
 }
 
-/// Dequantizes whole blocks of a quantized type into `out` (`out.len()` elements, a multiple of
-/// the block size; `bytes` holds exactly the matching number of blocks).
-pub fn dequantize_blocks(t: GgmlType, bytes: &[u8], out: &mut [f32]) {
+/// Dequantizes whole blocks of a quantized type into `out` as ggml does (`out.len()` values, a
+/// multiple of the block size; `bytes` must hold exactly the matching number of blocks).
+pub fn dequantize_blocks(t: GgmlType, bytes: &[u8], out: &mut [f32]) -> crate::Result<()> {
     let (be, bb) = (t.block_elems(), t.block_bytes());
-    debug_assert_eq!(bytes.len() / bb * be, out.len());
+    if !t.is_quantized() || out.len() % be != 0 || bytes.len() != out.len() / be * bb {
+        return Err(crate::Error::arg(
+            "dequantize_blocks",
+            format!(
+                "{} bytes of {} for {} values (blocks of {be} values in {bb} bytes)",
+                bytes.len(),
+                t.name(),
+                out.len()
+            ),
+        ));
+    }
     for (blk, y) in bytes.chunks_exact(bb).zip(out.chunks_exact_mut(be)) {
         match t {
             GgmlType::Q4_0 => {
@@ -249,9 +259,10 @@ pub fn dequantize_blocks(t: GgmlType, bytes: &[u8], out: &mut [f32]) {
                     y[j + 16] = KV[(blk[1 + j] >> 4) as usize] as f32 * d;
                 }
             }
-            _ => unreachable!("dequantize_blocks is called for quantized types only"),
+            _ => unreachable!("checked above: a block type"),
         }
     }
+    Ok(())
 }
 
 /// ggml's `get_scale_min_k4`: the 6-bit scale and min of sub-block `j` of a K-quant block.

@@ -17,7 +17,7 @@ mod blocks;
 mod parse;
 mod writer;
 
-pub use blocks::GgmlType;
+pub use blocks::{dequantize_blocks, GgmlType};
 pub use parse::{gguf_from_bytes_info, GgufFile, GgufTensorInfo, GgufValue};
 pub use writer::{gguf_to_bytes, save_gguf, GgufTensor};
 
@@ -170,7 +170,7 @@ fn tensors_to_arrays(
                 let mut f = Vec::new();
                 reserve(&mut f, n)?;
                 f.resize(n, 0.0f32);
-                blocks::dequantize_blocks(qt, window, &mut f);
+                blocks::dequantize_blocks(qt, window, &mut f).map_err(err)?;
                 // float16 unless a value would overflow it (MXFP4's scales reach 2^127)
                 let fits = f
                     .iter()

@@ -17,6 +17,16 @@ pub enum GgufTensor<'a> {
     /// Quantized to a block type (Q4_0, Q4_1 or Q8_0) from the array's values as f32; the last
     /// axis must be a multiple of 32.
     Quantized(&'a Array, GgmlType),
+    /// Blocks of a quantized type as they are (e.g. read from another file): `bytes` must hold
+    /// exactly the blocks of a row-major `shape` whose last axis is a multiple of the block size.
+    Blocks {
+        /// The block type.
+        ty: GgmlType,
+        /// The blocks, in ggml's layout.
+        bytes: &'a [u8],
+        /// Row-major shape of the values.
+        shape: &'a [usize],
+    },
 }
 
 /// Writes a GGUF v3 file with `metadata` and named tensors (through a temporary sibling renamed
@@ -47,13 +57,7 @@ pub fn gguf_to_bytes(
     tensors: &[(&str, GgufTensor)],
     metadata: &BTreeMap<String, GgufValue>,
 ) -> Result<Vec<u8>> {
-    let names: Vec<(&str, &Array)> = tensors
-        .iter()
-        .map(|(n, t)| match t {
-            GgufTensor::Plain(a) | GgufTensor::Quantized(a, _) => (*n, *a),
-        })
-        .collect();
-    check_unique_names("save_gguf", &names)?;
+    check_unique_names("save_gguf", tensors.iter().map(|(n, _)| *n))?;
     let alignment = match metadata.get("general.alignment") {
         None => DEFAULT_ALIGNMENT,
         Some(v) => v
@@ -97,6 +101,7 @@ fn tensor_bytes(name: &str, t: &GgufTensor) -> Result<(GgmlType, Vec<u8>, Vec<us
     let (a, quant) = match *t {
         GgufTensor::Plain(a) => (a, None),
         GgufTensor::Quantized(a, ty) => (a, Some(ty)),
+        GgufTensor::Blocks { ty, bytes, shape } => return raw_blocks(name, ty, bytes, shape),
     };
     let shape = a.shape().to_vec();
     if shape.is_empty() || shape.len() > MAX_DIMS as usize {
@@ -152,6 +157,42 @@ fn tensor_bytes(name: &str, t: &GgufTensor) -> Result<(GgmlType, Vec<u8>, Vec<us
             ),
         )),
     }
+}
+
+/// Checks pre-quantized blocks against their shape and passes them through.
+fn raw_blocks(
+    name: &str,
+    ty: GgmlType,
+    bytes: &[u8],
+    shape: &[usize],
+) -> Result<(GgmlType, Vec<u8>, Vec<usize>)> {
+    let bad = |why: String| Err(Error::shape("save_gguf", format!("tensor {name:?}: {why}")));
+    if !ty.is_quantized() {
+        return bad(format!("{} is not a block type", ty.name()));
+    }
+    if shape.is_empty() || shape.len() > MAX_DIMS as usize {
+        return bad(format!(
+            "GGUF holds 1 to {MAX_DIMS} dimensions, not {}",
+            shape.len()
+        ));
+    }
+    let elems: usize = shape.iter().product();
+    if shape[shape.len() - 1] % ty.block_elems() != 0 {
+        return bad(format!(
+            "the last axis of {shape:?} is not a multiple of {}'s {} values",
+            ty.name(),
+            ty.block_elems()
+        ));
+    }
+    let want = elems / ty.block_elems() * ty.block_bytes();
+    if bytes.len() != want {
+        return bad(format!(
+            "{} bytes of {} blocks for {shape:?}, expected {want}",
+            bytes.len(),
+            ty.name()
+        ));
+    }
+    Ok((ty, bytes.to_vec(), shape.to_vec()))
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
