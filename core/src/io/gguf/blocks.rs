@@ -192,14 +192,14 @@ pub fn dequantize_blocks(t: GgmlType, bytes: &[u8], out: &mut [f32]) -> crate::R
                 }
             }
             GgmlType::Q4K | GgmlType::Q5K => {
-                let (d, dmin) = (h(blk, 0), h(blk, 2));
-                let scales = &blk[4..16];
                 let five = t == GgmlType::Q5K;
-                let (qh, qs) = if five {
-                    (&blk[16..48], &blk[48..176])
-                } else {
-                    (&blk[0..0], &blk[16..144])
-                };
+                let KQuant {
+                    d,
+                    dmin,
+                    scales,
+                    qh,
+                    qs,
+                } = KQuant::of(blk, five);
                 for (n, j) in (0..256).step_by(64).enumerate() {
                     let (u1, u2) = (1u8 << (2 * n), 2u8 << (2 * n));
                     let (sc1, m1) = scale_min_k4(2 * n, scales);
@@ -263,6 +263,35 @@ pub fn dequantize_blocks(t: GgmlType, bytes: &[u8], out: &mut [f32]) -> crate::R
         }
     }
     Ok(())
+}
+
+/// The parts of a Q4_K / Q5_K block (ggml's `block_q4_K`, `block_q5_K`).
+struct KQuant<'a> {
+    d: f32,
+    dmin: f32,
+    /// 12 bytes of 6-bit scales and minimums (see [`scale_min_k4`]).
+    scales: &'a [u8],
+    /// The fifth bits (Q5_K; empty for Q4_K): bit j of byte l for value l of sub-block j.
+    qh: &'a [u8],
+    /// Low nibbles: sub-block 2n in the low halves of bytes 32n.., 2n+1 in the high ones.
+    qs: &'a [u8],
+}
+
+impl<'a> KQuant<'a> {
+    fn of(blk: &'a [u8], five: bool) -> Self {
+        let (qh, qs) = if five {
+            (&blk[16..48], &blk[48..176])
+        } else {
+            (&blk[0..0], &blk[16..144])
+        };
+        KQuant {
+            d: h(blk, 0),
+            dmin: h(blk, 2),
+            scales: &blk[4..16],
+            qh,
+            qs,
+        }
+    }
 }
 
 /// ggml's `get_scale_min_k4`: the 6-bit scale and min of sub-block `j` of a K-quant block.
@@ -331,14 +360,14 @@ pub fn blocks_to_affine(
                 biases.push(f16::from_f32(-128.0 * d.to_f32()));
             }
             GgmlType::Q4K | GgmlType::Q5K => {
-                let (d, dmin) = (d.to_f32(), h(blk, 2));
-                let sc = &blk[4..16];
                 let five = t == GgmlType::Q5K;
-                let (qh, qs) = if five {
-                    (&blk[16..48], &blk[48..176])
-                } else {
-                    (&blk[0..0], &blk[16..144])
-                };
+                let KQuant {
+                    d,
+                    dmin,
+                    scales: sc,
+                    qh,
+                    qs,
+                } = KQuant::of(blk, five);
                 // sub-block j: values 32 (j / 2) .. of qs, low nibbles for even j, high for odd
                 for j in 0..8 {
                     let (scale, min) = scale_min_k4(j, sc);
