@@ -14,6 +14,7 @@ mod sdpa;
 pub mod simd;
 mod softmax;
 mod sort;
+pub mod spin;
 pub mod types;
 mod view;
 pub mod workers;

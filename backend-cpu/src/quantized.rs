@@ -285,6 +285,12 @@ const MATVEC_SERIAL_WORK: usize = 1 << 16;
 /// Tasks per pool thread for a mat-vec (a few, so that an unevenly loaded thread is evened out).
 const MATVEC_TASKS_PER_THREAD: usize = 2;
 
+/// Whether the mat-vecs run on [`crate::spin`]'s spinning helpers (`MLX_ARM_CPU_SPIN=0`: rayon).
+fn spin_pool() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("MLX_ARM_CPU_SPIN").map_or(true, |v| v != "0"))
+}
+
 /// Output rows per widening of half-precision scales and biases in the mat-vec.
 const MATVEC_SUB_ROWS: usize = 32;
 
@@ -397,6 +403,16 @@ pub(crate) fn matvec_t_path(
     };
     if rows_per_task >= n {
         task(0, t);
+    } else if spin_pool() {
+        // short regions, ~150 per decoded token: helpers that spin between them
+        let (base, len, chunk) = (SendPtr(t.as_mut_ptr()), t.len(), rows_per_task * m);
+        crate::spin::run(len.div_ceil(chunk), &|c| {
+            let start = c * chunk;
+            let end = (start + chunk).min(len);
+            // SAFETY: chunks [start, end) are disjoint and inside `t`, which outlives `run`
+            let dst = unsafe { std::slice::from_raw_parts_mut(base.get().add(start), end - start) };
+            task(c * rows_per_task, dst)
+        });
     } else {
         t.par_chunks_mut(rows_per_task * m)
             .enumerate()
@@ -467,3 +483,10 @@ struct SendPtr(*mut f32);
 // SAFETY: tasks write disjoint column blocks and finish before the owner returns.
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The pointer (a method, so closures capture the whole Sync wrapper, not its field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
