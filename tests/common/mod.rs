@@ -9,8 +9,14 @@ use mlx_arm::{ops, Array, Device, Dtype};
 /// rounding x and the dequantized weights to f16 (the GPU on adapters with tensor cores, unless
 /// `MLX_ARM_QMM_COOP=0`): their reference rounds the same values.
 pub fn quantized_prefill_in_f16(device: Device) -> bool {
+    tensor_core_gpu(device, "MLX_ARM_QMM_COOP")
+}
+
+/// Whether `device` is a GPU running with cooperative matrices and the kernel family's `switch`
+/// is not set to `0`.
+fn tensor_core_gpu(device: Device, switch: &str) -> bool {
     device == Device::gpu()
-        && std::env::var("MLX_ARM_QMM_COOP").as_deref() != Ok("0")
+        && std::env::var(switch).as_deref() != Ok("0")
         && mlx_arm::backend::backend(device)
             .map(|b| b.describe().contains("cooperative matrices"))
             .unwrap_or(false)
@@ -28,13 +34,7 @@ pub fn software_gpu() -> bool {
 /// cooperative matrices (f16 q, k, v and probabilities): the GPU on adapters with tensor cores,
 /// head dimensions multiples of 16 up to 128, unless `MLX_ARM_SDPA_COOP=0`.
 pub fn attention_in_f16(device: Device, head_dim: usize) -> bool {
-    device == Device::gpu()
-        && head_dim % 16 == 0
-        && head_dim <= 128
-        && std::env::var("MLX_ARM_SDPA_COOP").as_deref() != Ok("0")
-        && mlx_arm::backend::backend(device)
-            .map(|b| b.describe().contains("cooperative matrices"))
-            .unwrap_or(false)
+    head_dim % 16 == 0 && head_dim <= 128 && tensor_core_gpu(device, "MLX_ARM_SDPA_COOP")
 }
 
 /// `v` rounded to f16 (the f64 reference of a product computed on f16 inputs).

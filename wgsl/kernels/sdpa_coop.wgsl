@@ -122,6 +122,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var m = LOWEST;
     var l = 0.0;
     //@OZERO
+    // Two loops rather than one over the passes: naga rejects cooperative operations under a
+    // branch on a loop variable (non-uniform to its analysis).
     // first pass: each row's maximum and sum of exp
     for (var t0 = 0u; t0 < kend; t0 = t0 + 64u) {
         stage(1u, kbase, P.k_l, t0, 64u, P.lk, li);
