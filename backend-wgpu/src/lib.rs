@@ -2,6 +2,7 @@
 //! This file is the backend's one dispatch `match` over the primitive registry; the runtime
 //! (pool, pipelines, batching) is in [`engine`], kernels' host code by family in [`kernels`].
 
+pub mod autotune;
 pub mod context;
 pub mod engine;
 pub mod kernels;

@@ -2,6 +2,7 @@
 //! embedding (one invocation per element). Strided inputs are made dense first.
 
 use super::{elementwise, Resident};
+use crate::autotune::{candidates, class};
 use crate::engine::Engine;
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::Result;
@@ -151,10 +152,16 @@ pub fn sdpa_coop_fits(engine: &Arc<Engine>, d: usize, dv: usize) -> bool {
         && (16..=128).contains(&d)
 }
 
-/// Query rows per workgroup of the flash kernel: 64, or 32 with `MLX_ARM_SDPA_COOP_ROWS=32`
-/// (twice the workgroups).
-fn sdpa_coop_rows() -> u32 {
-    choice!("MLX_ARM_SDPA_COOP_ROWS", 64, 32)
+/// Query rows per workgroup of the flash kernel, the default first for the autotuner: 64, then
+/// 32 (twice the workgroups; slower on an H200, 8B pp512 5,481 vs 6,184).
+/// `MLX_ARM_SDPA_COOP_ROWS=32|64` forces one (no search).
+fn sdpa_coop_rows() -> Vec<(String, u32)> {
+    let rows: &[u32] = match std::env::var("MLX_ARM_SDPA_COOP_ROWS").as_deref() {
+        Ok("32") => &[32],
+        Ok(_) => &[64],
+        Err(_) => &[64, 32],
+    };
+    candidates(rows.iter().map(|&r| (format!("rows{r}"), r)))
 }
 
 /// `x` itself when its rows (last axis) are dense and its other strides and offset are not
@@ -189,47 +196,57 @@ fn sdpa_coop(
         Resident::of(engine, &v)?,
     );
     let (b, hq, lq, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3]);
-    let rows = sdpa_coop_rows();
-    let qblocks = lq.div_ceil(rows as usize);
-    let tiles = b * hq * qblocks;
     let st = |x: &Data, i: usize| x.strides[i] as u32;
     // vec4 loads where every row starts at a multiple of 4 elements
     let aligned = [&q, &k, &v]
         .iter()
         .all(|x| x.offset % 4 == 0 && x.strides[..3].iter().all(|s| s % 4 == 0));
-    let params = [
-        hq as u32,
-        k.shape[1] as u32,
-        lq as u32,
-        k.shape[2] as u32,
-        causal as u32,
-        scale.to_bits(),
-        q.offset as u32,
-        k.offset as u32,
-        v.offset as u32,
-        st(&q, 0),
-        st(&q, 1),
-        st(&q, 2),
-        st(&k, 0),
-        st(&k, 1),
-        st(&k, 2),
-        st(&v, 0),
-        st(&v, 1),
-        st(&v, 2),
-        qblocks as u32,
-        tiles as u32,
-        u32::from(aligned),
-        0,
-        0,
-        0,
-    ];
-    let key = KernelKey::SdpaCoop {
-        dtype: dt,
-        d: d as u32,
-        rows,
-    };
     let bufs = [(2, rq.buf()), (3, rk.buf()), (4, rv.buf()), (5, mem.buf())];
-    engine.dispatch_1d(&key, "main", &params, None, &bufs, tiles)?;
+    let record = |&rows: &u32| -> Result<()> {
+        let qblocks = lq.div_ceil(rows as usize);
+        let tiles = b * hq * qblocks;
+        let params = [
+            hq as u32,
+            k.shape[1] as u32,
+            lq as u32,
+            k.shape[2] as u32,
+            causal as u32,
+            scale.to_bits(),
+            q.offset as u32,
+            k.offset as u32,
+            v.offset as u32,
+            st(&q, 0),
+            st(&q, 1),
+            st(&q, 2),
+            st(&k, 0),
+            st(&k, 1),
+            st(&k, 2),
+            st(&v, 0),
+            st(&v, 1),
+            st(&v, 2),
+            qblocks as u32,
+            tiles as u32,
+            u32::from(aligned),
+            0,
+            0,
+            0,
+        ];
+        let key = KernelKey::SdpaCoop {
+            dtype: dt,
+            d: d as u32,
+            rows,
+        };
+        engine.dispatch_1d(&key, "main", &params, None, &bufs, tiles)
+    };
+    let problem = format!(
+        "sdpa_coop {dt:?} d{d} batch{} lq{} lk{}{}",
+        class(b * hq),
+        class(lq),
+        class(k.shape[2]),
+        if causal { " causal" } else { "" }
+    );
+    let rows = engine.tuned(&problem, &sdpa_coop_rows(), &record)?;
+    record(&rows)?;
     Ok(Engine::output(mem, dt, shape))
 }
 

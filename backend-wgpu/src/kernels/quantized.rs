@@ -10,6 +10,7 @@
 //! dense first with the elementwise copy kernel.
 
 use super::{elementwise, Resident};
+use crate::autotune::{candidates, class};
 use crate::engine::{Engine, WG};
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::layout::numel;
@@ -81,7 +82,50 @@ pub fn qmv_tuning() -> QmvTuning {
     })
 }
 
-/// Sets the mat-vec tuning for later dispatches; a typed error for values the kernel lacks.
+/// Set when the tuning was chosen by hand ([`set_qmv_tuning`] or an `MLX_ARM_QMV_*` variable):
+/// the autotuner then leaves it as it is.
+static QMV_FORCED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Mat-vec variants for the autotuner over `n` weight rows of `k` values, the tuning in effect
+/// first: rows per workgroup 2/4/8/16 x unroll 1/2/4 x chunks per lane 1/2 (24 kernels, searched
+/// once per shape class and adapter). Only the tuning in effect when it was set by hand.
+fn qmv_candidates(n: usize, k: usize) -> Vec<(String, QmvTuning)> {
+    let base = qmv_tuning();
+    let rpw = match n * k >= base.large_from {
+        true => base.rows_per_workgroup_large,
+        false => base.rows_per_workgroup,
+    };
+    let with = |rpw, unroll, cpl| {
+        let t = QmvTuning {
+            rows_per_workgroup: rpw,
+            rows_per_workgroup_large: rpw,
+            unroll,
+            chunks_per_lane: cpl,
+            ..base
+        };
+        (format!("rpw{rpw}_unroll{unroll}_cpl{cpl}"), t)
+    };
+    let mut out = vec![with(rpw, base.unroll, base.chunks_per_lane)];
+    let forced = QMV_FORCED.load(std::sync::atomic::Ordering::Relaxed)
+        || std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("MLX_ARM_QMV_"));
+    if forced {
+        return out;
+    }
+    for rpw in [2, 4, 8, 16] {
+        for unroll in [1, 2, 4] {
+            for cpl in [1, 2] {
+                let c = with(rpw, unroll, cpl);
+                if c.0 != out[0].0 {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Sets the mat-vec tuning for later dispatches (the autotuner then leaves the mat-vec alone);
+/// a typed error for values the kernel lacks.
 pub fn set_qmv_tuning(t: QmvTuning) -> Result<()> {
     if ![1, 2, 4, 8, 16].contains(&t.rows_per_workgroup)
         || ![1, 2, 4, 8, 16].contains(&t.rows_per_workgroup_large)
@@ -95,6 +139,7 @@ pub fn set_qmv_tuning(t: QmvTuning) -> Result<()> {
         });
     }
     *QMV_TUNING.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
+    QMV_FORCED.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 
@@ -235,23 +280,82 @@ fn qmm_coop() -> bool {
     switch_on!("MLX_ARM_QMM_COOP")
 }
 
-/// Output tile height of the cooperative-matrix kernel: 128 (`MLX_ARM_QMM_COOP_ROWS=64` for
-/// A/B runs; on an H200 128 won at every Llama prefill shape, even with 128 tiles for 132
-/// multiprocessors: 8B pp512 3,708 vs 2,508 tok/s).
-fn coop_rows() -> u32 {
-    choice!("MLX_ARM_QMM_COOP_ROWS", 128, 64)
+/// A prefill-kernel variant: its key and output tile (rows, columns).
+type TileChoice = (KernelKey, usize, usize);
+
+/// Variants of the cooperative-matrix kernel for the autotuner, the default first: 128-row
+/// tiles, K step 64, 32-row subgroup blocks (on an H200 128 rows won at every Llama prefill
+/// shape, even with 128 tiles for 132 multiprocessors: 8B pp512 3,708 vs 2,508 tok/s; K step 64
+/// halves the barriers per K: 6,059 vs 4,665). The alternatives (64-row tiles, K step 32,
+/// 64-row subgroup blocks: 4 subgroups with twice the products each) were each measured slower
+/// there and may win on other GPUs. `MLX_ARM_QMM_COOP_ROWS=64`, `MLX_ARM_QMM_COOP_K=32`,
+/// `MLX_ARM_QMM_COOP_WARP=64` force one variant (no search).
+fn coop_candidates(dtype: Dtype, bits: u32, store: ScaleStore) -> Vec<(String, TileChoice)> {
+    let forced = [
+        "MLX_ARM_QMM_COOP_ROWS",
+        "MLX_ARM_QMM_COOP_K",
+        "MLX_ARM_QMM_COOP_WARP",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some());
+    let defaults = [(
+        choice!("MLX_ARM_QMM_COOP_ROWS", 128, 64),
+        choice!("MLX_ARM_QMM_COOP_K", 64, 32),
+        choice!("MLX_ARM_QMM_COOP_WARP", 32, 64),
+    )];
+    // (rows, K step, subgroup rows): the combinations tested on tensor-core hardware
+    let all = [
+        (128, 64, 32),
+        (128, 32, 32),
+        (64, 64, 32),
+        (64, 32, 32),
+        (128, 64, 64),
+        (128, 32, 64),
+    ];
+    let variants: &[(u32, u32, u32)] = if forced { &defaults } else { &all };
+    candidates(variants.iter().map(|&(rows, kstep, warp)| {
+        let key = KernelKey::QMatmulCoop {
+            dtype,
+            bits,
+            store,
+            rows,
+            kstep,
+            warp_rows: warp.min(rows),
+        };
+        (
+            format!("rows{rows}_k{kstep}_warp{warp}"),
+            (key, rows as usize, 128),
+        )
+    }))
 }
 
-/// K per step of the cooperative-matrix kernel: 64 (half the barriers per K; on an H200 8B
-/// pp512 6,059 vs 4,665 tok/s with 32), or 32 with `MLX_ARM_QMM_COOP_K=32`.
-fn coop_kstep() -> u32 {
-    choice!("MLX_ARM_QMM_COOP_K", 64, 32)
-}
-
-/// Rows of a subgroup's block in the cooperative-matrix kernel: 32 (8 subgroups on a 128x128
-/// tile), or 64 with `MLX_ARM_QMM_COOP_WARP=64` (4 subgroups with twice the products each).
-fn coop_warp_rows() -> u32 {
-    choice!("MLX_ARM_QMM_COOP_WARP", 32, 64)
+/// Variants of the f32 tiled kernel, the default first: 128x128 tiles for transposed weights
+/// and more than one tile of rows (`MLX_ARM_QMM_128=0`: 64x64 only, no search), else 64x64.
+fn tiled_candidates(
+    dtype: Dtype,
+    bits: u32,
+    transpose: bool,
+    store: ScaleStore,
+    m: usize,
+) -> Vec<(String, TileChoice)> {
+    let sides = if !(transpose && m > TILE) {
+        vec![false]
+    } else if std::env::var_os("MLX_ARM_QMM_128").is_some() {
+        vec![qmm128()]
+    } else {
+        vec![true, false]
+    };
+    candidates(sides.iter().map(|&tile128| {
+        let side = if tile128 { 128 } else { TILE };
+        let key = KernelKey::QMatmul {
+            dtype,
+            bits,
+            transpose,
+            store,
+            tile128,
+        };
+        (format!("tile{side}"), (key, side, side))
+    }))
 }
 
 /// Output tile side of the tiled kernel.
@@ -451,7 +555,6 @@ fn product(
         };
         // weight rows: the product's outputs, twice that with GLU
         let rows = if fuse.silu_mul { 2 * n } else { n };
-        let (key, rpw) = matvec_kernel(e, qmv_tuning(), dt, bits, (m, rows, k), store, fuse);
         let ra = addend.as_ref().map(|a| Resident::of(e, a)).transpose()?;
         if let Some(ra) = &ra {
             bufs.push((8, ra.buf()));
@@ -465,108 +568,119 @@ fn product(
         if let Some(rg) = &rg {
             bufs.push((9, rg.buf()));
         }
-        // the integer kernel reads x quantized: 4 words of bytes and (step, sum) per 8 values
-        let quantized_x = match key {
-            KernelKey::QMatvec { int8: true, .. } => {
-                let (words, blocks) = (m * k / 8, m * k / 32);
-                let (xq, xf) = (e.alloc(4 * words)?, e.alloc(2 * words)?);
-                let params = [blocks as u32, x.offset as u32, 0, 0];
-                let qbufs = [(2, rx.buf()), (3, xq.buf()), (4, xf.buf())];
-                e.dispatch_1d(
-                    &KernelKey::QuantizeX,
-                    "main",
-                    &params,
-                    None,
-                    &qbufs,
-                    blocks.div_ceil(64),
-                )?;
-                Some((xq, xf))
+        let record = |t: &QmvTuning| -> Result<()> {
+            let (key, rpw) = matvec_kernel(e, *t, dt, bits, (m, rows, k), store, fuse);
+            let mut bufs = bufs.clone();
+            // the integer kernel reads x quantized: 4 words of bytes and (step, sum) per 8 values
+            let quantized_x = match key {
+                KernelKey::QMatvec { int8: true, .. } => {
+                    let (words, blocks) = (m * k / 8, m * k / 32);
+                    let (xq, xf) = (e.alloc(4 * words)?, e.alloc(2 * words)?);
+                    let params = [blocks as u32, x.offset as u32, 0, 0];
+                    let qbufs = [(2, rx.buf()), (3, xq.buf()), (4, xf.buf())];
+                    e.dispatch_1d(
+                        &KernelKey::QuantizeX,
+                        "main",
+                        &params,
+                        None,
+                        &qbufs,
+                        blocks.div_ceil(64),
+                    )?;
+                    Some((xq, xf))
+                }
+                _ => None,
+            };
+            if let Some((xq, xf)) = &quantized_x {
+                bufs[0] = (2, xq.buf());
+                bufs.push((7, xf.buf()));
             }
-            _ => None,
+            let blocks = n.div_ceil(rpw);
+            let params = [
+                n as u32,
+                k as u32,
+                blocks as u32,
+                x.offset as u32,
+                w.offset as u32,
+                off_s,
+                off_b,
+                row_words,
+                groups,
+                (gs / 32) as u32,
+                (gs * bits as usize / 32).max(1).ilog2(),
+                addend.as_ref().map_or(0, |a| a.offset as u32),
+                g.as_ref().map_or(0, |g| g.offset as u32),
+                norm.map_or(0.0f32, |(_, eps)| eps).to_bits(),
+            ];
+            let mut params = params.to_vec();
+            match fuse.rope {
+                Some(r) => {
+                    let l = QmmRope::positions(&inputs[0].shape);
+                    let base = f32::from_bits(r.base_bits);
+                    let log_base = (base as f64).ln() as f32 / (r.dims / 2) as f32;
+                    params.extend([
+                        (r.heads * r.head_dim) as u32,
+                        r.head_dim as u32,
+                        r.dims as u32,
+                        r.offset as u32,
+                        l as u32,
+                        r.scale_bits,
+                        log_base.to_bits(),
+                        0,
+                    ]);
+                }
+                None => params.extend([0, 1, 0, 0, 1, 0, 0, 0]),
+            }
+            e.dispatch_1d(&key, "main", &params, None, &bufs, blocks)
         };
-        if let Some((xq, xf)) = &quantized_x {
-            bufs[0] = (2, xq.buf());
-            bufs.push((7, xf.buf()));
-        }
-        let blocks = n.div_ceil(rpw);
-        let params = [
-            n as u32,
-            k as u32,
-            blocks as u32,
-            x.offset as u32,
-            w.offset as u32,
-            off_s,
-            off_b,
-            row_words,
-            groups,
-            (gs / 32) as u32,
-            (gs * bits as usize / 32).max(1).ilog2(),
-            addend.as_ref().map_or(0, |a| a.offset as u32),
-            g.as_ref().map_or(0, |g| g.offset as u32),
-            norm.map_or(0.0f32, |(_, eps)| eps).to_bits(),
-        ];
-        let mut params = params.to_vec();
-        match fuse.rope {
-            Some(r) => {
-                let l = QmmRope::positions(&inputs[0].shape);
-                let base = f32::from_bits(r.base_bits);
-                let log_base = (base as f64).ln() as f32 / (r.dims / 2) as f32;
-                params.extend([
-                    (r.heads * r.head_dim) as u32,
-                    r.head_dim as u32,
-                    r.dims as u32,
-                    r.offset as u32,
-                    l as u32,
-                    r.scale_bits,
-                    log_base.to_bits(),
-                    0,
-                ]);
-            }
-            None => params.extend([0, 1, 0, 0, 1, 0, 0, 0]),
-        }
-        e.dispatch_1d(&key, "main", &params, None, &bufs, blocks)?;
+        let problem = format!(
+            "qmv {dt:?} {bits}bit gs{gs} {store:?} x{m} n{} k{}{}{}{}{}",
+            class(rows),
+            class(k),
+            if fuse.rms_norm_eps_bits.is_some() {
+                " norm"
+            } else {
+                ""
+            },
+            if fuse.silu_mul { " glu" } else { "" },
+            if fuse.rope.is_some() { " rope" } else { "" },
+            if fuse.residual { " residual" } else { "" },
+        );
+        let tuning = e.tuned(&problem, &qmv_candidates(rows, k), &record)?;
+        record(&tuning)?;
     } else {
         let coop = transpose && m > TILE && e.gpu.coop_f16 && qmm_coop();
-        let tile128 = transpose && m > TILE && qmm128();
-        let (key, rows, cols) = if coop {
-            let rows = coop_rows();
-            let key = KernelKey::QMatmulCoop {
-                dtype: dt,
-                bits,
-                store,
-                rows,
-                kstep: coop_kstep(),
-                warp_rows: coop_warp_rows().min(rows),
-            };
-            (key, rows as usize, 128)
-        } else {
-            let side = if tile128 { 128 } else { TILE };
-            let key = KernelKey::QMatmul {
-                dtype: dt,
-                bits,
-                transpose,
-                store,
-                tile128,
-            };
-            (key, side, side)
+        let record = |key: &KernelKey, rows: usize, cols: usize| -> Result<()> {
+            let tn = n.div_ceil(cols);
+            let tiles = tn * m.div_ceil(rows);
+            let params = [
+                m as u32,
+                n as u32,
+                k as u32,
+                tn as u32,
+                tiles as u32,
+                x.offset as u32,
+                w.offset as u32,
+                off_s,
+                off_b,
+                row_words,
+                groups,
+                gs as u32,
+            ];
+            e.dispatch_1d(key, "main", &params, None, &bufs, tiles)
         };
-        let tn = n.div_ceil(cols);
-        let tiles = tn * m.div_ceil(rows);
-        let params = [
-            m as u32,
-            n as u32,
-            k as u32,
-            tn as u32,
-            tiles as u32,
-            x.offset as u32,
-            w.offset as u32,
-            off_s,
-            off_b,
-            row_words,
-            groups,
-            gs as u32,
-        ];
-        e.dispatch_1d(&key, "main", &params, None, &bufs, tiles)?;
+        let choices = match coop {
+            true => coop_candidates(dt, bits, store),
+            false => tiled_candidates(dt, bits, transpose, store, m),
+        };
+        let problem = format!(
+            "qmm {dt:?} {bits}bit gs{gs} {store:?} {} m{} n{} k{}",
+            if transpose { "wT" } else { "w" },
+            class(m),
+            class(n),
+            class(k),
+        );
+        let (key, rows, cols) = e.tuned(&problem, &choices, |(key, r, c)| record(key, *r, *c))?;
+        record(&key, rows, cols)?;
     }
     let y = Engine::output(mem, dt, shape);
     match addend {
