@@ -13,6 +13,15 @@ use mlx_arm::fast;
 use mlx_arm::ops::{self, QmmFusion, QmmRope};
 use mlx_arm::transforms::grad;
 use mlx_arm::{with_default_device, Array, Device, Dtype, Error};
+use std::sync::Mutex;
+
+/// Held by every test here: one sweeps the GPU mat-vec's process-wide work split, and the
+/// others compare two products that must run under the same split.
+static SPLIT: Mutex<()> = Mutex::new(());
+
+fn split_lock() -> std::sync::MutexGuard<'static, ()> {
+    SPLIT.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 fn random(rng: &mut Rng, n: usize, lo: f64, hi: f64) -> Vec<f32> {
     (0..n).map(|_| rng.range(lo, hi) as f32).collect()
@@ -103,6 +112,7 @@ fn assert_matches_composed(
 
 #[test]
 fn fused_quantized_matmul_equals_the_composed_ops() {
+    let _split = split_lock();
     let mut rng = Rng::new(47);
     for device in devices() {
         with_default_device(device, || {
@@ -163,6 +173,7 @@ fn fused_quantized_matmul_equals_the_composed_ops() {
 /// the narrowed product with rope's own operations).
 #[test]
 fn fused_rope_equals_the_composed_rope() {
+    let _split = split_lock();
     let mut rng = Rng::new(59);
     for device in devices() {
         with_default_device(device, || {
@@ -210,6 +221,7 @@ fn fused_rope_equals_the_composed_rope() {
 
 #[test]
 fn fused_quantized_matmul_gradients_are_the_composed_ones() {
+    let _split = split_lock();
     let mut rng = Rng::new(53);
     let (k, n) = (64usize, 32usize);
     let w = Array::from_slice(&random(&mut rng, n * k, -1.0, 1.0), &[n as i32, k as i32]);
@@ -274,6 +286,7 @@ fn fused_quantized_matmul_gradients_are_the_composed_ones() {
 
 #[test]
 fn fused_quantized_matmul_rejects_bad_arguments() {
+    let _split = split_lock();
     let w = Array::from_slice(&vec![0.5f32; 3 * 64], &[3, 64]);
     let (wq, s, b) = ops::quantize(&w, 32, 4).unwrap();
     let x = Array::from_slice(&vec![1.0f32; 64], &[1, 64]);
@@ -320,4 +333,72 @@ fn fused_quantized_matmul_rejects_bad_arguments() {
             "{r:?} glu {glu}"
         );
     }
+}
+
+/// The fused GPU mat-vec under every work split the autotuner may pick (rows per workgroup 2 to
+/// 16 x unroll 1/2/4 x chunks per lane 1/2), with the norm, GLU, rope and residual add in it.
+#[test]
+#[cfg(feature = "gpu")]
+fn fused_matvec_under_every_tuner_split_equals_the_composed_ops() {
+    use mlx_arm_wgpu::kernels::quantized::{qmv_tuning, set_qmv_tuning, QmvTuning};
+    let _split = split_lock();
+    let Some(gpu) = devices().into_iter().find(|d| *d != Device::cpu()) else {
+        return;
+    };
+    let mut rng = Rng::new(61);
+    let default = qmv_tuning();
+    with_default_device(gpu, || {
+        let (k, n, hd) = (320usize, 48usize, 8usize);
+        let w = Array::from_slice(&random(&mut rng, n * k, -1.0, 1.0), &[n as i32, k as i32]);
+        let (wq, s, b) = ops::quantize(&w, 32, 4).unwrap();
+        let x = view(&mut rng, &[1, k], 4 * k, Dtype::Float32, -2.0, 2.0);
+        let g = view(&mut rng, &[k], 4, Dtype::Float32, 0.5, 1.5);
+        let fusions = [
+            QmmFusion {
+                rms_norm: Some((g.clone(), 1e-5)),
+                silu_mul: true,
+                rope: None,
+                addend: Some(view(&mut rng, &[1, n / 2], 5, Dtype::Float32, -1.0, 1.0)),
+            },
+            QmmFusion {
+                rms_norm: Some((g.clone(), 1e-5)),
+                rope: Some(QmmRope::new(hd, 4, hd, 10000.0, 1.0, 7)),
+                ..QmmFusion::default()
+            },
+            QmmFusion {
+                addend: Some(view(&mut rng, &[1, n], 3, Dtype::Float32, -1.0, 1.0)),
+                ..QmmFusion::default()
+            },
+        ];
+        for rpw in [2, 4, 8, 16] {
+            for unroll in [1, 2, 4] {
+                for cpl in [1, 2] {
+                    let t = QmvTuning {
+                        rows_per_workgroup: rpw,
+                        rows_per_workgroup_large: rpw,
+                        unroll,
+                        chunks_per_lane: cpl,
+                        ..default
+                    };
+                    set_qmv_tuning(t).unwrap();
+                    for f in &fusions {
+                        let what = format!(
+                            "{t:?} norm {} glu {} rope {} add {}",
+                            f.rms_norm.is_some(),
+                            f.silu_mul,
+                            f.rope.is_some(),
+                            f.addend.is_some()
+                        );
+                        let want = composed(&x, (&wq, &s, &b), 4, f).unwrap();
+                        let got =
+                            ops::quantized_matmul_fused(&x, &wq, &s, &b, true, 32, 4, f.clone())
+                                .unwrap();
+                        let (got, want) = (got.to_f64_vec().unwrap(), want.to_f64_vec().unwrap());
+                        assert_matches_composed((&got, &want), true, Dtype::Float32, gpu, &what);
+                    }
+                }
+            }
+        }
+    });
+    set_qmv_tuning(default).unwrap();
 }

@@ -4,12 +4,13 @@
 # .device-bin/tests (`cargo test --release --no-run -p mlx-arm --test quantized ...`, copied
 # without their hash suffix); each runs once per environment in TEST_VARIANTS (space-separated
 # VAR=value words, several joined by '+'; default one plain run), from the repository root so
-# fixtures resolve. Exit status: non-zero when any run failed. Logs to $OUT/tests.log.
+# fixtures resolve; TESTS (space-separated names) limits the binaries run. Exit status: non-zero when any run failed. Logs to $OUT/tests.log.
 set -uo pipefail
 source benches/gpu/device-env.sh
 status=0
 {
   for t in .device-bin/tests/*; do
+    [ -n "${TESTS:-}" ] && ! grep -qw "$(basename "$t")" <<<"$TESTS" && continue
     for envs in ${TEST_VARIANTS:-X=default}; do
       echo "== $(basename "$t") $envs"
       env ${envs//+/ } CI=true "$t" --test-threads=1 >/tmp/test-run.log 2>&1
