@@ -2,7 +2,7 @@
 //! embedding (one invocation per element). Strided inputs are made dense first.
 
 use super::{elementwise, Resident};
-use crate::autotune::{candidates, class};
+use crate::autotune::class;
 use crate::engine::Engine;
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::Result;
@@ -155,13 +155,12 @@ pub fn sdpa_coop_fits(engine: &Arc<Engine>, d: usize, dv: usize) -> bool {
 /// Query rows per workgroup of the flash kernel, the default first for the autotuner: 64, then
 /// 32 (twice the workgroups; slower on an H200, 8B pp512 5,481 vs 6,184).
 /// `MLX_ARM_SDPA_COOP_ROWS=32|64` forces one (no search).
-fn sdpa_coop_rows() -> Vec<(String, u32)> {
-    let rows: &[u32] = match std::env::var("MLX_ARM_SDPA_COOP_ROWS").as_deref() {
+fn sdpa_coop_rows() -> &'static [u32] {
+    match std::env::var("MLX_ARM_SDPA_COOP_ROWS").as_deref() {
         Ok("32") => &[32],
         Ok(_) => &[64],
         Err(_) => &[64, 32],
-    };
-    candidates(rows.iter().map(|&r| (format!("rows{r}"), r)))
+    }
 }
 
 /// `x` itself when its rows (last axis) are dense and its other strides and offset are not
@@ -238,14 +237,16 @@ fn sdpa_coop(
         };
         engine.dispatch_1d(&key, "main", &params, None, &bufs, tiles)
     };
-    let problem = format!(
-        "sdpa_coop {dt:?} d{d} batch{} lq{} lk{}{}",
-        class(b * hq),
-        class(lq),
-        class(k.shape[2]),
-        if causal { " causal" } else { "" }
-    );
-    let rows = engine.tuned(&problem, &sdpa_coop_rows(), &record)?;
+    let problem = || {
+        format!(
+            "sdpa_coop {dt:?} d{d} batch{} lq{} lk{}{}",
+            class(b * hq),
+            class(lq),
+            class(k.shape[2]),
+            if causal { " causal" } else { "" }
+        )
+    };
+    let rows = engine.tuned(problem, sdpa_coop_rows(), |r| format!("rows{r}"), &record)?;
     record(&rows)?;
     Ok(Engine::output(mem, dt, shape))
 }

@@ -4,7 +4,7 @@
 //! other faster for this shape class on this adapter. `MLX_ARM_MATMUL_TILE=64|128` forces one.
 
 use super::{i32s, shape_i32, w, Resident};
-use crate::autotune::{candidates, class};
+use crate::autotune::class;
 use crate::engine::Engine;
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::layout::numel;
@@ -106,20 +106,24 @@ pub fn matmul(
         };
         record(&key, 128)?;
     } else {
-        let problem = format!(
-            "matmul {dt:?} m{} n{} k{} batch{} a{} b{}",
-            class(m),
-            class(n),
-            class(k),
-            class(batch),
-            if a.strides[nd - 1] == 1 { "n" } else { "t" },
-            if b.strides[nd - 1] == 1 { "n" } else { "t" },
-        );
+        let problem = || {
+            format!(
+                "matmul {dt:?} m{} n{} k{} batch{} a{} b{}",
+                class(m),
+                class(n),
+                class(k),
+                class(batch),
+                if a.strides[nd - 1] == 1 { "n" } else { "t" },
+                if b.strides[nd - 1] == 1 { "n" } else { "t" },
+            )
+        };
         let tiles = tile_candidates(m, n, batch, dt);
-        let choices = candidates(tiles.iter().map(|&t| (format!("tile{t}"), t)));
-        let tile = engine.tuned(&problem, &choices, |&t| {
-            record(&KernelKey::Matmul { dtype: dt, tile: t }, t)
-        })?;
+        let tile = engine.tuned(
+            problem,
+            &tiles,
+            |t| format!("tile{t}"),
+            |&t| record(&KernelKey::Matmul { dtype: dt, tile: t }, t),
+        )?;
         record(&KernelKey::Matmul { dtype: dt, tile }, tile)?;
     }
     Ok(Engine::output(mem, dt, shape))

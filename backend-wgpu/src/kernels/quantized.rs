@@ -10,7 +10,7 @@
 //! dense first with the elementwise copy kernel.
 
 use super::{elementwise, Resident};
-use crate::autotune::{candidates, class};
+use crate::autotune::class;
 use crate::engine::{Engine, WG};
 use mlx_arm_core::buffer::Data;
 use mlx_arm_core::layout::numel;
@@ -89,39 +89,46 @@ static QMV_FORCED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool
 /// Mat-vec variants for the autotuner over `n` weight rows of `k` values, the tuning in effect
 /// first: rows per workgroup 2/4/8/16 x unroll 1/2/4 x chunks per lane 1/2 (24 kernels, searched
 /// once per shape class and adapter). Only the tuning in effect when it was set by hand.
-fn qmv_candidates(n: usize, k: usize) -> Vec<(String, QmvTuning)> {
+fn qmv_candidates(n: usize, k: usize) -> Vec<QmvTuning> {
     let base = qmv_tuning();
     let rpw = match n * k >= base.large_from {
         true => base.rows_per_workgroup_large,
         false => base.rows_per_workgroup,
     };
-    let with = |rpw, unroll, cpl| {
-        let t = QmvTuning {
-            rows_per_workgroup: rpw,
-            rows_per_workgroup_large: rpw,
-            unroll,
-            chunks_per_lane: cpl,
-            ..base
-        };
-        (format!("rpw{rpw}_unroll{unroll}_cpl{cpl}"), t)
+    let with = |rpw, unroll, cpl| QmvTuning {
+        rows_per_workgroup: rpw,
+        rows_per_workgroup_large: rpw,
+        unroll,
+        chunks_per_lane: cpl,
+        ..base
     };
     let mut out = vec![with(rpw, base.unroll, base.chunks_per_lane)];
-    let forced = QMV_FORCED.load(std::sync::atomic::Ordering::Relaxed)
-        || std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("MLX_ARM_QMV_"));
-    if forced {
+    static ENV_SET: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let env_set = *ENV_SET.get_or_init(|| {
+        std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("MLX_ARM_QMV_"))
+    });
+    if env_set || QMV_FORCED.load(std::sync::atomic::Ordering::Relaxed) {
         return out;
     }
     for rpw in [2, 4, 8, 16] {
         for unroll in [1, 2, 4] {
             for cpl in [1, 2] {
                 let c = with(rpw, unroll, cpl);
-                if c.0 != out[0].0 {
+                if c != out[0] {
                     out.push(c);
                 }
             }
         }
     }
     out
+}
+
+/// A mat-vec candidate's name in the autotuner's cache.
+fn qmv_label(t: &QmvTuning) -> String {
+    format!(
+        "rpw{}_unroll{}_cpl{}",
+        t.rows_per_workgroup, t.unroll, t.chunks_per_lane
+    )
 }
 
 /// Sets the mat-vec tuning for later dispatches (the autotuner then leaves the mat-vec alone);
@@ -290,7 +297,7 @@ type TileChoice = (KernelKey, usize, usize);
 /// 64-row subgroup blocks: 4 subgroups with twice the products each) were each measured slower
 /// there and may win on other GPUs. `MLX_ARM_QMM_COOP_ROWS=64`, `MLX_ARM_QMM_COOP_K=32`,
 /// `MLX_ARM_QMM_COOP_WARP=64` force one variant (no search).
-fn coop_candidates(dtype: Dtype, bits: u32, store: ScaleStore) -> Vec<(String, TileChoice)> {
+fn coop_candidates(dtype: Dtype, bits: u32, store: ScaleStore) -> Vec<TileChoice> {
     let forced = [
         "MLX_ARM_QMM_COOP_ROWS",
         "MLX_ARM_QMM_COOP_K",
@@ -313,20 +320,30 @@ fn coop_candidates(dtype: Dtype, bits: u32, store: ScaleStore) -> Vec<(String, T
         (128, 32, 64),
     ];
     let variants: &[(u32, u32, u32)] = if forced { &defaults } else { &all };
-    candidates(variants.iter().map(|&(rows, kstep, warp)| {
-        let key = KernelKey::QMatmulCoop {
-            dtype,
-            bits,
-            store,
-            rows,
-            kstep,
-            warp_rows: warp.min(rows),
-        };
-        (
-            format!("rows{rows}_k{kstep}_warp{warp}"),
-            (key, rows as usize, 128),
-        )
-    }))
+    variants
+        .iter()
+        .map(|&(rows, kstep, warp)| {
+            let key = KernelKey::QMatmulCoop {
+                dtype,
+                bits,
+                store,
+                rows,
+                kstep,
+                warp_rows: warp.min(rows),
+            };
+            (key, rows as usize, 128)
+        })
+        .collect()
+}
+
+/// A prefill-kernel candidate's name in the autotuner's cache.
+fn tile_label((key, rows, _): &TileChoice) -> String {
+    match key {
+        KernelKey::QMatmulCoop {
+            kstep, warp_rows, ..
+        } => format!("rows{rows}_k{kstep}_warp{warp_rows}"),
+        _ => format!("tile{rows}"),
+    }
 }
 
 /// Variants of the f32 tiled kernel, the default first: 128x128 tiles for transposed weights
@@ -337,7 +354,7 @@ fn tiled_candidates(
     transpose: bool,
     store: ScaleStore,
     m: usize,
-) -> Vec<(String, TileChoice)> {
+) -> Vec<TileChoice> {
     let sides = if !(transpose && m > TILE) {
         vec![false]
     } else if std::env::var_os("MLX_ARM_QMM_128").is_some() {
@@ -345,17 +362,20 @@ fn tiled_candidates(
     } else {
         vec![true, false]
     };
-    candidates(sides.iter().map(|&tile128| {
-        let side = if tile128 { 128 } else { TILE };
-        let key = KernelKey::QMatmul {
-            dtype,
-            bits,
-            transpose,
-            store,
-            tile128,
-        };
-        (format!("tile{side}"), (key, side, side))
-    }))
+    sides
+        .iter()
+        .map(|&tile128| {
+            let side = if tile128 { 128 } else { TILE };
+            let key = KernelKey::QMatmul {
+                dtype,
+                bits,
+                transpose,
+                store,
+                tile128,
+            };
+            (key, side, side)
+        })
+        .collect()
 }
 
 /// Output tile side of the tiled kernel.
@@ -632,20 +652,23 @@ fn product(
             }
             e.dispatch_1d(&key, "main", &params, None, &bufs, blocks)
         };
-        let problem = format!(
-            "qmv {dt:?} {bits}bit gs{gs} {store:?} x{m} n{} k{}{}{}{}{}",
-            class(rows),
-            class(k),
-            if fuse.rms_norm_eps_bits.is_some() {
-                " norm"
-            } else {
-                ""
-            },
-            if fuse.silu_mul { " glu" } else { "" },
-            if fuse.rope.is_some() { " rope" } else { "" },
-            if fuse.residual { " residual" } else { "" },
-        );
-        let tuning = e.tuned(&problem, &qmv_candidates(rows, k), &record)?;
+        let problem = || {
+            format!(
+                "qmv {dt:?} {bits}bit gs{gs} {store:?} x{m} n{} k{}{}{}{}{}",
+                class(rows),
+                class(k),
+                if fuse.rms_norm_eps_bits.is_some() {
+                    " norm"
+                } else {
+                    ""
+                },
+                if fuse.silu_mul { " glu" } else { "" },
+                if fuse.rope.is_some() { " rope" } else { "" },
+                if fuse.residual { " residual" } else { "" },
+            )
+        };
+        let choices = qmv_candidates(rows, k);
+        let tuning = e.tuned(problem, &choices, qmv_label, &record)?;
         record(&tuning)?;
     } else {
         let coop = transpose && m > TILE && e.gpu.coop_f16 && qmm_coop();
@@ -672,14 +695,18 @@ fn product(
             true => coop_candidates(dt, bits, store),
             false => tiled_candidates(dt, bits, transpose, store, m),
         };
-        let problem = format!(
-            "qmm {dt:?} {bits}bit gs{gs} {store:?} {} m{} n{} k{}",
-            if transpose { "wT" } else { "w" },
-            class(m),
-            class(n),
-            class(k),
-        );
-        let (key, rows, cols) = e.tuned(&problem, &choices, |(key, r, c)| record(key, *r, *c))?;
+        let problem = || {
+            format!(
+                "qmm {dt:?} {bits}bit gs{gs} {store:?} {} m{} n{} k{}",
+                if transpose { "wT" } else { "w" },
+                class(m),
+                class(n),
+                class(k),
+            )
+        };
+        let (key, rows, cols) = e.tuned(problem, &choices, tile_label, |(key, r, c)| {
+            record(key, *r, *c)
+        })?;
         record(&key, rows, cols)?;
     }
     let y = Engine::output(mem, dt, shape);
