@@ -88,7 +88,8 @@ static QMV_FORCED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool
 
 /// Mat-vec variants for the autotuner over `n` weight rows of `k` values, the tuning in effect
 /// first: rows per workgroup 2/4/8/16 x unroll 1/2/4 x chunks per lane 1/2 (24 kernels, searched
-/// once per shape class and adapter). Only the tuning in effect when it was set by hand.
+/// once per shape class and adapter). Only the tuning in effect when it was set by hand or
+/// mat-vec tuning is off ([`tune_matvec`]).
 fn qmv_candidates(n: usize, k: usize) -> Vec<QmvTuning> {
     let base = qmv_tuning();
     let rpw = match n * k >= base.large_from {
@@ -107,7 +108,7 @@ fn qmv_candidates(n: usize, k: usize) -> Vec<QmvTuning> {
     let env_set = *ENV_SET.get_or_init(|| {
         std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("MLX_ARM_QMV_"))
     });
-    if env_set || QMV_FORCED.load(std::sync::atomic::Ordering::Relaxed) {
+    if env_set || QMV_FORCED.load(std::sync::atomic::Ordering::Relaxed) || !tune_matvec() {
         return out;
     }
     for rpw in [2, 4, 8, 16] {
@@ -121,6 +122,15 @@ fn qmv_candidates(n: usize, k: usize) -> Vec<QmvTuning> {
         }
     }
     out
+}
+
+/// Whether the autotuner may search the mat-vec's work split (`MLX_ARM_AUTOTUNE_MATVEC=1`; off
+/// by default): timed alone, variants ranked differently than inside a decode step, where the
+/// winners made an H200 slower (Llama-3-1B tg128 ~724 vs ~825 tok/s with the defaults, 8B 240-242
+/// vs 244), so the hand-measured defaults stand unless asked.
+fn tune_matvec() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("MLX_ARM_AUTOTUNE_MATVEC").is_ok_and(|v| v == "1"))
 }
 
 /// A mat-vec candidate's name in the autotuner's cache.
