@@ -164,9 +164,23 @@ impl Tuner {
             .as_object_mut()
             .expect("object")
             .insert(problem.to_string(), entry);
-        let table = Value::Object(table.clone());
+        let mut merged = table.clone();
         if let Some(path) = &self.path {
-            if let Err(e) = write_atomically(path, &table) {
+            // winners another process wrote since this one read the file are kept
+            for (a, theirs) in read_table(Some(path)) {
+                match (theirs, merged.get_mut(&a)) {
+                    (Value::Object(theirs), Some(Value::Object(ours))) => {
+                        for (p, e) in theirs {
+                            ours.entry(p).or_insert(e);
+                        }
+                    }
+                    (theirs, None) => {
+                        merged.insert(a, theirs);
+                    }
+                    _ => {}
+                }
+            }
+            if let Err(e) = write_atomically(path, &Value::Object(merged)) {
                 log::warn!(
                     "mlx-arm: autotune cache {} not written: {e}",
                     path.display()
@@ -426,7 +440,21 @@ mod tests {
         t.record("gpu A", "matmul m64", "y", &times);
         t.record("gpu A", "matmul m128", "x", &times);
         t.record("gpu B", "matmul m64", "x", &times);
+        // another process's winners, written after this tuner read the file, are kept
+        let mut other = Tuner {
+            enabled: Some(true),
+            path: Some(path.clone()),
+            table: None,
+            memo: HashMap::new(),
+            searches: 0,
+        };
+        other.record("gpu C", "qmm m512", "x", &times);
+        other.record("gpu A", "qmm m512", "y", &times);
+        t.record("gpu A", "matmul m256", "y", &times);
         let back = read_table(Some(&path));
+        assert_eq!(picks_in(&back, "gpu C")["qmm m512"], "x");
+        assert_eq!(picks_in(&back, "gpu A")["qmm m512"], "y");
+        assert_eq!(picks_in(&back, "gpu A")["matmul m256"], "y");
         assert_eq!(picks_in(&back, "gpu A")["matmul m64"], "y");
         assert_eq!(picks_in(&back, "gpu A")["matmul m128"], "x");
         assert_eq!(picks_in(&back, "gpu B")["matmul m64"], "x");
