@@ -58,18 +58,16 @@ static TUNER: Mutex<Option<Tuner>> = Mutex::new(None);
 /// The tuner, read from the environment on first use.
 fn locked() -> std::sync::MutexGuard<'static, Option<Tuner>> {
     let mut guard = TUNER.lock().unwrap_or_else(|p| p.into_inner());
-    guard.get_or_insert_with(|| Tuner {
-        enabled: match std::env::var("MLX_ARM_AUTOTUNE").as_deref() {
+    guard.get_or_insert_with(|| {
+        let enabled = match std::env::var("MLX_ARM_AUTOTUNE").as_deref() {
             Ok("0") => Some(false),
             Ok("1") => Some(true),
             _ => None,
-        },
-        path: std::env::var_os("MLX_ARM_AUTOTUNE_CACHE")
+        };
+        let path = std::env::var_os("MLX_ARM_AUTOTUNE_CACHE")
             .map(PathBuf::from)
-            .or_else(default_path),
-        table: None,
-        memo: HashMap::new(),
-        searches: 0,
+            .or_else(default_path);
+        Tuner::new(enabled, path)
     });
     guard
 }
@@ -132,6 +130,17 @@ fn adapter_key(engine: &Engine) -> String {
 }
 
 impl Tuner {
+    /// A tuner with nothing read or searched yet.
+    fn new(enabled: Option<bool>, path: Option<PathBuf>) -> Tuner {
+        Tuner {
+            enabled,
+            path,
+            table: None,
+            memo: HashMap::new(),
+            searches: 0,
+        }
+    }
+
     fn on_for(&self, engine: &Engine) -> bool {
         !cfg!(target_arch = "wasm32")
             && self
@@ -429,25 +438,13 @@ mod tests {
             std::fs::write(&path, junk).unwrap();
             assert!(read_table(Some(&path)).is_empty(), "{junk:?}");
         }
-        let mut t = Tuner {
-            enabled: Some(true),
-            path: Some(path.clone()),
-            table: None,
-            memo: HashMap::new(),
-            searches: 0,
-        };
+        let mut t = Tuner::new(Some(true), Some(path.clone()));
         let times = [("x".to_string(), 2e-3), ("y".to_string(), 1e-3)];
         t.record("gpu A", "matmul m64", "y", &times);
         t.record("gpu A", "matmul m128", "x", &times);
         t.record("gpu B", "matmul m64", "x", &times);
         // another process's winners, written after this tuner read the file, are kept
-        let mut other = Tuner {
-            enabled: Some(true),
-            path: Some(path.clone()),
-            table: None,
-            memo: HashMap::new(),
-            searches: 0,
-        };
+        let mut other = Tuner::new(Some(true), Some(path.clone()));
         other.record("gpu C", "qmm m512", "x", &times);
         other.record("gpu A", "qmm m512", "y", &times);
         t.record("gpu A", "matmul m256", "y", &times);
